@@ -1,0 +1,1 @@
+"""Trợ lý số phường: the application shell (config, storage, channels, conversation engine)."""

@@ -1,0 +1,2 @@
+"""Import every module that defines tables, so metadata (and Alembic) knows them all."""
+import bot.models  # noqa: F401

@@ -1,0 +1,36 @@
+"""Text rendering shared by channels that have no inline keyboards (Zalo, console)."""
+from __future__ import annotations
+
+from bot.core import Reply
+
+
+def numbered(reply: Reply) -> str:
+    if not reply.buttons:
+        return reply.text
+    opts = "\n".join(f"{i}. {b.text}" for i, b in enumerate(reply.buttons, 1))
+    return f"{reply.text}\n{opts}\n(Trả lời bằng số thứ tự)"
+
+
+def split_text(text: str, limit: int) -> list[str]:
+    """Split at line boundaries (then spaces) so no part exceeds the platform's limit."""
+    if len(text) <= limit:
+        return [text]
+    parts, cur = [], ""
+    for line in text.split("\n"):
+        while len(line) > limit:  # one very long line: cut at the last space before the limit
+            cut = line.rfind(" ", 0, limit)
+            cut = cut if cut > limit // 2 else limit
+            if cur:
+                parts.append(cur)
+                cur = ""
+            parts.append(line[:cut])
+            line = line[cut:].lstrip()
+        candidate = f"{cur}\n{line}" if cur else line
+        if len(candidate) > limit:
+            parts.append(cur)
+            cur = line
+        else:
+            cur = candidate
+    if cur:
+        parts.append(cur)
+    return [p for p in parts if p.strip()]

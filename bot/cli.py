@@ -1,0 +1,137 @@
+"""`python -m bot ...`: the command line. Feature modules add subcommands via register_cli."""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from bot.config import Settings
+
+
+def _app(**kw):
+    from bot.app import App
+    return App(Settings.from_env(), **kw)
+
+
+def cmd_chat(args) -> int:
+    from bot.channels import console
+    return console.run(_app())
+
+
+def cmd_serve(args) -> int:
+    from bot.server import serve
+    return serve(_app(), args.host, args.port)
+
+
+def cmd_ask(args) -> int:
+    """One JSON line in, one JSON line out, in order; a bad line gets an error line, not a crash."""
+    from bot.profile import load_profile
+    from knowledge.kb import KnowledgeBase
+    from nlu import pipeline
+
+    settings = Settings.from_env()
+    load_profile(settings.ward_profile)
+    nlu = pipeline.build(settings, KnowledgeBase.load(settings.kb_dir))
+    out = sys.stdout
+    for line in sys.stdin:
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            obj = json.loads(line) if args.jsonl else {"text": line}
+            text = obj["text"] if isinstance(obj, dict) else None
+            if not isinstance(text, str):
+                raise ValueError("missing text")
+        except (ValueError, KeyError, TypeError) as e:
+            out.write(json.dumps({"kind": "error", "topic": None, "category": None, "confidence": 0.0,
+                                  "error": f"invalid input: {e}"}, ensure_ascii=False) + "\n")
+            out.flush()
+            continue
+        u = nlu.understand(text)
+        rec = {"text": text, **u.to_dict()}
+        out.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        out.flush()
+    return 0
+
+
+def cmd_kb_export(args) -> int:
+    from knowledge.kb import KnowledgeBase
+    settings = Settings.from_env()
+    kb = KnowledgeBase.load(settings.kb_dir)
+    for e in kb.entries:
+        rec = {"id": e.id, "title": e.title, "questions": e.questions, "answer": e.answer,
+               "legal_basis": e.legal_basis, "where": e.where, "online": e.online,
+               "reviewed": e.reviewed.isoformat() if e.reviewed else None}
+        sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+    return 0
+
+
+def cmd_profile_check(args) -> int:
+    from bot.profile import ProfileError, load_profile
+    settings = Settings.from_env()
+    try:
+        p = load_profile(settings.ward_profile)
+    except ProfileError as e:
+        print(e, file=sys.stderr)
+        return 1
+    print(f"OK: {p.ward.name}, {len(p.residential_groups)} residential groups, {len(p.units)} units")
+    return 0
+
+
+def cmd_db_upgrade(args) -> int:
+    from bot.db import Database
+    Database(Settings.from_env().database_url).migrate()
+    print("database is up to date")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bot", description="Trợ lý số phường")
+    p.add_argument("-v", "--verbose", action="store_true")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("chat", help="console chat on stdin/stdout").set_defaults(func=cmd_chat, needs_app=False)
+    s = sub.add_parser("serve", help="HTTP API, web chat, webhooks, and channels with tokens")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--host", default="127.0.0.1")
+    s.set_defaults(func=cmd_serve, needs_app=False)
+    a = sub.add_parser("ask", help="understand messages: text lines or JSON lines on stdin")
+    a.add_argument("--jsonl", action="store_true", help='input lines are {"text": ...}')
+    a.set_defaults(func=cmd_ask, needs_app=False)
+    kb = sub.add_parser("kb", help="knowledge base tools")
+    kbs = kb.add_subparsers(dest="kb_command", required=True)
+    e = kbs.add_parser("export", help="one JSON line per entry")
+    e.add_argument("--jsonl", action="store_true", default=True)
+    e.set_defaults(func=cmd_kb_export, needs_app=False)
+    pr = sub.add_parser("profile", help="ward profile tools")
+    prs = pr.add_subparsers(dest="profile_command", required=True)
+    prs.add_parser("check", help="validate the ward profile").set_defaults(func=cmd_profile_check, needs_app=False)
+    db = sub.add_parser("db", help="database tools")
+    dbs = db.add_subparsers(dest="db_command", required=True)
+    dbs.add_parser("upgrade", help="apply migrations").set_defaults(func=cmd_db_upgrade, needs_app=False)
+    import handlers
+    for mod in handlers.modules():
+        if hasattr(mod, "register_cli"):
+            mod.register_cli(sub)
+    for name in ("nlu.cli", "knowledge.cli", "scheduler.cli"):
+        try:
+            mod = __import__(name, fromlist=["register_cli"])
+        except ModuleNotFoundError:
+            continue
+        mod.register_cli(sub, kbs)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if getattr(args, "needs_app", True):
+        from bot.profile import ProfileError
+        try:
+            app = _app()
+        except ProfileError as e:
+            print(e, file=sys.stderr)
+            return 1
+        return args.func(args, app)
+    return args.func(args)

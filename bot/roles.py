@@ -1,0 +1,102 @@
+"""Roles are granted by an admin or a one-time invite code, never by what a user claims."""
+from __future__ import annotations
+
+import secrets
+from datetime import datetime, timedelta
+
+from sqlmodel import Session, select
+
+from bot.models import Invite, Person, RoleGrant
+
+RESIDENT, TEAM_MEMBER, TEAM_LEADER, STAFF, ADMIN = "resident", "team_member", "team_leader", "staff", "admin"
+ROLES = (TEAM_MEMBER, TEAM_LEADER, STAFF, ADMIN)
+ROLE_LABELS = {
+    RESIDENT: "người dân",
+    TEAM_MEMBER: "thành viên Tổ công nghệ số cộng đồng",
+    TEAM_LEADER: "tổ trưởng Tổ công nghệ số cộng đồng",
+    STAFF: "cán bộ phường",
+    ADMIN: "quản trị viên",
+}
+# Who may hand out which role by invite: staff enrol teams; only admins make staff or admins.
+GRANTABLE_BY = {STAFF: {TEAM_MEMBER, TEAM_LEADER}, ADMIN: set(ROLES)}
+# Unambiguous alphabet: no 0/O, 1/I/L, since codes are read aloud and typed on phones.
+_ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
+
+
+def active_grants(session: Session, person_id: int) -> list[RoleGrant]:
+    return list(session.exec(select(RoleGrant).where(
+        RoleGrant.person_id == person_id, RoleGrant.revoked_at.is_(None))))
+
+
+def roles_of(session: Session, person_id: int) -> set[str]:
+    roles = {g.role for g in active_grants(session, person_id)}
+    if TEAM_LEADER in roles:
+        roles.add(TEAM_MEMBER)
+    if ADMIN in roles:
+        roles.add(STAFF)
+    return roles | {RESIDENT}
+
+
+def groups_of(session: Session, person_id: int, role: str | None = None) -> set[str]:
+    return {g.group_code for g in active_grants(session, person_id)
+            if g.group_code and (role is None or g.role == role)}
+
+
+def grant(session: Session, person: Person, role: str, now: datetime, group_code: str | None = None,
+          unit_id: str | None = None, granted_by: int | None = None) -> RoleGrant:
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role}")
+    if role in (TEAM_MEMBER, TEAM_LEADER) and not group_code:
+        raise ValueError("team roles need a residential group")
+    for g in active_grants(session, person.id):
+        # One team per member: a new team role replaces the old one (a move between teams).
+        if g.role == role and g.group_code == group_code:
+            return g
+        if role in (TEAM_MEMBER, TEAM_LEADER) and g.role in (TEAM_MEMBER, TEAM_LEADER):
+            g.revoked_at = now
+            session.add(g)
+    rg = RoleGrant(person_id=person.id, role=role, group_code=group_code, unit_id=unit_id,
+                   granted_by=granted_by, created_at=now)
+    session.add(rg)
+    session.flush()
+    return rg
+
+
+def revoke(session: Session, person_id: int, role: str, now: datetime) -> int:
+    n = 0
+    for g in active_grants(session, person_id):
+        if g.role == role:
+            g.revoked_at = now
+            session.add(g)
+            n += 1
+    return n
+
+
+def create_invite(session: Session, role: str, now: datetime, created_by: int | None = None,
+                  group_code: str | None = None, unit_id: str | None = None,
+                  valid_days: int = 7) -> Invite:
+    code = "".join(secrets.choice(_ALPHABET) for _ in range(8))
+    inv = Invite(code=code, role=role, group_code=group_code, unit_id=unit_id, created_by=created_by,
+                 created_at=now, expires_at=now + timedelta(days=valid_days))
+    session.add(inv)
+    session.flush()
+    return inv
+
+
+class InviteError(Exception):
+    """Message is Vietnamese, shown to the user as is."""
+
+
+def redeem_invite(session: Session, code: str, person: Person, now: datetime) -> RoleGrant:
+    code = code.strip().upper().replace(" ", "").replace("-", "")
+    inv = session.get(Invite, code) if code else None
+    if inv is None:
+        raise InviteError("Mã mời không đúng. Bạn kiểm tra lại giúp mình nhé.")
+    if inv.used_at is not None:
+        raise InviteError("Mã mời này đã được dùng rồi. Mỗi mã chỉ dùng được một lần.")
+    if inv.expires_at < now:
+        raise InviteError("Mã mời này đã hết hạn. Bạn xin cán bộ phường một mã mới nhé.")
+    inv.used_by, inv.used_at = person.id, now
+    session.add(inv)
+    return grant(session, person, inv.role, now, group_code=inv.group_code, unit_id=inv.unit_id,
+                 granted_by=inv.created_by)

@@ -1,0 +1,16 @@
+"""Shared Vietnamese messages of the shell. Feature texts live beside their handlers."""
+
+INTERNAL_ERROR = ("Xin lỗi, hệ thống vừa gặp trục trặc khi xử lý tin nhắn của bạn. "
+                  "Những gì bạn đã nhập trước đó vẫn được giữ nguyên, bạn thử gửi lại giúp mình nhé.")
+BINARY_INPUT = "Mình không đọc được nội dung này. Bạn vui lòng gõ bằng chữ giúp mình nhé."
+TOO_LONG = "Tin nhắn dài quá ({limit} ký tự trở xuống thôi ạ). Bạn chia nhỏ hoặc tóm tắt lại giúp mình nhé."
+EMPTY_INPUT = "Bạn chưa nhập nội dung. Bạn cần hỏi gì cứ gõ vào đây, hoặc gõ /help để xem hướng dẫn."
+UNKNOWN_COMMAND = "Mình chưa biết lệnh /{cmd}. Gõ /help để xem các lệnh có thể dùng nhé."
+STALE_BUTTON = "Nút này đã hết hiệu lực. Bạn gõ /help để bắt đầu lại nhé."
+FLOW_CANCELLED = "Đã hủy {title}. Bạn cần gì thêm cứ nhắn mình nhé."
+NOTHING_TO_CANCEL = "Hiện không có việc gì đang làm dở để hủy."
+FLOW_LEFT = "(Mình đã dừng {title} đang làm dở.)"
+MEDIA_WITHOUT_CONTEXT = ("Mình đã nhận được. Nếu bạn muốn phản ánh một sự việc ở khu phố, "
+                         "gõ /phananh rồi làm theo hướng dẫn nhé.")
+FALLBACK = ("Xin lỗi, câu này mình chưa trả lời được. Mình có thể giúp về thủ tục hành chính "
+            "(khai sinh, cư trú, căn cước, VNeID...) và nhận phản ánh về trật tự, vệ sinh đô thị.")

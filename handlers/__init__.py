@@ -1,0 +1,23 @@
+"""Use cases. Each module exposes `register(router)` and, optionally, `register_cli(subparsers)`."""
+from __future__ import annotations
+
+import importlib
+
+from bot.router import Router
+
+MODULES = [
+    "handlers.basic",
+    "handlers.admin",
+    "handlers.faq",
+]
+
+
+def modules():
+    return [importlib.import_module(m) for m in MODULES]
+
+
+def build_router() -> Router:
+    r = Router()
+    for mod in modules():
+        mod.register(r)
+    return r

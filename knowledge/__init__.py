@@ -1,0 +1,1 @@
+"""The curated knowledge base and its tooling."""

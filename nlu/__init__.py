@@ -1,0 +1,1 @@
+"""Vietnamese language understanding: normalisation, retrieval, message kinds."""

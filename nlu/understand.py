@@ -1,0 +1,26 @@
+"""What a message is: a question for the knowledge base, a report, small talk, or neither."""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Protocol
+
+
+@dataclass
+class Understanding:
+    kind: str  # faq | complaint | smalltalk | fallback
+    topic: str | None = None
+    category: str | None = None
+    confidence: float = 0.0
+    intent: str | None = None  # smalltalk intent: greet | thanks | goodbye | bot_identity
+    candidates: list[tuple[str, float]] = field(default_factory=list)  # top KB ids with scores
+    ambiguous: bool = False  # close call between candidates: ask "Ý bạn là...?"
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["candidates"] = [{"topic": t, "score": round(s, 4)} for t, s in self.candidates]
+        d["confidence"] = round(self.confidence, 4)
+        return d
+
+
+class Understander(Protocol):
+    def understand(self, text: str) -> Understanding: ...

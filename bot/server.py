@@ -56,9 +56,13 @@ def create_api(app, background: bool = True) -> FastAPI:
     async def lifespan(_api):
         workers = []
         if background:
+            from scheduler.core import Heartbeat
             w = OutboxWorker(app)
             w.start()
             workers.append(w)
+            hb = Heartbeat(app)
+            hb.start()
+            workers.append(hb)
         for fn in on_start:
             await fn()
         yield

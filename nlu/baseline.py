@@ -20,6 +20,10 @@ class BaselineUnderstander:
         self.kb = kb
         self.index = [(e.id, _tokens(q)) for e in kb.entries for q in [e.title, *e.questions]]
 
+    def categorize(self, text: str) -> list[tuple[str, float]]:
+        """Report categories ranked for a description; the baseline knows none."""
+        return []
+
     def understand(self, text: str) -> Understanding:
         f = fold(normalize(text)).strip(" ?!.")
         if f in _GREET:

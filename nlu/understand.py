@@ -24,3 +24,8 @@ class Understanding:
 
 class Understander(Protocol):
     def understand(self, text: str) -> Understanding: ...
+
+    def categorize(self, text: str) -> list[tuple[str, float]]:
+        """Report categories (ids from knowledge/categories.yaml) ranked best first, with scores
+        in [0, 1]; used inside the report form when the resident describes the problem."""
+        ...

@@ -316,3 +316,14 @@ def test_erasure_strips_contact_but_keeps_the_report(app):
         assert (r.person_id, r.chat_id, r.contact_name, r.contact_phone) == (None, None, None, None)
         assert r.description.startswith("Rác chất đống")
         assert s.exec(select(ReportEvent).where(ReportEvent.action == "contact_erased")).one()
+
+
+def test_in_a_unit_group_only_the_staff_who_pressed_types_the_note(app, clock):
+    lan = make_staff(app, clock)
+    minh = make_staff(app, clock, user_id="staff-2", name="Cán bộ Minh")
+    file_report(Chat(app, "r1"), "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    lan.press("pa:rej:1")
+    assert "đang chờ Cán bộ Lan" in minh.text("Chào cả nhà")
+    lan.say("Khu đất tư nhân")
+    with app.db.session() as s:
+        assert s.get(Report, 1).reject_reason == "Khu đất tư nhân"

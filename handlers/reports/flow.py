@@ -122,12 +122,12 @@ class ReportFlow(Flow):
             ctx.save_state()
             took_media = True
         step = ctx.conv.step or "start"
+        if step == "photo" and msg.photos:  # a caption on a photo is not an answer to anything
+            n = len(ctx.state["photos"])
+            ctx.reply(f"Đã nhận {n} ảnh. Bạn gửi thêm ảnh, hoặc bấm Tiếp tục.",
+                      buttons=[("Tiếp tục", "phananh:photodone")])
+            return
         if took_media and not (msg.text and msg.text.strip()):
-            if step == "photo" and msg.photos:
-                n = len(ctx.state["photos"])
-                ctx.reply(f"Đã nhận {n} ảnh. Bạn gửi thêm ảnh, hoặc bấm Tiếp tục.",
-                          buttons=[("Tiếp tục", "phananh:photodone")])
-                return
             return self.ask(ctx)
         super().handle(ctx)
 

@@ -225,7 +225,7 @@ def schedule_reminders(app: "App", session: Session, r: Report) -> None:
 def card_text(app: "App", r: Report, heading: str = "Phản ánh mới") -> str:
     who = "ẩn danh" if r.anonymous else ", ".join(x for x in (r.contact_name, r.contact_phone, r.contact_email) if x)
     lines = [f"{heading} {r.code} - {category_title(app, r.category)}",
-             f"Nội dung: {r.description}",
+             f"Nội dung: {r.description or '(không có mô tả)'}",
              f"Địa điểm: {place_text(app, r)}",
              f"Nguồn: {source_label(r.source)}; người phản ánh: {who or 'không để lại liên hệ'}",
              f"Cần tiếp nhận trước {fmt_local(r.accept_by)}, xử lý xong trước {fmt_local(r.resolve_by)}.",

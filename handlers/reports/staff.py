@@ -85,7 +85,8 @@ def cb_card(ctx: Context, payload: str) -> None:
                 phone = f" Số điện thoại để lại: {r.contact_phone}." if r.contact_phone else ""
                 ctx.reply(f"Người phản ánh {r.code} không liên lạc được qua chat.{phone}")
                 return
-            ctx.start_flow("pastaff", "text", {"action": action, "report_id": r.id})
+            ctx.start_flow("pastaff", "text", {"action": action, "report_id": r.id, "by": ctx.person.id,
+                                               "by_name": who})
             ctx.reply({"ask": f"Bạn nhập câu hỏi gửi người phản ánh {r.code}:",
                        "res": f"Bạn nhập kết quả xử lý phản ánh {r.code} (người dân sẽ đọc được):",
                        "rej": f"Bạn nhập lý do không xử lý phản ánh {r.code} (người dân sẽ đọc được):"}[action]
@@ -100,6 +101,14 @@ class StaffActionFlow(Flow):
     """ask: question -> sent; res: note -> optional photo -> resolved; rej: reason -> rejected."""
     name = "pastaff"
     title = "thao tác xử lý phản ánh"
+
+    def handle(self, ctx: Context) -> None:
+        # A unit chat is a group: only the one who pressed the button types the note.
+        if ctx.state.get("by") not in (None, ctx.person.id):
+            ctx.reply(f"Mình đang chờ {ctx.state.get('by_name') or 'cán bộ khác'} nhập nội dung cho phản ánh này. "
+                      "Gõ /huy để dừng thao tác đó.")
+            return
+        super().handle(ctx)
 
     def _report(self, ctx: Context) -> Report | None:
         if not ctx.require(R.STAFF):

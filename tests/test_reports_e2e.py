@@ -127,6 +127,9 @@ def test_quiet_hours_shift_non_urgent_reminders_but_not_urgent_ones(make_app, cl
     local = lambda d: d.astimezone(clock.local().tzinfo).replace(tzinfo=None)  # noqa: E731
     # rac-thai (24 h) would be due at 23:00 tomorrow: moved to 06:00 the day after
     assert local(fire["report:1:remind"]) == datetime(2026, 11, 25, 6, 0)
+    # the cards too: the non-urgent one waits for the morning, the urgent one goes at once
+    assert local(outbox(app, "unit-ktht", "report:1:card")[0].not_before) == datetime(2026, 11, 24, 6, 0)
+    assert local(outbox(app, "unit-ca", "report:2:card")[0].not_before) == datetime(2026, 11, 23, 23, 0)
     # tieng-on (4 h) is urgent: the reminder goes at 03:00, at night
     assert local(fire["report:2:remind"]) == datetime(2026, 11, 24, 3, 0)
     clock.set(datetime(2026, 11, 24, 3, 0))

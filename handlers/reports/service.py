@@ -209,7 +209,9 @@ def create_report(app: "App", session: Session, now: datetime, *, category: str,
         return r
     chat = unit_chat(app, unit)
     if chat:
-        enqueue(session, chat.channel, chat.chat_id, card(app, r), now=now, dedupe_key=f"report:{r.id}:card")
+        # A garbage report phoned in at 23:00 can wait for the morning; a fight cannot.
+        enqueue(session, chat.channel, chat.chat_id, card(app, r), now=now, dedupe_key=f"report:{r.id}:card",
+                not_before=send_time(app, r, now))
     schedule_reminders(app, session, r)
     return r
 

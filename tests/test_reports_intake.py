@@ -327,3 +327,45 @@ def test_in_a_unit_group_only_the_staff_who_pressed_types_the_note(app, clock):
     lan.say("Khu đất tư nhân")
     with app.db.session() as s:
         assert s.get(Report, 1).reject_reason == "Khu đất tư nhân"
+
+
+def test_resolution_photo_reaches_the_resident_and_duplicates_close_on_their_own(app, clock, tmp_path):
+    from scheduler.core import run_due
+    staff = make_staff(app, clock)
+    file_report(Chat(app, "r1"), "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    file_report(Chat(app, "r2"), "Rác vứt đầy kiệt 45 Lê Lợi", location=NEAR_50M)
+    staff.press("pa:res:2")  # pressed on the duplicate: acts on the main report
+    staff.say("Đã thu gom sạch")
+    assert "người dân đã được báo" in staff.text(photos=[photo(tmp_path, "sau.jpg")])
+    for chat_id in ("r1", "r2"):
+        assert outbox(app, chat_id)[-1].payload["photo"].endswith("sau.jpg")
+    Chat(app, "r1").press("parate:1:5")  # closes r1's report only
+    with app.db.session() as s:
+        assert [r.status for r in s.exec(select(Report).order_by(Report.id))] == ["closed", "resolved"]
+    clock.advance(days=7, minutes=1)
+    assert run_due(app) == 1
+    with app.db.session() as s:
+        assert [r.status for r in s.exec(select(Report).order_by(Report.id))] == ["closed", "closed"]
+    assert "đã được đóng" in outbox(app, "r2")[-1].payload["text"]
+    assert "đã được đóng" not in outbox(app, "r1")[-1].payload["text"]
+
+
+def test_asking_a_phone_caller_shows_their_number(app, clock):
+    staff = make_staff(app, clock)
+    staff.say("/ghiphananh 1022 | rac-thai | tdp-01 | 7 Bạch Đằng | Rác tràn ra đường | 0905111222")
+    out = staff.text(button="pa:ask:1")
+    assert "không liên lạc được qua chat" in out and "0905111222" in out
+
+
+def test_answer_to_staff_bad_input_keeps_the_form(app, clock, tmp_path):
+    staff = make_staff(app, clock)
+    res = Chat(app, "r1")
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    staff.press("pa:ask:1")
+    staff.say("Rác có mùi không?")
+    res.press("pareply:1")
+    assert "chỉ kèm được ảnh" in res.text(files=[Attachment(kind="file", mime="application/pdf", size=10)])
+    assert "lớn quá" in res.text(photos=[photo(tmp_path, size=20 * 1024 * 1024)])
+    assert _state(app, "r1").flow == "painfo"
+    assert "Đã chuyển" in res.text("Có, mùi rất nặng")
+    assert "không còn hiệu lực" in Chat(app, "r2").text(button="pareply:1")

@@ -1,0 +1,263 @@
+"""Open311 GeoReport v2 (JSON) at /open311/v2: the ward's report categories as services, and its
+reports as service requests, so third-party apps can read them and submit new ones.
+Spec: http://wiki.open311.org/GeoReport_v2 . Requests posted here enter the same lifecycle as chat
+reports (routing, staff card, reminders)."""
+from __future__ import annotations
+
+import hmac
+import re
+from datetime import datetime, timedelta, timezone
+from urllib.parse import parse_qs
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from sqlmodel import select
+from starlette.concurrency import run_in_threadpool
+
+from bot.clock import TZ, fmt_local
+from handlers.reports import service as S
+from handlers.reports.models import OPEN_STATUSES, Report
+
+PREFIX = "/open311/v2"
+MAX_BODY = 64 * 1024
+MAX_RESULTS = 1000
+DEFAULT_WINDOW = timedelta(days=90)
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+
+
+class Open311Error(Exception):
+    def __init__(self, code: int, description: str):
+        super().__init__(description)
+        self.code, self.description = code, description
+
+
+def _error(code: int, description: str) -> JSONResponse:
+    return JSONResponse([{"code": code, "description": description}], status_code=code)
+
+
+def w3c(dt: datetime | None) -> str | None:
+    return dt.astimezone(TZ).isoformat(timespec="seconds") if dt else None
+
+
+def parse_w3c(name: str, value: str) -> datetime:
+    """W3C datetime: a date, or a date and time with Z or an offset (a missing offset means local)."""
+    v = value.strip()
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", v):
+            dt = datetime.fromisoformat(v)
+        else:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?", v):
+                raise ValueError
+            dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+    except ValueError:
+        raise Open311Error(400, f"{name} must be a w3c datetime, e.g. 2026-11-23T09:00:00+07:00") from None
+    return dt if dt.tzinfo else dt.replace(tzinfo=TZ)
+
+
+def service_of(app, cat) -> dict:
+    return {
+        "service_code": cat.id,
+        "service_name": cat.title,
+        "description": f"{cat.title}. Đơn vị xử lý: {S.unit_name(app, cat.unit)}; "
+                       f"thời hạn tiếp nhận: {S.fmt_hours(cat.sla_hours)}.",
+        "metadata": False,
+        "type": "realtime",
+        "keywords": ", ".join(k.strip() for k in cat.title.split(",") if k.strip()),
+        "group": S.unit_name(app, cat.unit),
+    }
+
+
+def request_of(app, session, r: Report) -> dict:
+    notes = None
+    if r.reject_reason:
+        notes = r.reject_reason
+    elif r.resolution_note:
+        notes = r.resolution_note
+    elif r.parent_id:
+        main = session.get(Report, r.parent_id)
+        notes = f"Trùng với phản ánh {main.code if main else r.parent_id}, được xử lý chung."
+    return {
+        "service_request_id": r.code,
+        "status": "open" if r.status in OPEN_STATUSES else "closed",
+        "status_notes": notes,
+        "service_name": S.category_title(app, r.category),
+        "service_code": r.category,
+        "description": r.description,
+        "agency_responsible": S.unit_name(app, r.unit_id),
+        "service_notice": None,
+        "requested_datetime": w3c(r.created_at),
+        "updated_datetime": w3c(r.updated_at),
+        "expected_datetime": w3c(r.resolve_by),
+        "address": r.address,
+        "address_id": None,
+        "zipcode": None,
+        "lat": r.lat,
+        "long": r.lon,
+        # Photos sent in the chat are private files; only a URL the submitter gave is public.
+        "media_url": r.media_url,
+    }
+
+
+def _list(params, name: str) -> list[str]:
+    return [x.strip() for x in (params.get(name) or "").split(",") if x.strip()]
+
+
+def query_requests(app, params) -> list[dict]:
+    with app.db.session() as s:
+        ids = _list(params, "service_request_id")
+        if ids:  # the standard: with ids, the other filters are ignored
+            rows = [r for r in (S.by_code(s, i) for i in ids[:MAX_RESULTS]) if r is not None]
+            return [request_of(app, s, r) for r in rows]
+        q = select(Report)
+        codes = _list(params, "service_code")
+        unknown = [c for c in codes if c not in app.categories]
+        if unknown:
+            raise Open311Error(400, f"unknown service_code: {', '.join(unknown)[:200]}")
+        if codes:
+            q = q.where(Report.category.in_(codes))
+        statuses = _list(params, "status")
+        if any(x not in ("open", "closed") for x in statuses):
+            raise Open311Error(400, "status must be open, closed or both separated by a comma")
+        if len(set(statuses)) == 1:
+            q = q.where(Report.status.in_(OPEN_STATUSES) if statuses[0] == "open"
+                        else Report.status.not_in(OPEN_STATUSES))
+        now = app.clock.now()
+        end = parse_w3c("end_date", params["end_date"]) if params.get("end_date") else None
+        start = parse_w3c("start_date", params["start_date"]) if params.get("start_date") else None
+        if start is None and end is None:
+            start = now - DEFAULT_WINDOW
+        if start is not None and end is not None and end < start:
+            raise Open311Error(400, "end_date is before start_date")
+        if start is not None:
+            q = q.where(Report.created_at >= start)
+        if end is not None:
+            q = q.where(Report.created_at <= end)
+        limit = MAX_RESULTS
+        if params.get("limit"):
+            if not params["limit"].isdigit() or int(params["limit"]) < 1:
+                raise Open311Error(400, "limit must be a positive integer")
+            limit = min(int(params["limit"]), MAX_RESULTS)
+        rows = s.exec(q.order_by(Report.created_at.desc(), Report.id.desc()).limit(limit))
+        return [request_of(app, s, r) for r in rows]
+
+
+def _check_key(app, key: str | None) -> None:
+    if not key:
+        raise Open311Error(401, "api_key is required to submit a service request")
+    ok = False
+    for k in app.settings.open311_api_keys:  # compare with every key: timing says nothing
+        ok |= hmac.compare_digest(k.encode("utf-8"), key.encode("utf-8"))
+    if not ok:
+        raise Open311Error(403, "api_key is not valid")
+
+
+def _float(name: str, v: str, lo: float, hi: float) -> float:
+    try:
+        f = float(v)
+    except ValueError:
+        raise Open311Error(400, f"{name} must be a number") from None
+    if not (lo <= f <= hi):
+        raise Open311Error(400, f"{name} is out of range")
+    return f
+
+
+def create_request(app, form: dict[str, str]) -> list[dict]:
+    _check_key(app, form.get("api_key"))
+    code = (form.get("service_code") or "").strip()
+    if not code:
+        raise Open311Error(400, "service_code is required")
+    if code not in app.categories:
+        raise Open311Error(400, f"service_code not found: {code[:64]}")
+    desc = (form.get("description") or "").strip()
+    if len(desc) > S.MAX_DESCRIPTION:
+        raise Open311Error(413, f"description is longer than {S.MAX_DESCRIPTION} characters")
+    lat = lon = None
+    if form.get("lat") or form.get("long"):
+        if not (form.get("lat") and form.get("long")):
+            raise Open311Error(400, "lat and long must be given together")
+        lat = _float("lat", form["lat"], -90, 90)
+        lon = _float("long", form["long"], -180, 180)
+        if not S.inside_ward(app, lat, lon):
+            raise Open311Error(400, f"the location is outside {app.profile.ward.name}")
+    address = (form.get("address_string") or "").strip() or None
+    if lat is None and not address:
+        raise Open311Error(400, "a location is required: lat and long, or address_string")
+    if address and len(address) > 300:
+        raise Open311Error(400, "address_string is longer than 300 characters")
+    media = (form.get("media_url") or "").strip() or None
+    if media and (len(media) > 500 or not re.match(r"^https?://[^\s]+$", media)):
+        raise Open311Error(400, "media_url must be an http(s) URL of at most 500 characters")
+    email = (form.get("email") or "").strip() or None
+    if email and not _EMAIL.match(email):
+        raise Open311Error(400, "email is not valid")
+    phone = (form.get("phone") or "").strip() or None
+    if phone and not re.fullmatch(r"\+?[\d\s().-]{6,32}", phone):
+        raise Open311Error(400, "phone is not valid")
+    name = " ".join(x.strip() for x in (form.get("first_name") or "", form.get("last_name") or "") if x.strip())
+    account = (form.get("account_id") or "").strip()[:100] or None
+    now = app.clock.now()
+    with app.db.session() as s:
+        r = S.create_report(app, s, now, category=code, description=desc, source="open311", lat=lat, lon=lon,
+                            address=address, media_url=media, contact_name=name[:200] or None,
+                            contact_phone=phone, contact_email=email, external_account_id=account,
+                            actor_label="open311")
+        if r.parent_id:
+            notice = (f"Sự việc đã được phản ánh trước ({s.get(Report, r.parent_id).code}) và đang được xử lý; "
+                      "phản ánh này được theo dõi chung.")
+        else:
+            notice = (f"Đã chuyển {S.unit_name(app, r.unit_id)}; hạn xử lý trước {fmt_local(r.resolve_by)}.")
+        out = [{"service_request_id": r.code, "service_notice": notice, "account_id": account}]
+    app.wake_outbox()
+    return out
+
+
+def register_routes(api: FastAPI, app) -> None:
+    @api.get(PREFIX + "/services.json")
+    def services():
+        return [service_of(app, c) for c in app.categories.values()]
+
+    @api.get(PREFIX + "/services/{code}.json")
+    def service_definition(code: str):
+        # Every service has metadata false: there is no definition to fetch.
+        if code in app.categories:
+            return _error(400, f"service {code} has no metadata (metadata is false)")
+        return _error(404, f"service_code not found: {code[:64]}")
+
+    @api.get(PREFIX + "/requests.json")
+    def get_requests(request: Request):
+        try:
+            return query_requests(app, dict(request.query_params))
+        except Open311Error as e:
+            return _error(e.code, e.description)
+
+    @api.get(PREFIX + "/requests/{request_id}.json")
+    def get_request(request_id: str):
+        with app.db.session() as s:
+            r = S.by_code(s, request_id)
+            if r is None:
+                return _error(404, f"service_request_id not found: {request_id[:64]}")
+            return [request_of(app, s, r)]
+
+    @api.post(PREFIX + "/requests.json")
+    async def post_request(request: Request):
+        body = await request.body()
+        if len(body) > MAX_BODY:
+            return _error(413, "request body is too large")
+        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
+        try:
+            if ctype == "application/x-www-form-urlencoded":
+                parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, strict_parsing=False)
+                form = {k: v[0] for k, v in parsed.items()}
+            elif ctype == "multipart/form-data":
+                form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
+            else:
+                return _error(400, "send the fields as application/x-www-form-urlencoded")
+        except UnicodeDecodeError:
+            return _error(400, "the body must be UTF-8")
+        # api_key may also come in the query string, as many clients send it there.
+        if "api_key" not in form and request.query_params.get("api_key"):
+            form["api_key"] = request.query_params["api_key"]
+        try:
+            return await run_in_threadpool(create_request, app, form)
+        except Open311Error as e:
+            return _error(e.code, e.description)

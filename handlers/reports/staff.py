@@ -1,0 +1,312 @@
+"""The ward's side: the card buttons in a unit's staff chat (accept, assign, ask the resident,
+resolve, reject), their small forms, and recording a report that came by phone or at a meeting."""
+from __future__ import annotations
+
+from sqlmodel import select
+
+from bot import roles as R
+from bot.context import Context
+from bot.core import Reply
+from bot.models import Person, RoleGrant
+from bot.router import Flow, Router
+from handlers.reports import service as S
+from handlers.reports.flow import FILE_NOT_SUPPORTED, category_buttons, group_buttons, match_group, photo_problem
+from handlers.reports.models import ASSIGNED, IN_PROGRESS, OPEN_STATUSES, REJECTED, RESOLVED, Report
+
+MAX_NOTE = 2000
+
+
+def _staff_name(p: Person) -> str:
+    return p.display_name or f"cán bộ #{p.id}"
+
+
+def _load(ctx: Context, rid: str) -> Report | None:
+    r = ctx.session.get(Report, int(rid)) if rid.isdigit() else None
+    if r is None:
+        ctx.reply("Không tìm thấy phản ánh này.")
+        return None
+    if r.parent_id:  # staff always act on the main report; duplicates follow it
+        r = ctx.session.get(Report, r.parent_id)
+    return r
+
+
+def _closed(ctx: Context, r: Report) -> bool:
+    if r.status in OPEN_STATUSES:
+        return False
+    ctx.reply(f"Phản ánh {r.code} đã {S.STATUS_LABELS[r.status]}, không cần thao tác thêm.")
+    return True
+
+
+def _unit_staff(ctx: Context, unit_id: str) -> list[Person]:
+    grants = ctx.session.exec(select(RoleGrant).where(RoleGrant.role.in_((R.STAFF, R.ADMIN)),
+                                                      RoleGrant.revoked_at.is_(None)))
+    own, other = [], []
+    for g in grants:
+        (own if g.unit_id == unit_id else other).append(g.person_id)
+    ids = list(dict.fromkeys(own or other))
+    return [p for p in (ctx.session.get(Person, i) for i in ids[:10]) if p]
+
+
+def cb_card(ctx: Context, payload: str) -> None:
+    if not ctx.require(R.STAFF):
+        return
+    action, _, rest = payload.partition(":")
+    rid, _, extra = rest.partition(":")
+    r = _load(ctx, rid)
+    if r is None or _closed(ctx, r):
+        return
+    who = _staff_name(ctx.person)
+    try:
+        if action == "acc":
+            S.transition(ctx.app, ctx.session, ctx.now, r, IN_PROGRESS, ctx.person.id)
+            ctx.reply(f"{who} đã tiếp nhận phản ánh {r.code}. Xử lý xong thì bấm \"Đã xử lý xong\".",
+                      buttons=S.card_buttons(r))
+        elif action == "asg":
+            people = _unit_staff(ctx, r.unit_id)
+            if not people:
+                ctx.reply("Chưa có cán bộ nào được ghi nhận để giao việc. Admin tạo mã mời bằng /moi canbo.")
+                return
+            ctx.reply(f"Giao phản ánh {r.code} cho ai?",
+                      buttons=[(_staff_name(p), f"pa:to:{r.id}:{p.id}") for p in people])
+        elif action == "to":
+            member = ctx.session.get(Person, int(extra)) if extra.isdigit() else None
+            if member is None or not (R.roles_of(ctx.session, member.id) & {R.STAFF}):
+                ctx.reply("Người này không còn là cán bộ, bạn chọn người khác nhé.")
+                return
+            S.transition(ctx.app, ctx.session, ctx.now, r, ASSIGNED, ctx.person.id, assignee=member,
+                         note=f"giao cho {_staff_name(member)}")
+            if member.chat_id:
+                ctx.notify(member.channel, member.chat_id,
+                           S.card(ctx.app, r, f"{who} giao bạn xử lý phản ánh"),
+                           dedupe_key=f"report:{r.id}:assign:{member.id}:{ctx.now.timestamp():.0f}")
+            ctx.reply(f"Đã giao phản ánh {r.code} cho {_staff_name(member)}.")
+        elif action in ("ask", "res", "rej"):
+            if action == "ask" and not (r.channel and r.chat_id):
+                phone = f" Số điện thoại để lại: {r.contact_phone}." if r.contact_phone else ""
+                ctx.reply(f"Người phản ánh {r.code} không liên lạc được qua chat.{phone}")
+                return
+            ctx.start_flow("pastaff", "text", {"action": action, "report_id": r.id, "by": ctx.person.id,
+                                               "by_name": who})
+            ctx.reply({"ask": f"Bạn nhập câu hỏi gửi người phản ánh {r.code}:",
+                       "res": f"Bạn nhập kết quả xử lý phản ánh {r.code} (người dân sẽ đọc được):",
+                       "rej": f"Bạn nhập lý do không xử lý phản ánh {r.code} (người dân sẽ đọc được):"}[action]
+                      + " (gõ /huy để thôi)")
+        else:
+            ctx.reply("Nút này không còn hiệu lực.")
+    except S.TransitionError as e:
+        ctx.reply(str(e))
+
+
+class StaffActionFlow(Flow):
+    """ask: question -> sent; res: note -> optional photo -> resolved; rej: reason -> rejected."""
+    name = "pastaff"
+    title = "thao tác xử lý phản ánh"
+
+    def handle(self, ctx: Context) -> None:
+        # A unit chat is a group: only the one who pressed the button types the note.
+        if ctx.state.get("by") not in (None, ctx.person.id):
+            ctx.reply(f"Mình đang chờ {ctx.state.get('by_name') or 'cán bộ khác'} nhập nội dung cho phản ánh này. "
+                      "Gõ /huy để dừng thao tác đó.")
+            return
+        super().handle(ctx)
+
+    def _report(self, ctx: Context) -> Report | None:
+        if not ctx.require(R.STAFF):
+            ctx.end_flow()
+            return None
+        r = ctx.session.get(Report, ctx.state.get("report_id"))
+        if r is None or _closed(ctx, r):
+            ctx.end_flow()
+            return None
+        return r
+
+    def on_text(self, ctx: Context) -> None:
+        r = self._report(ctx)
+        if r is None:
+            return
+        text = (ctx.msg.text or "").strip()
+        if not text or ctx.msg.button:
+            ctx.reply("Bạn gõ nội dung bằng chữ giúp mình (gõ /huy để thôi).")
+            return
+        if len(text) > MAX_NOTE:
+            ctx.reply(f"Nội dung dài quá, bạn rút gọn dưới {MAX_NOTE} ký tự nhé.")
+            return
+        action = ctx.state["action"]
+        if action == "res":
+            ctx.state["note"] = text
+            ctx.goto("photo")
+            ctx.reply("Bạn gửi ảnh sau khi xử lý (nếu có), hoặc bấm Bỏ qua.", buttons=[("Bỏ qua", "pastaff:skip")])
+            return
+        ctx.end_flow()
+        try:
+            if action == "rej":
+                S.transition(ctx.app, ctx.session, ctx.now, r, REJECTED, ctx.person.id, note=text)
+                ctx.reply(f"Đã ghi nhận không xử lý phản ánh {r.code}, người dân đã được báo lý do.")
+            else:
+                ev = S.add_event(ctx.session, r, ctx.now, "info_requested", ctx.person.id, note=text)
+                S.notify_resident(ctx.app, ctx.session, ctx.now, r, ev,
+                                  text=f"Cán bộ {S.unit_name(ctx.app, r.unit_id)} cần thêm thông tin về phản ánh "
+                                       f"{r.code} của bạn:\n{text}\nBạn bấm nút bên dưới để trả lời.",
+                                  buttons=[S.Button("Trả lời cán bộ", f"pareply:{r.id}")])
+                ctx.reply(f"Đã gửi câu hỏi tới người phản ánh {r.code}.")
+        except S.TransitionError as e:
+            ctx.reply(str(e))
+
+    def on_photo(self, ctx: Context) -> None:
+        r = self._report(ctx)
+        if r is None:
+            return
+        photo = None
+        if ctx.msg.files:
+            ctx.reply(FILE_NOT_SUPPORTED, buttons=[("Bỏ qua", "pastaff:skip")])
+            return
+        if ctx.msg.photos:
+            problem = photo_problem(ctx, ctx.msg.photos[0])
+            if problem:
+                ctx.reply(problem, buttons=[("Bỏ qua", "pastaff:skip")])
+                return
+            photo = ctx.msg.photos[0].path
+        elif ctx.msg.button != "pastaff:skip":
+            ctx.reply("Bạn gửi ảnh, hoặc bấm Bỏ qua.", buttons=[("Bỏ qua", "pastaff:skip")])
+            return
+        note = ctx.state.get("note")
+        ctx.end_flow()
+        try:
+            S.transition(ctx.app, ctx.session, ctx.now, r, RESOLVED, ctx.person.id, note=note, photo=photo)
+        except S.TransitionError as e:
+            ctx.reply(str(e))
+            return
+        ctx.reply(f"Đã ghi nhận phản ánh {r.code} xử lý xong; người dân đã được báo kết quả.")
+
+
+# --- reports that came by phone (1022) or at a residential-group meeting --------------------------
+SOURCE_WORDS = {"1022": "hotline", "hotline": "hotline", "dienthoai": "hotline", "hop": "meeting",
+                "hoptdp": "meeting", "meeting": "meeting", "khac": "other"}
+RECORD_USAGE = ("Cách dùng: /ghiphananh (rồi làm theo hướng dẫn), hoặc nhanh trên một dòng:\n"
+                "/ghiphananh NGUỒN | LOẠI | TỔ | ĐỊA CHỈ | MÔ TẢ | SĐT (không bắt buộc)\n"
+                "NGUỒN: 1022 hoặc hop; LOẠI: mã loại, ví dụ rac-thai; TỔ: ví dụ tdp-02.\n"
+                "Ví dụ: /ghiphananh 1022 | rac-thai | tdp-02 | 12 Lê Lợi | Rác ùn ứ 3 ngày | 0905123456")
+
+
+def _record(ctx: Context, source: str, cat: str, group: str | None, address: str, desc: str,
+            phone: str | None) -> None:
+    r = S.create_report(ctx.app, ctx.session, ctx.now, category=cat, description=desc, source=source,
+                        address=address, group_code=group, contact_phone=phone, recorded_by=ctx.person.id,
+                        actor_id=ctx.person.id)
+    extra = ""
+    if r.parent_id:
+        extra = f" Trùng với phản ánh đang xử lý {ctx.session.get(Report, r.parent_id).code}, đã gộp theo dõi."
+    ctx.reply(f"Đã ghi phản ánh {r.code} ({S.source_label(source)}), chuyển {S.unit_name(ctx.app, r.unit_id)}.{extra}")
+
+
+def cmd_record(ctx: Context, args: str) -> None:
+    if not args.strip():
+        ctx.start_flow("paghi", "source", {})
+        ctx.reply("Phản ánh nhận từ đâu?", buttons=[("Đường dây nóng 1022", "paghi:src:hotline"),
+                                                    ("Họp tổ dân phố", "paghi:src:meeting"),
+                                                    ("Nguồn khác", "paghi:src:other")])
+        return
+    parts = [p.strip() for p in args.split("|")]
+    if len(parts) < 5:
+        ctx.reply(RECORD_USAGE)
+        return
+    src, cat, grp, address, desc = parts[:5]
+    phone = "".join(ch for ch in (parts[5] if len(parts) > 5 else "") if ch.isdigit()) or None
+    source = SOURCE_WORDS.get(src.lower().replace(" ", ""))
+    problems = []
+    if source is None:
+        problems.append(f"nguồn \"{src}\" chưa đúng (1022 hoặc hop)")
+    if cat not in ctx.app.categories:
+        problems.append(f"loại \"{cat}\" chưa đúng (các mã: {', '.join(ctx.app.categories)})")
+    group = match_group(ctx.app, grp) if grp else None
+    if grp and group is None and grp.lower() not in ("-", "khong", "không"):
+        problems.append(f"tổ \"{grp}\" chưa đúng")
+    if len(desc) < 5 or len(desc) > S.MAX_DESCRIPTION:
+        problems.append("mô tả cần từ 5 đến 4000 ký tự")
+    if phone and not 9 <= len(phone) <= 11:
+        problems.append("số điện thoại cần 9 đến 11 chữ số")
+    if problems:
+        ctx.reply("Chưa ghi được: " + "; ".join(problems) + ".\n" + RECORD_USAGE)
+        return
+    _record(ctx, source, cat, group, address, desc, phone)
+
+
+class RecordFlow(Flow):
+    """source -> category -> description -> address -> group -> caller's phone -> saved."""
+    name = "paghi"
+    title = "ghi phản ánh"
+
+    def handle(self, ctx: Context) -> None:
+        if not ctx.require(R.STAFF):
+            ctx.end_flow()
+            return
+        if ctx.msg.files or ctx.msg.photos:
+            ctx.reply("Bước này chỉ cần gõ chữ hoặc bấm nút.")
+            return
+        super().handle(ctx)
+
+    def on_source(self, ctx: Context) -> None:
+        b = ctx.msg.button or ""
+        if not b.startswith("paghi:src:") or b[10:] not in S.SOURCES_ALL:
+            ctx.reply("Bạn bấm một nút để chọn nguồn nhé.")
+            return
+        ctx.state["source"] = b[10:]
+        ctx.goto("cat")
+        ctx.reply("Loại sự việc:", buttons=category_buttons(ctx.app, "paghi"))
+
+    def on_cat(self, ctx: Context) -> None:
+        b = ctx.msg.button or ""
+        if not b.startswith("paghi:cat:") or b[10:] not in ctx.app.categories:
+            ctx.reply("Bạn chọn loại bằng nút bên dưới nhé.", buttons=category_buttons(ctx.app, "paghi"))
+            return
+        ctx.state["cat"] = b[10:]
+        ctx.goto("desc")
+        ctx.reply("Nội dung người dân phản ánh:")
+
+    def on_desc(self, ctx: Context) -> None:
+        text = (ctx.msg.text or "").strip()
+        if len(text) < 5 or ctx.msg.button:
+            ctx.reply("Bạn gõ nội dung phản ánh (ít nhất vài chữ) nhé.")
+            return
+        ctx.state["desc"] = text[:S.MAX_DESCRIPTION]
+        ctx.goto("address")
+        ctx.reply("Địa chỉ nơi xảy ra sự việc:")
+
+    def on_address(self, ctx: Context) -> None:
+        text = (ctx.msg.text or "").strip()
+        if len(text) < 5 or ctx.msg.button:
+            ctx.reply("Bạn gõ địa chỉ cụ thể (số nhà, tên đường, kiệt/hẻm) nhé.")
+            return
+        ctx.state["address"] = text[:300]
+        ctx.goto("group")
+        ctx.reply("Thuộc tổ dân phố nào?", buttons=group_buttons(ctx.app, "paghi"))
+
+    def on_group(self, ctx: Context) -> None:
+        b = ctx.msg.button or ""
+        code = b[10:] if b.startswith("paghi:grp:") else match_group(ctx.app, ctx.msg.text or "")
+        if code is None or (code != "none" and ctx.app.profile.group(code) is None):
+            ctx.reply("Bạn chọn tổ bằng nút bên dưới nhé.", buttons=group_buttons(ctx.app, "paghi"))
+            return
+        ctx.state["group"] = None if code == "none" else code
+        ctx.goto("phone")
+        ctx.reply("Số điện thoại người phản ánh (để cán bộ gọi lại), hoặc bấm Bỏ qua:",
+                  buttons=[("Bỏ qua", "paghi:skip")])
+
+    def on_phone(self, ctx: Context) -> None:
+        phone = None
+        if ctx.msg.button != "paghi:skip":
+            phone = "".join(ch for ch in (ctx.msg.text or "") if ch.isdigit())
+            if not 9 <= len(phone) <= 11:
+                ctx.reply("Số điện thoại cần 9 đến 11 chữ số. Nhập lại hoặc bấm Bỏ qua.",
+                          buttons=[("Bỏ qua", "paghi:skip")])
+                return
+        st = dict(ctx.state)
+        ctx.end_flow()
+        _record(ctx, st["source"], st["cat"], st.get("group"), st["address"], st["desc"], phone)
+
+
+def register(r: Router) -> None:
+    r.callback("pa")(cb_card)
+    r.flow(StaffActionFlow())
+    r.flow(RecordFlow())
+    r.command("ghiphananh", "ghi phản ánh nhận qua 1022 hoặc họp tổ (cán bộ)", roles=(R.STAFF,))(cmd_record)

@@ -134,8 +134,8 @@ def test_activity_warning_and_activities_typed_in_the_menu(app, member):
     member.press("ghinhan:place-online")
     for v in ("0", "40", "5", "0"):
         member.say(v)
-    out = member.text("12 vneid, 4 hồ sơ dịch vụ công")
-    assert "VNeID: 12" in [b.text for r in member.say("?") for b in r.buttons] or "VNeID" in out
+    labels = [b.text for r in member.say("12 vneid, 4 hồ sơ dịch vụ công") for b in r.buttons]
+    assert "VNeID: 12" in labels and "DVC trực tuyến: 4" in labels
     assert step(app, member)[1]["acts"] == {"vneid": 12, "dvc": 4}
     member.press("ghinhan:act-security")
     assert "khá nhiều" in member.text("500")

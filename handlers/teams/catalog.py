@@ -100,3 +100,8 @@ def deadline_of(year: int, q: int, day: int) -> date:
 
 def days_between(a: date, b: date) -> int:
     return (b - a) // timedelta(days=1)
+
+
+def cap(text: str) -> str:
+    """Upper-case the first letter only ("quý IV" -> "Quý IV"; str.capitalize would give "Quý iv")."""
+    return text[:1].upper() + text[1:]

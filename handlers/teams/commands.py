@@ -113,7 +113,7 @@ def cmd_team_report(ctx: Context, args: str) -> None:
         return
     year, q = yq
     if (year, q) > C.quarter_of(C.today(ctx.now)):
-        ctx.reply(f"{C.quarter_label(year, q).capitalize()} chưa bắt đầu.")
+        ctx.reply(f"{C.cap(C.quarter_label(year, q))} chưa bắt đầu.")
         return
     sub = S.submission(ctx.session, group, year, q)
     buttons = []

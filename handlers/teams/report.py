@@ -150,7 +150,7 @@ def write_chart(data: ReportData, path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(10, 6), dpi=110)
     ys = list(range(len(keys)))
     h = 0.4
-    ax.barh([y - h / 2 for y in ys], qv, height=h, label=C.quarter_label(data.year, data.quarter).capitalize(),
+    ax.barh([y - h / 2 for y in ys], qv, height=h, label=C.cap(C.quarter_label(data.year, data.quarter)),
             color="#1f6feb")
     ax.barh([y + h / 2 for y in ys], yv, height=h, label=f"Lũy kế năm {data.year}", color="#f0a500")
     for y, v in zip(ys, qv):
@@ -185,7 +185,7 @@ def write_xlsx(data: ReportData, path: Path, chart: Path | None = None) -> Path:
         ws.cell(row=1, column=1, value=text).font = Font(bold=True, size=13)
 
     keys = data.keys()
-    qlabel = C.quarter_label(data.year, data.quarter).capitalize()
+    qlabel = C.cap(C.quarter_label(data.year, data.quarter))
     ylabel = f"Lũy kế năm {data.year}"
     everyone = [(c, n) for c, n in data.groups] + ([(C.WARD, "Toàn phường")] if data.scope is None else [])
 

@@ -144,7 +144,8 @@ def write_chart(data: ReportData, path: Path) -> Path:
     import matplotlib.pyplot as plt
 
     keys = ["households", "people", "elderly", *C.ACTIVITIES]
-    labels = [C.SHORT.get(k) or C.COUNTS[k].replace("Trong đó ", "").replace(" (60+)", "") for k in keys]
+    names = {"households": "Số hộ đã đến", "people": "Số người được hỗ trợ", "elderly": "Người cao tuổi"}
+    labels = [names.get(k) or C.SHORT[k] for k in keys]
     qv = [data.q_figs[data.total_key].get(k, 0) for k in keys]
     yv = [data.ytd_figs[data.total_key].get(k, 0) for k in keys]
     fig, ax = plt.subplots(figsize=(10, 6), dpi=110)

@@ -83,10 +83,10 @@ def fill(app, force: bool = False, seed: int = 2026) -> str:
         for g in app.profile.residential_groups:
             ids = []
             for i in range(rng.randint(4, 6)):
-                uid = f"demo-{g.code}-{i + 1}"
+                uid, name = f"demo-{g.code}-{i + 1}", _name(rng)  # same seed, same ward: draw even when reused
                 p = s.exec(select(Person).where(Person.channel == "web", Person.channel_user_id == uid)).first()
                 if p is None:
-                    p = Person(channel="web", channel_user_id=uid, chat_id=uid, display_name=_name(rng),
+                    p = Person(channel="web", channel_user_id=uid, chat_id=uid, display_name=name,
                                created_at=now, last_seen_at=now)
                     s.add(p)
                     s.flush()

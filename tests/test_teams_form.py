@@ -341,3 +341,25 @@ def test_only_the_leader_submits_and_once(app, member):
     assert "Chỉ tổ trưởng" in member.text(button="tsubmit:do:tdp-01:2026-4")
     with app.db.session() as s:
         assert s.exec(select(TeamSubmission)).all() == []
+
+
+def test_photos_are_kept_with_the_session(app, member, tmp_path):
+    from bot.core import Attachment
+    pic = tmp_path / "a.jpg"
+    pic.write_bytes(b"\xff\xd8\xff")
+    member.say("/ghinhan gõ cửa 8 hộ, 2 vneid")
+    out = member.text(photos=[Attachment(kind="photo", path=str(pic))])
+    assert "Ảnh: 1" in out
+    member.press("ghinhan:save")
+    assert sessions(app)[0].photos == [str(pic)]
+
+
+def test_numbered_answers_without_buttons(app, member):
+    """On Zalo buttons are a numbered list: "1" picks an option, but a typed count is a count."""
+    member.say("/ghinhan")
+    member.say("1")  # "Hôm nay"
+    member.say("6")  # "Trực tuyến (nhóm Zalo)"
+    st, data = step(app, member)
+    assert (st, data["day"], data["place"]) == ("households", "2026-11-23", "online")
+    member.say("2")
+    assert step(app, member)[1]["households"] == 2

@@ -63,14 +63,15 @@ def plan(profile, year: int) -> list[Planned]:
 
 def plan_year(app, session: Session, year: int, now: datetime) -> int:
     """Schedule the year's reminders (idempotent), move pending ones when the profile's dates
-    changed, cancel pending ones the profile no longer asks for. Never plans into the past
-    (beyond an hour): a bot installed in June does not send March's reminders."""
+    changed, cancel pending ones the profile no longer asks for. Never plans into the past: a bot
+    installed in June does not send March's reminders (tasks planned earlier and missed during
+    downtime exist already, and are caught up)."""
     wanted = plan(app.profile, year)
     keys = {p.key for p in wanted}
     n = 0
     for p in wanted:
         exists = session.get(ScheduledTask, p.key) is not None
-        if exists or p.fire_at >= now - timedelta(hours=1):
+        if exists or p.fire_at > now:
             n += core.schedule(session, p.key, KIND, p.fire_at, p.payload, replace=exists)
     for t in core.upcoming(session, prefix=f"teams:{year}-"):
         if t.key not in keys:

@@ -281,6 +281,7 @@ def test_free_text_from_residents_is_never_a_session(app):
 def test_free_text_from_members_needs_two_figures(app, member):
     assert "Tóm tắt buổi hỗ trợ" not in member.text("làm căn cước cho 2 con cần gì")
     assert "Tóm tắt buổi hỗ trợ" not in member.text("hôm nay hỗ trợ 5 người")
+    assert "Tóm tắt buổi hỗ trợ" not in member.text("kích hoạt 5 vneid cho 2 cụ già thì làm thế nào?")
     assert "Tóm tắt buổi hỗ trợ" in member.text("hôm nay hỗ trợ 5 người, 3 vneid")
 
 

@@ -26,10 +26,11 @@ def cmd_my_sessions(ctx: Context, args: str) -> None:
         return
     lines, buttons = [f"Các buổi bạn đã ghi trong {C.quarter_label(y, q)} (mới nhất trước):"], []
     for r in rows:
-        acts = sum(getattr(r, col) for col, _ in C.ACTIVITIES.values())
+        acts = ", ".join(f"{C.SHORT[a]} {getattr(r, col)}" for a, (col, _) in C.ACTIVITIES.items()
+                         if getattr(r, col))
         lock = " (đã nộp, khóa)" if S.is_locked(ctx.session, r.group_code, r.day) else ""
         lines.append(f"#{r.id} {r.day:%d/%m} - {C.PLACES.get(r.place, r.place)}: {r.households} hộ, "
-                     f"{r.people} người, {acts} việc{lock}")
+                     f"{r.people} người" + (f"; {acts}" if acts else "") + lock)
         if not lock:
             buttons.append((f"Sửa #{r.id}", f"tsess:edit:{r.id}"))
     ctx.reply("\n".join(lines), buttons=buttons)

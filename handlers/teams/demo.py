@@ -58,7 +58,8 @@ def _session(rng: random.Random, code: str, day, author: int, members: list[int]
                     act_security=rng.randint(0, people), act_apps=rng.randint(0, 5),
                     act_ecommerce=rng.choice([0, 0, 0, 0, 1, 2, 3]),
                     members=sorted(set([author, *rng.sample(members, k=min(len(members), rng.randint(1, 3)))])),
-                    difficulties=rng.choice(DIFFICULTIES) or None, good_practices=rng.choice(GOOD) or None)
+                    difficulties=(rng.choice(DIFFICULTIES) or None) if rng.random() < 0.4 else None,
+                    good_practices=(rng.choice(GOOD) or None) if rng.random() < 0.3 else None)
     return r
 
 

@@ -454,8 +454,8 @@ def on_text(ctx: Context) -> bool:
     """Free text from a team member that reads as a session (>= 2 known figures) is a quick log.
     Residents never get here: their questions go on to the knowledge base untouched."""
     text = ctx.msg.text or ""
-    if not text.strip() or ctx.msg.is_group or not any(ch.isdigit() for ch in text):
-        return False
+    if not text.strip() or ctx.msg.is_group or not any(ch.isdigit() for ch in text) or "?" in text:
+        return False  # a question, even one full of numbers, goes to the knowledge base
     if not ctx.has_role(R.TEAM_MEMBER):
         return False
     group = S.team_of(ctx.session, ctx.person.id)

@@ -187,6 +187,9 @@ class Engine:
                     return
             ctx.reply(texts.MEDIA_WITHOUT_CONTEXT)
             return
+        for fn in router.text_handlers:
+            if fn(ctx):
+                return
         self._understand(ctx)
 
     def _understand(self, ctx: Context) -> None:

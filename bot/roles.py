@@ -55,6 +55,15 @@ def grant(session: Session, person: Person, role: str, now: datetime, group_code
         if role in (TEAM_MEMBER, TEAM_LEADER) and g.role in (TEAM_MEMBER, TEAM_LEADER):
             g.revoked_at = now
             session.add(g)
+    if role == TEAM_LEADER:
+        # One leader per team: a new leader replaces the old one, who stays on as a member.
+        for g in session.exec(select(RoleGrant).where(
+                RoleGrant.role == TEAM_LEADER, RoleGrant.group_code == group_code,
+                RoleGrant.revoked_at.is_(None), RoleGrant.person_id != person.id)):
+            g.revoked_at = now
+            session.add(g)
+            session.add(RoleGrant(person_id=g.person_id, role=TEAM_MEMBER, group_code=group_code,
+                                  granted_by=granted_by, created_at=now))
     rg = RoleGrant(person_id=person.id, role=role, group_code=group_code, unit_id=unit_id,
                    granted_by=granted_by, created_at=now)
     session.add(rg)

@@ -48,6 +48,7 @@ class Router:
     flows: dict[str, Flow] = field(default_factory=dict)
     kind_handlers: dict[str, Handler] = field(default_factory=dict)
     media_handlers: list[Callable[["Context"], bool]] = field(default_factory=list)
+    text_handlers: list[Callable[["Context"], bool]] = field(default_factory=list)
     erasure_hooks: list[Callable[["Context"], None]] = field(default_factory=list)
     startup_hooks: list[Callable[[object], None]] = field(default_factory=list)
     role_labels: dict[str, str] = field(default_factory=dict)
@@ -83,6 +84,11 @@ class Router:
     def on_media(self, fn: Callable[["Context"], bool]) -> None:
         """fn returns True when it took a photo/location sent outside any form."""
         self.media_handlers.append(fn)
+
+    def on_text(self, fn: Callable[["Context"], bool]) -> None:
+        """fn returns True when it took a free-text message (outside any form) before the
+        understander sees it, e.g. a team member's one-message session log."""
+        self.text_handlers.append(fn)
 
     def on_erase(self, fn: Callable[["Context"], None]) -> None:
         self.erasure_hooks.append(fn)

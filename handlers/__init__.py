@@ -10,6 +10,7 @@ MODULES = [
     "handlers.admin",
     "handlers.faq",
     "handlers.reports",
+    "handlers.teams",
 ]
 
 

@@ -1,0 +1,38 @@
+"""Community digital-technology teams (Tổ công nghệ số cộng đồng): roster, session logging,
+quarterly reports, deadline reminders. See /work/shared/spec/team-report.md."""
+from __future__ import annotations
+
+from bot import roles as R
+from bot.router import Router
+from handlers.teams import commands, form, reminders, roster, web
+from handlers.teams.web import register_routes  # noqa: F401  (mounted by bot.server)
+
+MEMBERS, LEADERS, STAFF = (R.TEAM_MEMBER,), (R.TEAM_LEADER,), (R.STAFF,)
+
+
+def register(r: Router) -> None:
+    r.flow(form.SessionFlow())
+    r.command("ghinhan", "ghi nhận một buổi hỗ trợ của tổ (tổ CNSCĐ)", roles=MEMBERS)(form.cmd_log)
+    r.command("buoicuatoi", "các buổi hỗ trợ bạn đã ghi (tổ CNSCĐ)", roles=MEMBERS)(commands.cmd_my_sessions)
+    r.command("suaghinhan", "sửa một buổi đã ghi (tổ CNSCĐ)", roles=MEMBERS)(commands.cmd_edit)
+    r.callback("tsess")(commands.cb_session)
+    r.command("baocaoto", "báo cáo quý của tổ (tổ trưởng)", roles=(R.TEAM_LEADER, R.STAFF))(commands.cmd_team_report)
+    r.command("nopbaocao", "nộp báo cáo quý của tổ (tổ trưởng)", roles=LEADERS)(commands.cmd_submit)
+    r.callback("tsubmit")(commands.cb_submit)
+    r.command("baocaophuong", "báo cáo quý toàn phường của các tổ CNSCĐ (cán bộ)", roles=STAFF)(
+        commands.cmd_ward_report)
+    r.callback("tward")(commands.cb_ward)
+    r.command("danop", "đánh dấu báo cáo phường đã gửi Sở (cán bộ)", roles=STAFF)(commands.cmd_ward_done)
+    r.command("mokhoa", "mở lại báo cáo quý đã nộp của một tổ (cán bộ)", roles=STAFF)(commands.cmd_reopen)
+    r.command("matai", "tạo mã truy cập để tải báo cáo qua HTTP", roles=(R.STAFF, R.TEAM_LEADER))(web.cmd_token)
+    r.command("doi", "danh sách tổ CNSCĐ và thành viên (cán bộ)", roles=STAFF)(roster.cmd_teams)
+    r.command("chuyendoi", "chuyển thành viên sang tổ khác, giao tổ trưởng (cán bộ)", roles=STAFF)(roster.cmd_move)
+    r.command("xoathanhvien", "xóa thành viên khỏi tổ CNSCĐ (cán bộ)", roles=STAFF)(roster.cmd_remove)
+    r.on_text(form.on_text)
+    r.on_startup(reminders.on_startup)
+    r.on_erase(web.erase_tokens)
+
+
+def register_cli(sub) -> None:
+    from handlers.teams import cli
+    cli.register_cli(sub)

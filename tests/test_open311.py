@@ -68,7 +68,7 @@ def test_post_creates_a_request_that_enters_the_lifecycle(client, app):
     card = outbox(app, "unit-ktht", "report:1:card")[0].payload["text"]  # same routing as the chat
     assert "Open311" in card and "https://example.org/a.jpg" in card and "An Nguyễn" in card
     with app.db.session() as s:
-        assert {t.key for t in s.exec(select(ScheduledTask))} == {"report:1:remind", "report:1:escalate"}
+        assert {t.key for t in s.exec(select(ScheduledTask).where(ScheduledTask.key.startswith("report:")))} == {"report:1:remind", "report:1:escalate"}
         rep = s.get(Report, 1)
         assert (rep.source, rep.contact_email, rep.external_account_id) == ("open311", "an@example.org", "acc-9")
     (got,) = client.get(BASE + "/requests/PA-2026-000001.json").json()

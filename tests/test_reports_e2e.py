@@ -53,15 +53,15 @@ def test_report_lifecycle_with_reminder_escalation_restart_and_rating(make_app, 
     # restart in the middle: a new process on the same database
     a1.close()
     a2 = make_app(understander=nlu)
-    assert run_due(a2) == 0
+    assert run_due(a2, prefix="report:") == 0
     clock.advance(hours=24)  # rac-thai: 24 h to accept
-    assert run_due(a2) == 1
+    assert run_due(a2, prefix="report:") == 1
     (reminder,) = outbox(a2, "unit-ktht", "report:1:remind")
     assert reminder.dedupe_key == "report:1:remind" and "Nhắc việc" in reminder.payload["text"]
-    assert run_due(a2) == 0 and len(outbox(a2, "unit-ktht", "report:1:remind")) == 1  # never twice
+    assert run_due(a2, prefix="report:") == 0 and len(outbox(a2, "unit-ktht", "report:1:remind")) == 1  # never twice
     assert not outbox(a2, "ward-leadership")
     clock.advance(hours=24)  # 2x SLA and still not handled: the ward leadership is told
-    assert run_due(a2) == 1
+    assert run_due(a2, prefix="report:") == 1
     (esc,) = outbox(a2, "ward-leadership")
     assert esc.dedupe_key == "report:1:escalate" and code in esc.payload["text"] and "quá hạn" in esc.payload["text"]
 
@@ -77,7 +77,7 @@ def test_report_lifecycle_with_reminder_escalation_restart_and_rating(make_app, 
     assert "đã được xử lý xong" in notes[1]["text"] and "Đã điều xe thu gom" in notes[1]["text"]
     assert [b["data"] for b in notes[1]["buttons"]] == [f"parate:1:{n}" for n in range(1, 6)]
     with a2.db.session() as s:
-        pending = s.exec(select(ScheduledTask).where(ScheduledTask.status == "pending")).all()
+        pending = s.exec(select(ScheduledTask).where(ScheduledTask.status == "pending", ScheduledTask.key.startswith("report:"))).all()
         assert [t.key for t in pending] == ["report:1:autoclose"]  # reminders cancelled when handled
 
     # the resident rates and comments; the report closes
@@ -123,7 +123,7 @@ def test_quiet_hours_shift_non_urgent_reminders_but_not_urgent_ones(make_app, cl
     staff.say("/ghiphananh 1022 | rac-thai | tdp-01 | 7 Bạch Đằng | Rác tràn ra đường")
     staff.say("/ghiphananh 1022 | tieng-on | tdp-01 | 9 Bạch Đằng | Karaoke ồn ào quá khuya")
     with app.db.session() as s:
-        fire = {t.key: t.fire_at for t in s.exec(select(ScheduledTask))}
+        fire = {t.key: t.fire_at for t in s.exec(select(ScheduledTask).where(ScheduledTask.key.startswith("report:")))}
     local = lambda d: d.astimezone(clock.local().tzinfo).replace(tzinfo=None)  # noqa: E731
     # rac-thai (24 h) would be due at 23:00 tomorrow: moved to 06:00 the day after
     assert local(fire["report:1:remind"]) == datetime(2026, 11, 25, 6, 0)
@@ -133,14 +133,14 @@ def test_quiet_hours_shift_non_urgent_reminders_but_not_urgent_ones(make_app, cl
     # tieng-on (4 h) is urgent: the reminder goes at 03:00, at night
     assert local(fire["report:2:remind"]) == datetime(2026, 11, 24, 3, 0)
     clock.set(datetime(2026, 11, 24, 3, 0))
-    assert run_due(app) == 1
+    assert run_due(app, prefix="report:") == 1
     (urgent,) = outbox(app, "unit-ca", "report:2:remind")
     assert local(urgent.not_before) == datetime(2026, 11, 24, 3, 0)
     clock.set(datetime(2026, 11, 24, 23, 30))
-    run_due(app)  # (the urgent report's escalation is due by now)
+    run_due(app, prefix="report:")  # (the urgent report's escalation is due by now)
     assert outbox(app, "unit-ca", "report:2:escalate") and not outbox(app, "unit-ktht", "report:1:remind")
     clock.set(datetime(2026, 11, 25, 6, 0))
-    run_due(app)  # the non-urgent one went in the morning
+    run_due(app, prefix="report:")  # the non-urgent one went in the morning
     assert len(outbox(app, "unit-ktht", "report:1:remind")) == 1
 
 
@@ -151,7 +151,7 @@ def test_reminders_are_caught_up_once_after_downtime_and_held_until_morning(make
     a1.close()
     clock.set(datetime(2026, 11, 24, 23, 30))  # the server was down past the reminder time (09:00)
     a2 = make_app(understander=nlu)
-    assert run_due(a2) == 1 and run_due(a2) == 0
+    assert run_due(a2, prefix="report:") == 1 and run_due(a2, prefix="report:") == 0
     (late,) = outbox(a2, "unit-ktht", "report:1:remind")
     local = late.not_before.astimezone(clock.local().tzinfo)
     assert (local.date().day, local.hour) == (25, 6)  # caught up, but not sent in the night
@@ -163,14 +163,14 @@ def test_handled_report_cancels_its_reminders(make_app, clock, nlu):
     staff.say("/ghiphananh 1022 | rac-thai | tdp-01 | 7 Bạch Đằng | Rác tràn ra đường")
     staff.press("pa:acc:1")
     clock.advance(hours=25)
-    assert run_due(app) == 0  # accepted: no reminder
+    assert run_due(app, prefix="report:") == 0  # accepted: no reminder
     staff.press("pa:res:1")
     staff.say("Đã thu gom xong")
     staff.say(button="pastaff:skip")
     clock.advance(days=3)
-    assert run_due(app) == 0  # resolved: no escalation either
+    assert run_due(app, prefix="report:") == 0  # resolved: no escalation either
     assert not outbox(app, "ward-leadership")
     clock.advance(days=5)
-    assert run_due(app) == 1  # only the auto-close after 7 days
+    assert run_due(app, prefix="report:") == 1  # only the auto-close after 7 days
     with app.db.session() as s:
         assert s.get(Report, 1).status == "closed"

@@ -343,7 +343,7 @@ def test_resolution_photo_reaches_the_resident_and_duplicates_close_on_their_own
     with app.db.session() as s:
         assert [r.status for r in s.exec(select(Report).order_by(Report.id))] == ["closed", "resolved"]
     clock.advance(days=7, minutes=1)
-    assert run_due(app) == 1
+    assert run_due(app, prefix="report:") == 1
     with app.db.session() as s:
         assert [r.status for r in s.exec(select(Report).order_by(Report.id))] == ["closed", "closed"]
     assert "đã được đóng" in outbox(app, "r2")[-1].payload["text"]

@@ -37,7 +37,7 @@ def test_figures_for_staff_and_the_quarterly_report(app, clock):
     staff.press("pa:rej:3")
     staff.say("Đã kiểm tra, không có tiếng ồn vượt mức")
     clock.advance(days=7)  # chieu-sang: 72 h to accept, 144 h to resolve -> escalated
-    run_due(app)
+    run_due(app, prefix="report:")
     out = staff.text("/thongke")
     assert "Đang mở: 1, trong đó quá hạn: 1" in out
     assert "quý 4/2026: 1" in out and "trung vị: 6.0 giờ" in out

@@ -1,2 +1,3 @@
 """Import every module that defines tables, so metadata (and Alembic) knows them all."""
 import bot.models  # noqa: F401
+import handlers.broadcast.models  # noqa: F401

@@ -9,6 +9,7 @@ MODULES = [
     "handlers.basic",
     "handlers.admin",
     "handlers.faq",
+    "handlers.broadcast",
 ]
 
 

@@ -335,7 +335,7 @@ def cmd_signups(ctx: Context, args: str) -> None:
         return
     rows = list(ctx.session.exec(select(ClassSignup).where(ClassSignup.occurrence_id == occ.id,
                                                            ClassSignup.status.in_(["going", "waiting"]))
-                                 .order_by(ClassSignup.updated_at, ClassSignup.id)))
+                                 .order_by(ClassSignup.queue_no)))
     going = [r for r in rows if r.status == "going"]
     waiting = [r for r in rows if r.status == "waiting"]
     lines = [f"Lớp #{cls.id} {S.topic_label(cls.topic)}, buổi {occ.n} ({S.when_text(occ.starts_at)}), "

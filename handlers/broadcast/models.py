@@ -63,7 +63,8 @@ class ClassSignup(SQLModel, table=True):
     person_id: Optional[int] = Field(default=None, foreign_key="person.id", index=True)  # None: erased
     status: str = Field(max_length=16)  # going|waiting|declined
     attended: Optional[bool] = None
-    updated_at: datetime = Field(default_factory=utcnow)  # waiting-list order
+    updated_at: datetime = Field(default_factory=utcnow)
+    queue_no: int = 0  # waiting-list order: the occurrence's seq when this status was taken
 
 
 class StaffApiToken(SQLModel, table=True):

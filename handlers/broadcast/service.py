@@ -341,8 +341,7 @@ def _signup(session: Session, occ_id: int, person_id: int) -> ClassSignup | None
 def waiting_position(session: Session, su: ClassSignup) -> int:
     return session.exec(select(func.count()).where(
         ClassSignup.occurrence_id == su.occurrence_id, ClassSignup.status == "waiting",
-        (ClassSignup.updated_at < su.updated_at)
-        | ((ClassSignup.updated_at == su.updated_at) & (ClassSignup.id < su.id)))).one() + 1
+        ClassSignup.queue_no < su.queue_no)).one() + 1
 
 
 @dataclass
@@ -370,9 +369,10 @@ def join(app, session: Session, occ_id: int, person_id: int, now: datetime) -> S
     going = counts(session, occ_id).get("going", 0)
     status = "going" if going < cls.capacity else "waiting"
     if su is None:
-        su = ClassSignup(occurrence_id=occ_id, person_id=person_id, status=status, updated_at=now)
+        su = ClassSignup(occurrence_id=occ_id, person_id=person_id, status=status, updated_at=now,
+                         queue_no=occ.seq)
     else:
-        su.status, su.updated_at, su.attended = status, now, None
+        su.status, su.updated_at, su.attended, su.queue_no = status, now, None, occ.seq
     session.add(su)
     session.flush()
     if status == "going":
@@ -409,7 +409,7 @@ def promote(app, session: Session, cls: LiteracyClass, occ: ClassOccurrence, now
         return []
     nxt = list(session.exec(select(ClassSignup).where(ClassSignup.occurrence_id == occ.id,
                                                       ClassSignup.status == "waiting")
-                            .order_by(ClassSignup.updated_at, ClassSignup.id).limit(free)))
+                            .order_by(ClassSignup.queue_no).limit(free)))
     out = []
     for su in nxt:
         su.status, su.updated_at = "going", now

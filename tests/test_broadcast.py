@@ -54,13 +54,9 @@ def test_opt_out_takes_effect_at_once_and_cancels_pending_notices(app):
     app.deliver_outbox()
     assert sender.per_chat() == {"b": 1}
     assert "chưa đăng ký" in a.text("/huydangky")
-    rep = S.delivery_report(*_session_and(app, cid))
+    with app.db.session() as s:
+        rep = S.delivery_report(s, cid)
     assert rep["sent"] == 1 and rep["cancelled"] == 1
-
-
-def _session_and(app, cid):
-    s = app.db.session().__enter__()
-    return s, cid
 
 
 def test_nobody_who_did_not_opt_in_gets_a_notice(app):

@@ -177,7 +177,7 @@ class Dispatcher:
     transactions per batch, not several per message."""
 
     def __init__(self, db, senders: dict[str, Sender], now: Callable[[], datetime],
-                 limiters: dict[str, RateLimiter | None] | None = None, threads: int = 8,
+                 limiters: dict[str, RateLimiter | None] | None = None, threads: int = 16,
                  claim_batch: int | None = None, lease: float = DEFAULT_LEASE,
                  max_attempts: int = MAX_ATTEMPTS, kinds: Iterable[str] | None = None):
         self.db, self.senders, self.now = db, senders, now
@@ -196,9 +196,12 @@ class Dispatcher:
 
     # -- claiming ---------------------------------------------------------------------------
     def _claim(self, n: int) -> list[_Job]:
+        """One transaction: pick due rows, mark them "sending" with a lease, return those we won."""
         now = self.now()
+        lease_until = now + timedelta(seconds=self.lease)
         with self.db.session() as s:
-            q = select(OutboxMessage).where(
+            q = select(OutboxMessage.id, OutboxMessage.channel, OutboxMessage.chat_id, OutboxMessage.payload,
+                       OutboxMessage.attempts).where(
                 OutboxMessage.status == "pending", OutboxMessage.not_before <= now,
                 OutboxMessage.channel.in_(list(self.senders)))
             if self.kinds:
@@ -206,17 +209,19 @@ class Dispatcher:
             q = q.order_by(OutboxMessage.id).limit(n)
             if s.bind.dialect.name == "postgresql":
                 q = q.with_for_update(skip_locked=True)  # two workers never claim one row
-            rows = list(s.exec(q))
-            lease_until = now + timedelta(seconds=self.lease)
-            jobs = []
-            for row in rows:
-                # Conditional update: on SQLite a second process may have claimed it meanwhile.
-                res = s.exec(update(OutboxMessage).where(OutboxMessage.id == row.id,
-                                                         OutboxMessage.status == "pending")
-                             .values(status="sending", not_before=lease_until))
-                if res.rowcount:
-                    jobs.append(_Job(row.id, row.channel, row.chat_id, row.payload, row.attempts))
-        return jobs
+            rows = s.exec(q).all()
+            if not rows:
+                return []
+            ids = [r[0] for r in rows]
+            # Conditional on "pending": on SQLite another process may have claimed some meanwhile;
+            # the lease timestamp then tells our claims from theirs.
+            s.exec(update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
+                   .values(status="sending", not_before=lease_until)
+                   .execution_options(synchronize_session=False))
+            won = set(s.exec(select(OutboxMessage.id).where(OutboxMessage.id.in_(ids),
+                                                            OutboxMessage.status == "sending",
+                                                            OutboxMessage.not_before == lease_until)))
+        return [_Job(*r) for r in rows if r[0] in won]
 
     # -- sending ----------------------------------------------------------------------------
     def _send(self, job: _Job) -> None:
@@ -263,7 +268,7 @@ class Dispatcher:
                 s.exec(update(OutboxMessage).where(OutboxMessage.id.in_([r.job.id for r in ok]),
                                                    OutboxMessage.status == "sending")
                        .values(status="sent", sent_at=at, attempts=OutboxMessage.attempts + 1,
-                               last_error=None))
+                               last_error=None).execution_options(synchronize_session=False))
             for r in results:
                 if r.error is None:
                     continue

@@ -40,9 +40,24 @@ class MiniTelegram:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go out in separate writes
+            wbufsize = -1
 
             def log_message(self, *a):
                 pass
+
+            def do_GET(self):
+                if self.path != "/stats":
+                    self.send_error(404)
+                    return
+                with outer._lock:
+                    data = json.dumps({"received": [[c, t] for c, _, t in outer.received],
+                                       "status_counts": dict(outer.status_counts)}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -197,6 +212,22 @@ def _worker(argv: list[str] | None = None) -> int:
         time.sleep(0.2)
 
 
+def _serve(argv: list[str]) -> int:
+    """The endpoint in its own process (so it does not compete with the sender for the GIL):
+    prints its URL, serves until stdin closes."""
+    import sys
+    p = argparse.ArgumentParser()
+    p.add_argument("serve")
+    p.add_argument("--max-per-second", type=float, default=None)
+    p.add_argument("--latency", type=float, default=0.0)
+    a = p.parse_args(argv)
+    tg = MiniTelegram(max_per_second=a.max_per_second, latency=a.latency).start()
+    print(tg.url, flush=True)
+    sys.stdin.read()
+    tg.stop()
+    return 0
+
+
 if __name__ == "__main__":
     import sys
-    sys.exit(_worker(sys.argv[1:]))
+    sys.exit(_serve(sys.argv[1:]) if sys.argv[1:2] == ["serve"] else _worker(sys.argv[1:]))

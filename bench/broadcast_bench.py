@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, update  # noqa: E402
 from sqlmodel import select  # noqa: E402
 
-from bot.config import ROOT as _ROOT, normalise_db_url  # noqa: E402,F401
+from bot.config import normalise_db_url  # noqa: E402
 from bot.db import Database  # noqa: E402
 from bot.models import OutboxMessage, Person  # noqa: E402
 from bot.outbox import Dispatcher  # noqa: E402

@@ -2,12 +2,12 @@
 waiting list, reminders, attendance and the quarterly-report figures, erasure."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlmodel import select
 
 from bot import stats
-from bot.models import OutboxMessage, Person
+from bot.models import Person
 from handlers.broadcast import service as S
 from handlers.broadcast.models import ClassOccurrence, ClassSignup, ClassSubscription, LiteracyClass
 from scheduler import core as sched

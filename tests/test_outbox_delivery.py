@@ -9,7 +9,6 @@ import sys
 import time
 from datetime import timedelta
 
-import pytest
 from sqlmodel import select
 
 from bot.core import Reply

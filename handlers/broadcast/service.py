@@ -376,7 +376,9 @@ def join(app, session: Session, occ_id: int, person_id: int, now: datetime) -> S
     session.add(su)
     session.flush()
     if status == "going":
-        return SignupResult(f"Đã giữ chỗ cho bạn: {what}. Tối hôm trước mình sẽ nhắc bạn. "
+        remind = ("Tối hôm trước mình sẽ nhắc bạn." if subscription(session, person_id) is not None
+                  else "Gõ /dangky nếu bạn muốn được nhắc lịch và báo các lớp sau.")
+        return SignupResult(f"Đã giữ chỗ cho bạn: {what}. {remind} "
                             "Nếu bận, bạn bấm \"Không tham gia\" để nhường chỗ cho người khác nhé.")
     return SignupResult(f"Lớp đã đủ {cls.capacity} chỗ. Bạn đang ở vị trí {waiting_position(session, su)} "
                         "trong danh sách chờ; có người hủy, mình sẽ tự động xếp bạn vào và báo bạn ngay.")

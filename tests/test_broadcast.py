@@ -54,6 +54,10 @@ def test_opt_out_takes_effect_at_once_and_cancels_pending_notices(app):
     app.deliver_outbox()
     assert sender.per_chat() == {"b": 1}
     assert "chưa đăng ký" in a.text("/huydangky")
+    a.say("/dangky")
+    a.press("bsub:g:tdp-01")
+    assert "Đã hủy" not in a.text("/huydangky") and "Đã đăng ký" not in a.text(button="bsub:done")
+    assert _sub(app, "a")[0] is None  # opting out in the middle of the form leaves nothing behind
     with app.db.session() as s:
         rep = S.delivery_report(s, cid)
     assert rep["sent"] == 1 and rep["cancelled"] == 1
@@ -302,3 +306,20 @@ def test_erasure_removes_subscription_and_anonymises_signups(app):
         su = s.exec(select(ClassSignup)).one()
         assert su.person_id is None and su.status == "going"
     assert [x.status for x in outbox(app, kind="broadcast")] == ["cancelled"]
+
+
+def test_upcoming_classes_and_late_or_unknown_presses(app, clock):
+    subscribe_many(app, 1)
+    cid = publish_class(app)
+    occ = _occ(app, cid)
+    walk_in = Chat(app, "walk-in")
+    out = walk_in.say("/lophoc")
+    assert "VNeID" in out[0].text and [b.data for b in out[0].buttons] == [f"lop:y:{occ.id}", f"lop:n:{occ.id}"]
+    assert "/dangky" in walk_in.text(button=f"lop:y:{occ.id}")  # not subscribed: no reminder promised
+    assert "nhắc bạn" in Chat(app, "r0").text(button=f"lop:y:{occ.id}")
+    assert not [r for r in outbox(app) if r.chat_id == "walk-in"]
+    assert "Không tìm thấy" in walk_in.text(button="lop:y:9999")
+    assert "không còn dùng" in walk_in.text(button="lop:x:1")
+    clock.set(datetime(2026, 11, 29, 8, 30))
+    assert "đã bắt đầu" in walk_in.text(button=f"lop:y:{occ.id}")
+    assert "chưa có lớp" in walk_in.text("/lophoc")

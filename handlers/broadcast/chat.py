@@ -84,6 +84,8 @@ def cmd_subscribe(ctx: Context, args: str) -> None:
 
 
 def cmd_unsubscribe(ctx: Context, args: str) -> None:
+    if ctx.conv.flow == "bsub":  # typed in the middle of /dangky: that form is moot now
+        ctx.end_flow()
     if S.unsubscribe(ctx.session, ctx.person.id, ctx.now):
         ctx.audit("class_unsubscribed", "person", ctx.person.id)
         ctx.reply("Đã hủy đăng ký. Từ giờ bạn không nhận thông báo lớp học nữa. "

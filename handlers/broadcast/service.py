@@ -423,7 +423,7 @@ def promote(app, session: Session, cls: LiteracyClass, occ: ClassOccurrence, now
                     Reply(f"Tin vui: đã có chỗ trống, bạn được xếp vào lớp {topic_label(cls.topic)} lúc "
                           f"{when_text(occ.starts_at)} tại {cls.place}. Nếu không đi được, bạn bấm "
                           "\"Không tham gia\" để nhường chỗ nhé.", buttons=signup_buttons(occ.id)),
-                    now=now, kind=KIND,
+                    now=now, kind=KIND, not_before=after_quiet_hours(app.profile, now),
                     dedupe_key=f"class-{cls.id}-occ-{occ.n}-promoted-{su.person_id}-{int(now.timestamp())}")
     session.flush()
     return out

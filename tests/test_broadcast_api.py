@@ -68,6 +68,8 @@ def test_staff_token_draft_preview_confirm_and_report(settings):
         assert any("Bình dân học vụ số" in n["text"] for n in notes)
         assert httpx.get(f"{api}/{draft['id']}", headers=auth).json()["delivery"]["sent"] == 1
 
+        r = httpx.get(f"{api}/abc", headers=auth)
+        assert r.status_code == 404 and "Không tìm thấy" in r.json()["error"]
         assert "thu hồi 1" in srv.texts("staff-web", "/tokenapi huy")
         assert httpx.get(f"{api}/{draft['id']}", headers=auth).status_code == 401
         eng.dispose()

@@ -100,7 +100,7 @@ def test_parallel_sends_keep_the_rate(app, clock):
     n = deliver_due(app.db, {"web": sender}, clock.now(), limiters={"web": lim}, threads=8)
     elapsed = time.monotonic() - t0
     assert n == 40 and sender.per_chat() == {c: 1 for c in chats}
-    assert 0.75 <= elapsed < 1.6  # 40 messages at 50/s = 0.78 s, not 4 s
+    assert 0.75 <= elapsed < 2.5  # 40 messages at 50/s = 0.78 s; one at a time would take 4 s
     assert sender.max_active > 1
     assert all(r.status == "sent" for r in outbox(app))
 

@@ -131,14 +131,17 @@ def mount(api, app) -> None:
         return await run_in_threadpool(work)
 
     @api.post("/api/classes/{class_id}/confirm")
-    async def confirm_class(class_id: int, request: Request):
+    async def confirm_class(class_id: str, request: Request):
+        if not class_id.isdigit():
+            return _error(404, f"Không tìm thấy lớp #{class_id[:20]}.")
+
         def work():
             now = app.clock.now()
             with app.db.session() as s:
                 pid = _staff(app, s, request)
                 if isinstance(pid, JSONResponse):
                     return pid
-                cls = s.get(LiteracyClass, class_id)
+                cls = s.get(LiteracyClass, int(class_id))
                 if cls is None or cls.status == "cancelled":
                     return _error(404, f"Không tìm thấy lớp #{class_id}.")
                 try:
@@ -155,13 +158,16 @@ def mount(api, app) -> None:
         return out
 
     @api.get("/api/classes/{class_id}")
-    async def get_class(class_id: int, request: Request):
+    async def get_class(class_id: str, request: Request):
+        if not class_id.isdigit():
+            return _error(404, f"Không tìm thấy lớp #{class_id[:20]}.")
+
         def work():
             with app.db.session() as s:
                 pid = _staff(app, s, request)
                 if isinstance(pid, JSONResponse):
                     return pid
-                cls = s.get(LiteracyClass, class_id)
+                cls = s.get(LiteracyClass, int(class_id))
                 if cls is None:
                     return _error(404, f"Không tìm thấy lớp #{class_id}.")
                 return _summary(app, s, cls)

@@ -11,6 +11,7 @@ MODULES = [
     "handlers.faq",
     "handlers.reports",
     "handlers.teams",
+    "handlers.broadcast",
 ]
 
 

@@ -1,0 +1,174 @@
+"""HTTP API for staff tools: create a class (a draft with its preview), confirm it, read its
+sign-ups and delivery report. Authorization: Bearer <token from /tokenapi in chat>."""
+from __future__ import annotations
+
+import json
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from bot import roles as R
+from bot.models import AuditEvent
+from handlers.broadcast import service as S
+from handlers.broadcast.models import LiteracyClass
+
+MAX_BODY = 16 * 1024
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def _staff(app, session, request: Request) -> int | JSONResponse:
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return _error(401, "Thiếu mã truy cập (Authorization: Bearer MÃ). Cán bộ lấy mã bằng lệnh /tokenapi.")
+    pid = S.token_person(session, token.strip(), app.clock.now())
+    if pid is None:
+        return _error(401, "Mã truy cập không đúng, đã hết hạn hoặc đã bị thu hồi.")
+    if R.STAFF not in R.roles_of(session, pid):
+        return _error(403, "Tài khoản này không còn quyền cán bộ phường.")
+    return pid
+
+
+def _draft_from_json(app, data: dict, now) -> S.ClassDraft:
+    if not isinstance(data, dict):
+        raise S.ClassError("JSON phải là một đối tượng.")
+    p = app.profile
+    starts_raw = data.get("starts_at")
+    if not isinstance(starts_raw, str):
+        raise S.ClassError("Thiếu starts_at (ví dụ \"2026-11-29T08:00\", giờ Việt Nam nếu không ghi múi giờ).")
+    first = S.parse_local_datetime(starts_raw, now)
+    rep = data.get("repeat") or {}
+    if not isinstance(rep, dict):
+        raise S.ClassError("repeat phải có dạng {\"weeks\": 4} hoặc {\"until\": \"2026-12-27\"}.")
+    weeks, until = rep.get("weeks"), rep.get("until")
+    if weeks is not None and (not isinstance(weeks, int) or isinstance(weeks, bool) or weeks < 1):
+        raise S.ClassError("repeat.weeks phải là số nguyên dương.")
+    starts = S.occurrence_times(first, weeks=weeks, until=S.parse_date(until, now) if isinstance(until, str) else None)
+    host = data.get("cultural_house")
+    place = data.get("place")
+    if host is not None:
+        g = p.group(str(host))
+        if g is None or not g.cultural_house:
+            raise S.ClassError(f"Không có nhà sinh hoạt của tổ \"{host}\".")
+        place = place or f"{g.cultural_house} ({g.name})"
+    if not isinstance(place, str):
+        raise S.ClassError("Thiếu place (địa điểm) hoặc cultural_house (mã tổ dân phố).")
+    cap = data.get("capacity")
+    if not isinstance(cap, int) or isinstance(cap, bool):
+        raise S.ClassError("capacity (số chỗ) phải là số nguyên.")
+    aud = data.get("audience", "all")
+    groups, topic_only = [], False
+    if isinstance(aud, dict):
+        groups = aud.get("groups") or []
+        if aud.get("team"):  # a team's residents: the subscribers of that team's residential group
+            groups = list(groups) + [aud["team"]]
+        if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+            raise S.ClassError("audience.groups phải là danh sách mã tổ dân phố.")
+        topic_only = bool(aud.get("topic_only"))
+    elif aud != "all":
+        raise S.ClassError("audience phải là \"all\" hoặc {\"groups\": [...], \"team\": ..., \"topic_only\": true}.")
+    duration = data.get("duration_minutes", 90)
+    if not isinstance(duration, int) or not (15 <= duration <= 600):
+        raise S.ClassError("duration_minutes phải từ 15 đến 600.")
+    return S.ClassDraft(topic=str(data.get("topic", "")), starts=starts, place=place, capacity=cap,
+                        groups=sorted(set(groups)), topic_only=topic_only,
+                        group_code=str(host) if host else None, duration_minutes=duration)
+
+
+def _summary(app, s, cls: LiteracyClass) -> dict:
+    occs = S.occurrences(s, cls.id)
+    return {
+        "id": cls.id, "status": cls.status, "topic": cls.topic, "place": cls.place, "capacity": cls.capacity,
+        "audience": cls.audience, "group_code": cls.group_code,
+        "occurrences": [{"n": o.n, "id": o.id, "starts_at": o.starts_at.isoformat(), "status": o.status,
+                         "going": S.counts(s, o.id).get("going", 0), "waiting": S.counts(s, o.id).get("waiting", 0),
+                         "attendance": S.attendance(s, o) if o.status == "held" else None} for o in occs],
+        "delivery": S.delivery_report(s, cls.id),
+    }
+
+
+def mount(api, app) -> None:
+    async def _body(request: Request):
+        if request.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
+            return _error(415, "Nội dung phải ở dạng JSON (Content-Type: application/json).")
+        raw = await request.body()
+        if len(raw) > MAX_BODY:
+            return _error(413, "Yêu cầu quá lớn.")
+        try:
+            return json.loads(raw.decode("utf-8") or "{}")
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return _error(400, "JSON không hợp lệ.")
+
+    @api.post("/api/classes")
+    async def create_class(request: Request):
+        data = await _body(request)
+        if isinstance(data, JSONResponse):
+            return data
+
+        def work():
+            now = app.clock.now()
+            with app.db.session() as s:
+                pid = _staff(app, s, request)
+                if isinstance(pid, JSONResponse):
+                    return pid
+                try:
+                    draft = _draft_from_json(app, data, now)
+                    cls = S.create_class(s, draft, app.profile, now, pid)
+                except S.ClassError as e:
+                    s.rollback()
+                    return _error(400, str(e))
+                s.add(AuditEvent(at=now, actor_id=pid, action="class_drafted", object_type="literacy_class",
+                                 object_id=str(cls.id), detail={"via": "api"}))
+                out = _summary(app, s, cls)
+                out["preview"] = S.preview(s, cls, app.profile)
+                out["recipients"] = len(S.class_audience(s, cls))
+                out["confirm_url"] = f"/api/classes/{cls.id}/confirm"
+                return JSONResponse(out, status_code=201)
+        return await run_in_threadpool(work)
+
+    @api.post("/api/classes/{class_id}/confirm")
+    async def confirm_class(class_id: str, request: Request):
+        if not class_id.isdigit():
+            return _error(404, f"Không tìm thấy lớp #{class_id[:20]}.")
+
+        def work():
+            now = app.clock.now()
+            with app.db.session() as s:
+                pid = _staff(app, s, request)
+                if isinstance(pid, JSONResponse):
+                    return pid
+                cls = s.get(LiteracyClass, int(class_id))
+                if cls is None or cls.status == "cancelled":
+                    return _error(404, f"Không tìm thấy lớp #{class_id}.")
+                try:
+                    n = S.publish(app, s, cls, now)
+                except S.ClassError as e:
+                    return _error(409, str(e))
+                s.add(AuditEvent(at=now, actor_id=pid, action="class_published", object_type="literacy_class",
+                                 object_id=str(cls.id), detail={"via": "api", "recipients": n}))
+                out = _summary(app, s, cls)
+                out["enqueued"] = n
+                return out
+        out = await run_in_threadpool(work)
+        app.wake_outbox()
+        return out
+
+    @api.get("/api/classes/{class_id}")
+    async def get_class(class_id: str, request: Request):
+        if not class_id.isdigit():
+            return _error(404, f"Không tìm thấy lớp #{class_id[:20]}.")
+
+        def work():
+            with app.db.session() as s:
+                pid = _staff(app, s, request)
+                if isinstance(pid, JSONResponse):
+                    return pid
+                cls = s.get(LiteracyClass, int(class_id))
+                if cls is None:
+                    return _error(404, f"Không tìm thấy lớp #{class_id}.")
+                return _summary(app, s, cls)
+        return await run_in_threadpool(work)

@@ -1,0 +1,450 @@
+"""Chat side of the class notices: residents opt in and out and sign up; staff create classes,
+see sign-ups, mark attendance and read the delivery report."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlmodel import select
+
+from bot import roles as R
+from bot.clock import fmt_local
+from bot.context import Context
+from bot.models import Person
+from bot.router import Flow
+from handlers.broadcast import service as S
+from handlers.broadcast.models import ClassOccurrence, ClassSignup, LiteracyClass
+
+DONE = "Xong"
+
+
+# --- residents: opting in -----------------------------------------------------------------------
+class SubscribeFlow(Flow):
+    """group (buttons) -> topics (toggle buttons, "Xong"). Nothing is subscribed before "Xong"."""
+    name = "bsub"
+    title = "đăng ký nhận thông báo lớp học"
+
+    def on_start(self, ctx: Context) -> None:
+        ctx.goto("group")
+        groups = ctx.app.profile.residential_groups
+        ctx.reply("Bạn ở tổ dân phố nào? (để mình báo lớp học gần nhà bạn)",
+                  buttons=[(g.name, f"bsub:g:{g.code}") for g in groups])
+
+    def on_group(self, ctx: Context) -> None:
+        data = ctx.msg.button or ""
+        code = data.removeprefix("bsub:g:") if data.startswith("bsub:g:") else None
+        if code is None or ctx.app.profile.group(code) is None:
+            ctx.reply("Bạn bấm chọn tổ dân phố của mình trong danh sách giúp mình nhé (gõ /huy để thôi).",
+                      buttons=[(g.name, f"bsub:g:{g.code}") for g in ctx.app.profile.residential_groups])
+            return
+        ctx.state["group"] = code
+        ctx.state.setdefault("topics", [])
+        ctx.goto("topics")
+        self._ask_topics(ctx)
+
+    def _ask_topics(self, ctx: Context) -> None:
+        chosen = set(ctx.state.get("topics") or [])
+        buttons = [(("✓ " if t in chosen else "") + label, f"bsub:t:{t}") for t, label in S.TOPICS.items()]
+        buttons.append((DONE, "bsub:done"))
+        picked = ", ".join(S.topic_label(t) for t in S.TOPICS if t in chosen) or "chưa chọn (nhận mọi chủ đề)"
+        ctx.reply("Bạn quan tâm chủ đề nào? Bấm để chọn hoặc bỏ chọn, chọn được nhiều chủ đề; "
+                  f"xong thì bấm \"{DONE}\".\nĐang chọn: {picked}", buttons=buttons)
+
+    def on_topics(self, ctx: Context) -> None:
+        data = ctx.msg.button or ""
+        if data == "bsub:done" or (not data and (ctx.msg.text or "").strip().lower() in ("xong", "xong.")):
+            return self._finish(ctx)
+        topic = data.removeprefix("bsub:t:") if data.startswith("bsub:t:") else None
+        if topic not in S.TOPICS:
+            ctx.reply(f"Bạn bấm vào chủ đề để chọn, hoặc \"{DONE}\" khi đã chọn xong nhé.")
+            return self._ask_topics(ctx)
+        chosen = set(ctx.state.get("topics") or [])
+        chosen ^= {topic}
+        ctx.state["topics"] = sorted(chosen)
+        ctx.save_state()
+        self._ask_topics(ctx)
+
+    def _finish(self, ctx: Context) -> None:
+        code, topics = ctx.state["group"], list(ctx.state.get("topics") or [])
+        S.subscribe(ctx.session, ctx.person, ctx.msg.channel, ctx.msg.chat_id, code, topics, ctx.now)
+        ctx.audit("class_subscribed", "person", ctx.person.id, group=code, topics=topics)
+        ctx.end_flow()
+        what = ", ".join(S.topic_label(t) for t in topics) if topics else "mọi chủ đề"
+        ctx.reply(f"Đã đăng ký! Mình sẽ báo bạn các lớp \"Bình dân học vụ số\" miễn phí ({what}) cho "
+                  f"{ctx.app.profile.group(code).name}. Muốn thôi nhận tin, bạn gõ /huydangky bất cứ lúc nào.")
+
+
+def cmd_subscribe(ctx: Context, args: str) -> None:
+    sub = S.subscription(ctx.session, ctx.person.id)
+    data = {"topics": list(sub.topics)} if sub else {}
+    if sub:
+        g = ctx.app.profile.group(sub.group_code)
+        ctx.reply(f"Bạn đang nhận thông báo lớp học của {g.name if g else sub.group_code}. "
+                  "Mời bạn chọn lại nếu muốn thay đổi.")
+    ctx.run_flow("bsub", "start", data)
+
+
+def cmd_unsubscribe(ctx: Context, args: str) -> None:
+    if ctx.conv.flow == "bsub":  # typed in the middle of /dangky: that form is moot now
+        ctx.end_flow()
+    if S.unsubscribe(ctx.session, ctx.person.id, ctx.now):
+        ctx.audit("class_unsubscribed", "person", ctx.person.id)
+        ctx.reply("Đã hủy đăng ký. Từ giờ bạn không nhận thông báo lớp học nữa. "
+                  "Muốn nhận lại, bạn gõ /dangky.")
+    else:
+        ctx.reply("Bạn chưa đăng ký nhận thông báo lớp học nên không có gì để hủy.")
+
+
+def cb_signup(ctx: Context, payload: str) -> None:
+    """lop:y:<occurrence id> / lop:n:<occurrence id>, from a notice, a reminder or a promotion."""
+    action, _, occ = payload.partition(":")
+    if action not in ("y", "n") or not occ.isdigit():
+        ctx.reply("Nút này không còn dùng được.")
+        return
+    fn = S.join if action == "y" else S.leave
+    res = fn(ctx.app, ctx.session, int(occ), ctx.person.id, ctx.now)
+    ctx.audit("class_signup" if action == "y" else "class_signup_cancelled", "class_occurrence", occ)
+    ctx.reply(res.message)
+
+
+def cmd_upcoming(ctx: Context, args: str) -> None:
+    rows = list(ctx.session.exec(
+        select(ClassOccurrence, LiteracyClass).join(LiteracyClass, LiteracyClass.id == ClassOccurrence.class_id)
+        .where(LiteracyClass.status == "published", ClassOccurrence.status == "scheduled",
+               ClassOccurrence.starts_at > ctx.now).order_by(ClassOccurrence.starts_at).limit(5)))
+    if not rows:
+        ctx.reply("Hiện chưa có lớp \"Bình dân học vụ số\" nào sắp tới. Gõ /dangky để được báo khi có lớp.")
+        return
+    for occ, cls in rows:
+        ctx.reply(f"{S.topic_label(cls.topic)}: {S.when_text(occ.starts_at)}, {cls.place}",
+                  buttons=S.signup_buttons(occ.id))
+
+
+# --- staff: the class form ------------------------------------------------------------------------
+class ClassFormFlow(Flow):
+    """topic -> when -> repeat -> place -> capacity -> audience -> topic filter -> preview -> confirm.
+    Each answer is kept in the form state; a wrong answer is asked again, nothing is lost."""
+    name = "taolop"
+    title = "tạo lớp học"
+
+    def on_start(self, ctx: Context) -> None:
+        ctx.goto("topic")
+        ctx.reply("Tạo lớp \"Bình dân học vụ số\" (gõ /huy để thôi). Chủ đề của lớp là gì?",
+                  buttons=[(label, f"taolop:topic:{t}") for t, label in S.TOPICS.items()])
+
+    def on_topic(self, ctx: Context) -> None:
+        t = (ctx.msg.button or "").removeprefix("taolop:topic:")
+        if t not in S.TOPICS:
+            ctx.reply("Bạn bấm chọn một chủ đề trong danh sách nhé.",
+                      buttons=[(label, f"taolop:topic:{k}") for k, label in S.TOPICS.items()])
+            return
+        ctx.state["topic"] = t
+        ctx.goto("when")
+        ctx.reply("Buổi học (buổi đầu tiên) vào lúc nào? Nhập NGÀY/THÁNG GIỜ:PHÚT, ví dụ: 30/11 8:00")
+
+    def on_when(self, ctx: Context) -> None:
+        try:
+            dt = S.parse_local_datetime(ctx.msg.text or "", ctx.now)
+        except S.ClassError as e:
+            ctx.reply(str(e))
+            return
+        if dt <= ctx.now:
+            ctx.reply("Thời điểm này đã qua rồi. Bạn nhập ngày giờ sắp tới nhé, ví dụ 30/11 8:00.")
+            return
+        ctx.state["first"] = dt.isoformat()
+        ctx.goto("repeat")
+        ctx.reply(f"Buổi đầu: {S.when_text(dt)}. Lớp học một buổi hay lặp lại hằng tuần?",
+                  buttons=[("Một buổi", "taolop:rep:once"), ("Hằng tuần", "taolop:rep:weekly")])
+
+    def on_repeat(self, ctx: Context) -> None:
+        b = ctx.msg.button
+        if b == "taolop:rep:once":
+            ctx.state["starts"] = [ctx.state["first"]]
+            return self._ask_place(ctx)
+        if b == "taolop:rep:weekly":
+            ctx.goto("repeat_until")
+            ctx.reply("Học bao nhiêu buổi (ví dụ: 4), hoặc đến ngày nào (ví dụ: 28/12)?")
+            return
+        ctx.reply("Bạn bấm \"Một buổi\" hoặc \"Hằng tuần\" nhé.",
+                  buttons=[("Một buổi", "taolop:rep:once"), ("Hằng tuần", "taolop:rep:weekly")])
+
+    def on_repeat_until(self, ctx: Context) -> None:
+        text = (ctx.msg.text or "").strip().lower().removesuffix("buổi").strip()
+        first = datetime.fromisoformat(ctx.state["first"])
+        try:
+            if text.isdigit():
+                if not (1 <= int(text) <= S.MAX_OCCURRENCES):
+                    raise S.ClassError(f"Số buổi phải từ 1 đến {S.MAX_OCCURRENCES}.")
+                starts = S.occurrence_times(first, weeks=int(text))
+            else:
+                starts = S.occurrence_times(first, until=S.parse_date(text, ctx.now))
+        except S.ClassError as e:
+            ctx.reply(f"{e} Bạn nhập số buổi (ví dụ 4) hoặc ngày kết thúc (ví dụ 28/12).")
+            return
+        ctx.state["starts"] = [d.isoformat() for d in starts]
+        self._ask_place(ctx)
+
+    def _ask_place(self, ctx: Context) -> None:
+        ctx.goto("place")
+        p = ctx.app.profile
+        buttons = [(g.cultural_house, f"taolop:place:{g.code}") for g in p.residential_groups if g.cultural_house]
+        buttons.append(("Trung tâm Phục vụ hành chính công", "taolop:place:centre"))
+        ctx.reply("Học ở đâu? Bấm chọn, hoặc gõ địa chỉ khác.", buttons=buttons)
+
+    def on_place(self, ctx: Context) -> None:
+        b, p = ctx.msg.button or "", ctx.app.profile
+        if b == "taolop:place:centre":
+            ctx.state["place"], ctx.state["host"] = f"{p.centre.name}, {p.centre.address}", None
+        elif b.startswith("taolop:place:") and p.group(b.removeprefix("taolop:place:")):
+            g = p.group(b.removeprefix("taolop:place:"))
+            ctx.state["place"], ctx.state["host"] = f"{g.cultural_house} ({g.name})", g.code
+        elif not b and 3 <= len((ctx.msg.text or "").strip()) <= 300:
+            ctx.state["place"], ctx.state["host"] = ctx.msg.text.strip(), None
+        else:
+            ctx.reply("Bạn bấm chọn địa điểm hoặc gõ địa chỉ (3 đến 300 ký tự) nhé.")
+            return
+        ctx.goto("capacity")
+        ctx.reply("Lớp nhận tối đa bao nhiêu người? (ví dụ: 30)")
+
+    def on_capacity(self, ctx: Context) -> None:
+        text = (ctx.msg.text or "").strip().lower().removesuffix("người").strip()
+        if not text.isdigit() or not (1 <= int(text) <= S.MAX_CAPACITY):
+            ctx.reply(f"Bạn nhập một số từ 1 đến {S.MAX_CAPACITY} nhé, ví dụ: 30")
+            return
+        ctx.state["capacity"] = int(text)
+        ctx.goto("audience")
+        ctx.reply("Gửi thông báo cho ai?", buttons=[("Tất cả người đăng ký nhận tin", "taolop:aud:all"),
+                                                   ("Chọn tổ dân phố", "taolop:aud:groups")])
+
+    def on_audience(self, ctx: Context) -> None:
+        b = ctx.msg.button
+        if b == "taolop:aud:all":
+            ctx.state["groups"] = []
+            return self._ask_topic_filter(ctx)
+        if b == "taolop:aud:groups":
+            ctx.state["groups"] = [ctx.state["host"]] if ctx.state.get("host") else []
+            ctx.goto("groups")
+            return self._ask_groups(ctx)
+        ctx.reply("Bạn bấm chọn một trong hai cách nhé.",
+                  buttons=[("Tất cả người đăng ký nhận tin", "taolop:aud:all"),
+                           ("Chọn tổ dân phố", "taolop:aud:groups")])
+
+    def _ask_groups(self, ctx: Context) -> None:
+        chosen = set(ctx.state.get("groups") or [])
+        buttons = [(("✓ " if g.code in chosen else "") + g.name, f"taolop:grp:{g.code}")
+                   for g in ctx.app.profile.residential_groups]
+        buttons.append((DONE, "taolop:grp:done"))
+        ctx.reply(f"Chọn các tổ dân phố nhận thông báo (bấm để chọn/bỏ), xong bấm \"{DONE}\".", buttons=buttons)
+
+    def on_groups(self, ctx: Context) -> None:
+        b = (ctx.msg.button or "").removeprefix("taolop:grp:")
+        if b == "done":
+            if not ctx.state.get("groups"):
+                ctx.reply("Bạn chưa chọn tổ dân phố nào.")
+                return self._ask_groups(ctx)
+            return self._ask_topic_filter(ctx)
+        if ctx.app.profile.group(b) is None:
+            return self._ask_groups(ctx)
+        chosen = set(ctx.state.get("groups") or [])
+        chosen ^= {b}
+        ctx.state["groups"] = sorted(chosen)
+        ctx.save_state()
+        self._ask_groups(ctx)
+
+    def _ask_topic_filter(self, ctx: Context) -> None:
+        ctx.goto("topic_filter")
+        label = S.topic_label(ctx.state["topic"])
+        ctx.reply("Chỉ gửi cho người đã chọn quan tâm chủ đề này?",
+                  buttons=[(f"Chỉ người quan tâm {label}", "taolop:tf:yes"), ("Gửi mọi người", "taolop:tf:no")])
+
+    def on_topic_filter(self, ctx: Context) -> None:
+        if ctx.msg.button not in ("taolop:tf:yes", "taolop:tf:no"):
+            return self._ask_topic_filter(ctx)
+        ctx.state["topic_only"] = ctx.msg.button == "taolop:tf:yes"
+        draft = self._draft(ctx)
+        try:
+            draft.check(ctx.app.profile, ctx.now)
+        except S.ClassError as e:
+            ctx.end_flow()
+            ctx.reply(f"{e} Mời bạn tạo lại bằng /taolop.")
+            return
+        # A draft row lets the preview count the real audience; it is only sent on "Gửi".
+        cls = S.create_class(ctx.session, draft, ctx.app.profile, ctx.now, ctx.person.id)
+        ctx.state["class_id"] = cls.id
+        ctx.goto("confirm")
+        ctx.reply(S.preview(ctx.session, cls, ctx.app.profile),
+                  buttons=[("Gửi thông báo", "taolop:ok"), ("Hủy", "taolop:cancel")])
+
+    def _draft(self, ctx: Context) -> S.ClassDraft:
+        st = ctx.state
+        return S.ClassDraft(topic=st["topic"], starts=[datetime.fromisoformat(x) for x in st["starts"]],
+                            place=st["place"], capacity=int(st["capacity"]), groups=list(st.get("groups") or []),
+                            topic_only=bool(st.get("topic_only")), group_code=st.get("host"))
+
+    def on_confirm(self, ctx: Context) -> None:
+        cls = ctx.session.get(LiteracyClass, ctx.state.get("class_id") or 0)
+        if ctx.msg.button == "taolop:cancel" or cls is None:
+            if cls is not None and cls.status == "draft":
+                cls.status = "cancelled"
+                ctx.session.add(cls)
+            ctx.end_flow()
+            ctx.reply("Đã hủy, chưa gửi thông báo nào.")
+            return
+        if ctx.msg.button != "taolop:ok":
+            ctx.reply("Bạn bấm \"Gửi thông báo\" để gửi, hoặc \"Hủy\".",
+                      buttons=[("Gửi thông báo", "taolop:ok"), ("Hủy", "taolop:cancel")])
+            return
+        try:
+            n = S.publish(ctx.app, ctx.session, cls, ctx.now)
+        except S.ClassError as e:
+            ctx.end_flow()
+            ctx.reply(str(e))
+            return
+        ctx.audit("class_published", "literacy_class", cls.id, recipients=n)
+        ctx.end_flow()
+        ctx.reply(f"Đã tạo lớp #{cls.id} và đưa {n} thông báo vào hàng gửi. "
+                  f"Xem đăng ký: /dangkylop {cls.id}; tình hình gửi: /baocaogui {cls.id}.")
+
+
+# --- staff: commands ------------------------------------------------------------------------------
+def _class_arg(ctx: Context, args: str, usage: str) -> tuple[LiteracyClass, list[str]] | None:
+    parts = args.replace("#", " ").split()
+    if not parts or not parts[0].isdigit():
+        ctx.reply(usage)
+        return None
+    cls = ctx.session.get(LiteracyClass, int(parts[0]))
+    if cls is None or cls.status == "draft":
+        ctx.reply(f"Không tìm thấy lớp #{parts[0]}.")
+        return None
+    return cls, parts[1:]
+
+
+def _name(ctx: Context, person_id: int | None) -> str:
+    if person_id is None:
+        return "(đã xóa dữ liệu)"
+    p = ctx.session.get(Person, person_id)
+    return (p.display_name if p and p.display_name else f"người dân #{person_id}")
+
+
+def cmd_signups(ctx: Context, args: str) -> None:
+    got = _class_arg(ctx, args, "Cách dùng: /dangkylop MÃ_LỚP [BUỔI], ví dụ: /dangkylop 3")
+    if not got:
+        return
+    cls, rest = got
+    n = int(rest[0]) if rest and rest[0].isdigit() else None
+    occ = S.find_occurrence(ctx.session, cls.id, n, ctx.now)
+    if occ is None:
+        ctx.reply(f"Lớp #{cls.id} không có buổi {n}.")
+        return
+    rows = list(ctx.session.exec(select(ClassSignup).where(ClassSignup.occurrence_id == occ.id,
+                                                           ClassSignup.status.in_(["going", "waiting"]))
+                                 .order_by(ClassSignup.queue_no)))
+    going = [r for r in rows if r.status == "going"]
+    waiting = [r for r in rows if r.status == "waiting"]
+    lines = [f"Lớp #{cls.id} {S.topic_label(cls.topic)}, buổi {occ.n} ({S.when_text(occ.starts_at)}), "
+             f"{cls.place}: {len(going)}/{cls.capacity} người đăng ký, {len(waiting)} người chờ."]
+    lines += [f"{i}. {_name(ctx, r.person_id)}" for i, r in enumerate(going, 1)]
+    if waiting:
+        lines.append("Danh sách chờ:")
+        lines += [f"{i}. {_name(ctx, r.person_id)}" for i, r in enumerate(waiting, 1)]
+    ctx.reply("\n".join(lines))
+
+
+_ATTEND_USAGE = ("Cách dùng: /diemdanh MÃ_LỚP [BUỔI] [SỐ_NGƯỜI]\n"
+                 "• /diemdanh 3: điểm danh từng người đã đăng ký (bấm tên)\n"
+                 "• /diemdanh 3 2 25: buổi 2 của lớp 3 có 25 người dự (tính cả người không đăng ký trước)")
+
+
+def cmd_attendance(ctx: Context, args: str) -> None:
+    got = _class_arg(ctx, args, _ATTEND_USAGE)
+    if not got:
+        return
+    cls, rest = got
+    if any(not x.isdigit() for x in rest) or len(rest) > 2:
+        ctx.reply(_ATTEND_USAGE)
+        return
+    n = int(rest[0]) if rest else None
+    occ = S.find_occurrence(ctx.session, cls.id, n, ctx.now, past=True)
+    if occ is None:
+        ctx.reply(f"Lớp #{cls.id} không có buổi {n}.")
+        return
+    if occ.starts_at > ctx.now:
+        ctx.reply(f"Buổi {occ.n} ({S.when_text(occ.starts_at)}) chưa diễn ra, chưa điểm danh được.")
+        return
+    if len(rest) == 2:
+        occ.attendance_count, occ.status, occ.marked_at = int(rest[1]), "held", ctx.now
+        ctx.session.add(occ)
+        ctx.audit("class_attendance", "class_occurrence", occ.id, count=int(rest[1]))
+        ctx.reply(f"Đã ghi nhận buổi {occ.n} lớp #{cls.id} có {rest[1]} người dự.")
+        return
+    _attendance_buttons(ctx, cls, occ)
+
+
+def _attendance_buttons(ctx: Context, cls: LiteracyClass, occ: ClassOccurrence) -> None:
+    rows = list(ctx.session.exec(select(ClassSignup).where(ClassSignup.occurrence_id == occ.id,
+                                                           ClassSignup.status == "going")
+                                 .order_by(ClassSignup.id).limit(40)))
+    if not rows:
+        ctx.reply(f"Buổi {occ.n} lớp #{cls.id} không có ai đăng ký trước. Ghi số người dự bằng: "
+                  f"/diemdanh {cls.id} {occ.n} SỐ_NGƯỜI")
+        return
+    buttons = [(("✅ " if r.attended else "⬜ ") + _name(ctx, r.person_id)[:40], f"ddanh:{r.id}") for r in rows]
+    buttons.append(("Xong", f"ddanh:done{occ.id}"))
+    ctx.reply(f"Điểm danh buổi {occ.n} lớp #{cls.id} ({S.when_text(occ.starts_at)}): bấm tên người đã đến. "
+              f"Có mặt: {S.attendance(ctx.session, occ)}.", buttons=buttons)
+
+
+def cb_attendance(ctx: Context, payload: str) -> None:
+    if not ctx.require(R.STAFF):
+        return
+    if payload.startswith("done"):
+        occ = ctx.session.get(ClassOccurrence, int(payload[4:] or 0))
+        if occ is not None:
+            occ.status, occ.marked_at = "held", ctx.now
+            ctx.session.add(occ)
+            ctx.session.flush()
+            ctx.reply(f"Đã lưu điểm danh buổi {occ.n}: {S.attendance(ctx.session, occ)} người có mặt.")
+        return
+    su = ctx.session.get(ClassSignup, int(payload)) if payload.isdigit() else None
+    occ = ctx.session.get(ClassOccurrence, su.occurrence_id) if su else None
+    if su is None or occ is None:
+        ctx.reply("Không tìm thấy người đăng ký này.")
+        return
+    su.attended = not su.attended
+    occ.status, occ.marked_at = "held", ctx.now
+    ctx.session.add_all([su, occ])
+    ctx.session.flush()
+    ctx.audit("class_attendance", "class_signup", su.id, attended=su.attended)
+    _attendance_buttons(ctx, ctx.session.get(LiteracyClass, occ.class_id), occ)
+
+
+def cmd_delivery(ctx: Context, args: str) -> None:
+    got = _class_arg(ctx, args, "Cách dùng: /baocaogui MÃ_LỚP, ví dụ: /baocaogui 3")
+    if not got:
+        return
+    cls, _ = got
+    r = S.delivery_report(ctx.session, cls.id)
+    ctx.reply(f"Gửi thông báo lớp #{cls.id} ({S.topic_label(cls.topic)}):\n"
+              f"• Đã gửi: {r['sent']}\n• Đang chờ gửi: {r['pending']}\n• Lỗi: {r['failed']}\n"
+              f"• Người nhận đã chặn Trợ lý: {r['blocked']}\n• Hủy do người nhận thôi đăng ký: {r['cancelled']}\n"
+              f"• Đăng ký tham gia: {r['signups']} (chờ: {r['waiting']}, không tham gia: {r['declined']})")
+
+
+def cmd_token(ctx: Context, args: str) -> None:
+    if args.strip().lower() in ("huy", "hủy"):
+        n = S.revoke_tokens(ctx.session, ctx.person.id, ctx.now)
+        ctx.audit("api_token_revoked", "person", ctx.person.id, count=n)
+        ctx.reply(f"Đã thu hồi {n} mã truy cập API của bạn.")
+        return
+    token, exp = S.issue_token(ctx.session, ctx.person.id, ctx.now)
+    ctx.audit("api_token_issued", "person", ctx.person.id)
+    ctx.reply(f"Mã truy cập API lớp học (dùng đến {fmt_local(exp)}; đừng chia sẻ, mình chỉ hiện một lần):\n{token}\n"
+              "Dùng trong tiêu đề: Authorization: Bearer MÃ. Thu hồi: /tokenapi huy")
+
+
+def on_erase(ctx: Context) -> None:
+    s, pid = ctx.session, ctx.person.id
+    S.unsubscribe(s, pid, ctx.now)
+    for su in s.exec(select(ClassSignup).where(ClassSignup.person_id == pid)):
+        su.person_id = None  # the head count stays in the statistics, the person does not
+        s.add(su)
+    S.revoke_tokens(s, pid, ctx.now)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import subprocess
+from datetime import datetime, timedelta, timezone
 import sys
 
 from openpyxl import load_workbook
@@ -72,6 +73,19 @@ def test_demo_data_fills_a_fresh_database_and_refuses_twice(settings, app):
         assert all(r.people >= r.elderly + r.vulnerable and r.households <= 200 for r in rows)
         assert any(r.difficulties for r in rows) and any(r.good_practices for r in rows)
         assert s.exec(select(func.count()).select_from(TeamSubmission)).one() > 0
+        # residents' reports and classes too, so every row of the quarterly report has figures
+        from bot.stats import collect
+        from bot.models import OutboxMessage, ScheduledTask
+        year = collect(s, datetime(2026, 1, 1, tzinfo=timezone.utc), datetime(2027, 1, 1, tzinfo=timezone.utc))
+        assert year["reports_received"] > 20 and 0 < year["reports_resolved"] <= year["reports_received"]
+        assert year["classes_held"] > 5 and 0 < year["class_attendance"]
+        # the demo's past is not re-sent or re-reminded when the server starts
+        assert not s.exec(select(OutboxMessage).where(OutboxMessage.status == "pending",
+                                                      OutboxMessage.created_at < app.clock.now() - timedelta(days=2))).all()
+        overdue_tasks = s.exec(select(ScheduledTask).where(ScheduledTask.status == "pending",
+                                                           ScheduledTask.key.startswith("report:"),
+                                                           ScheduledTask.fire_at < app.clock.now())).all()
+        assert overdue_tasks == []
     assert 6 * 60 < n_sessions < 6 * 160  # about two sessions a week per team, for a year
     again = subprocess.run([sys.executable, "-m", "bot", "demo-data"], cwd=ROOT, env=env, capture_output=True,
                            timeout=120)

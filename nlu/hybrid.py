@@ -263,10 +263,16 @@ class HybridIndex:
         return out
 
     def word_scores(self, norm_text: str) -> np.ndarray:
-        return self._per_label(self.bm_words.get_scores(word_tokens(norm_text)), 0.0)
+        toks = word_tokens(norm_text)
+        if not toks:
+            return np.zeros(len(self.label_names))
+        return self._per_label(self.bm_words.get_scores(toks), 0.0)
 
     def char_scores(self, norm_text: str) -> np.ndarray:
-        return self._per_label(self.bm_chars.get_scores(char_tokens(norm_text)), 0.0)
+        toks = char_tokens(norm_text)
+        if not toks:
+            return np.zeros(len(self.label_names))
+        return self._per_label(self.bm_chars.get_scores(toks), 0.0)
 
 
 def _ranks(v: np.ndarray) -> np.ndarray:

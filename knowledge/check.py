@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from nlu.normalize import fold, normalize
+from nlu.normalize import fold, normalize, syllables
 
 REQUIRED = ("id", "title", "questions", "answer", "legal_basis", "where", "reviewed")
 KNOWN_KEYS = set(REQUIRED) | {"online", "may_change"}
@@ -54,8 +54,13 @@ def _scalar(node) -> object:
     return yaml.SafeLoader("").construct_object(node, deep=True) if node is not None else None
 
 
+def _key(text: str) -> str:
+    """What makes two questions the same: their words, ignoring case, marks and punctuation."""
+    return " ".join(fold(w) for w in syllables(normalize(text)))
+
+
 def _trigrams(text: str) -> set[str]:
-    s = f" {fold(normalize(text))} "
+    s = f" {_key(text)} "
     return {s[i:i + 3] for i in range(len(s) - 2)}
 
 
@@ -132,7 +137,7 @@ def check(kb_dir: Path, spec_path: Path | None = None, today: date | None = None
                         if not isinstance(q, yaml.ScalarNode) or not str(q.value).strip():
                             err(f, ql, "câu hỏi trống hoặc không phải chữ")
                             continue
-                        key = fold(normalize(q.value))
+                        key = _key(q.value)
                         if key in seen:
                             warn(f, ql, f"câu hỏi lặp lại trong cùng mục (dòng {seen[key]}): {q.value!r}")
                             continue
@@ -181,7 +186,7 @@ def check(kb_dir: Path, spec_path: Path | None = None, today: date | None = None
     # The same question under two entries: the bot cannot know which to answer.
     by_key: dict[str, tuple[str, str, str, int]] = {}
     for q in questions:
-        key = fold(normalize(q[1]))
+        key = _key(q[1])
         other = by_key.get(key)
         if other and other[0] != q[0]:
             err(q[2], q[3], f"câu hỏi {q[1]!r} có ở cả {other[0]} ({other[2]}:{other[3]}) và {q[0]}")
@@ -192,7 +197,7 @@ def check(kb_dir: Path, spec_path: Path | None = None, today: date | None = None
         for b, gb in grams[i + 1:]:
             if a[0] == b[0] or not ga or not gb:
                 continue
-            if fold(normalize(a[1])) == fold(normalize(b[1])):
+            if _key(a[1]) == _key(b[1]):
                 continue  # already an error above
             sim = len(ga & gb) / len(ga | gb)
             if sim >= NEAR_DUP:

@@ -47,11 +47,11 @@ def cmd_kb_index(args) -> int:
 def cmd_eval(args) -> int:
     from knowledge.kb import KnowledgeBase
     from nlu import pipeline
-    from nlu.evaluate import MODES, evaluate, load_set, report
+    from nlu.evaluate import MODES, evaluate_modes, load_set, report
     settings = Settings.from_env()
     u = pipeline.build(settings, KnowledgeBase.load(settings.kb_dir))
     rows = load_set(args.set)
-    results = {m: evaluate(u, rows, m) for m in MODES}
+    results = evaluate_modes(u, rows, MODES)
     print(f"set: {args.set} ({len(rows)} messages), embedder: {settings.embedder}")
     print(report(results, show_errors=not args.quiet))
     return 0

@@ -17,12 +17,31 @@ def load_set(name_or_path: str) -> list[dict]:
     return [json.loads(line) for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
+def evaluate_modes(understander, rows: list[dict], modes=MODES) -> dict[str, dict]:
+    """All modes in one pass: each message is embedded once and every mode decides on the same
+    scores."""
+    preds: dict[str, list] = {m: [] for m in modes}
+    for r in rows:
+        if hasattr(understander, "decide"):
+            s = understander.scores(r["text"])
+            for m in modes:
+                preds[m].append(understander.decide(s, m))
+        else:
+            for m in modes:
+                preds[m].append(understander.understand(r["text"]))
+    return {m: score(rows, preds[m]) for m in modes}
+
+
 def evaluate(understander, rows: list[dict], mode: str = "hybrid") -> dict:
+    return evaluate_modes(understander, rows, (mode,))[mode]
+
+
+def score(rows: list[dict], preds: list) -> dict:
     c: Counter = Counter()
     rr = 0.0
     errors: dict[str, list[str]] = defaultdict(list)
-    for r in rows:
-        u = understander.understand(r["text"], mode=mode)
+    ambiguous: list = []
+    for r, u in zip(rows, preds):
         gold = r["kind"]
         c["n"] += 1
         c["kind_ok"] += u.kind == gold
@@ -34,6 +53,8 @@ def evaluate(understander, rows: list[dict], mode: str = "hybrid") -> dict:
             c["faq_top3"] += r["topic"] in ranked[:3]
             rr += 1.0 / (ranked.index(r["topic"]) + 1) if r["topic"] in ranked[:3] else 0.0
             c["faq_ambiguous"] += bool(u.ambiguous)
+            if u.ambiguous:
+                ambiguous.append(u)
             if not top1:
                 errors[r["topic"]].append(f"{r['text']!r} -> {u.kind}:{u.topic or u.category or u.intent}")
         elif gold == "complaint":
@@ -62,6 +83,7 @@ def evaluate(understander, rows: list[dict], mode: str = "hybrid") -> dict:
         "oos_rejection": ratio("oos_ok", "oos"), "false_rejection": ratio("false_reject", "in_scope"),
         "smalltalk_acc": ratio("smalltalk_ok", "smalltalk"), "kind_acc": ratio("kind_ok", "n"),
         "faq_ambiguous": ratio("faq_ambiguous", "faq"), "errors": dict(errors),
+        "ambiguous_examples": ambiguous,
     }
 
 

@@ -302,14 +302,19 @@ class HybridUnderstander:
         self._faq = np.array([n.startswith("faq:") for n in names])
         self._complaint = np.array([n.startswith("complaint:") for n in names])
         self._in_scope = np.array([n != "oos" for n in names])
+        self.last_embed_seconds = 0.0
 
     # -- raw scores
     def scores(self, text: str, modes: tuple[str, ...] = ("dense", "words", "chars")) -> Scores:
         norm = normalize(text or "")
         n = len(self.index.label_names)
         zero = np.zeros(n)
-        dense = self.index.dense_scores(self.embedder.embed_query(norm), self.p.dense_k) \
-            if "dense" in modes and norm else zero
+        dense = zero
+        if "dense" in modes and norm:
+            t0 = time.perf_counter()
+            qvec = self.embedder.embed_query(norm)
+            self.last_embed_seconds = time.perf_counter() - t0  # for bench/nlu_bench.py
+            dense = self.index.dense_scores(qvec, self.p.dense_k)
         words = self.index.word_scores(norm) if "words" in modes and norm else zero
         chars = self.index.char_scores(norm) if "chars" in modes and norm else zero
         return Scores(norm, dense, words, chars, len(word_tokens(norm)), len(char_tokens(norm)))
@@ -342,7 +347,9 @@ class HybridUnderstander:
             best_in = float(np.max(s.dense[self._in_scope]))
             if best_in - float(s.dense[self._oos]) < p.dense_margin:
                 return True
-        if mode in ("hybrid", "bm25", "lexical") and s.words[top] <= 0 and s.chars[top] <= 0:
+        if mode == "bm25" and s.words[top] <= 0:
+            return True
+        if mode in ("hybrid", "lexical") and s.words[top] <= 0 and s.chars[top] <= 0:
             return True
         if mode == "hybrid":
             if s.chars[top] / max(1, s.n_chars) < p.min_char_cov:
@@ -351,10 +358,17 @@ class HybridUnderstander:
                 return True
         return False
 
+    MODES = {"hybrid": ("dense", "words", "chars"), "dense": ("dense",), "bm25": ("words",),
+             "lexical": ("words", "chars")}
+
     def understand(self, text: str, mode: str = "hybrid") -> Understanding:
-        modes = {"hybrid": ("dense", "words", "chars"), "dense": ("dense",), "bm25": ("words",),
-                 "lexical": ("words", "chars")}[mode]
-        s = self.scores(text, modes)
+        """mode "hybrid" is the assistant; "bm25", "dense", "lexical" are single-retriever
+        baselines for the evaluation."""
+        return self.decide(self.scores(text, self.MODES[mode]), mode)
+
+    def decide(self, s: Scores, mode: str = "hybrid") -> Understanding:
+        """The decision for one retrieval mode from already computed scores (the evaluation
+        computes them once per message for all modes)."""
         fused = self.fuse(s, mode)
         names = self.index.label_names
         top = int(np.argmax(fused))

@@ -36,7 +36,7 @@ from nlu.understand import Understanding
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = "3"  # bump when tokenisation, normalisation or the pool layout changes
+INDEX_VERSION = "4"  # bump when tokenisation, normalisation or the pool layout changes
 SMALLTALK = {"greet", "thanks", "goodbye", "bot_identity", "affirm", "deny"}
 OOS_INTENTS = {"out_of_scope", "nlu_fallback", "oos"}
 
@@ -48,6 +48,8 @@ class Params:
     w_dense: float = 0.5
     w_words: float = 0.5
     w_chars: float = 1.0
+    w_label_words: float = 0.5
+    w_label_chars: float = 0.5
     dense_margin: float = -0.01   # fallback when the nearest out-of-scope example beats in-scope by more
     min_char_cov: float = 0.2     # trigram BM25 per query trigram against the winning label
     min_idf_cov: float = 0.3      # share of the message's word information the winning label knows
@@ -157,11 +159,15 @@ class Progress:
 # ---------------------------------------------------------------- index
 
 class HybridIndex:
-    def __init__(self, texts, labels, emb, dense, bm_words, bm_chars, fp, path, emb_id=""):
+    # BM25 states: per example (a label scores its best example) and per label (all of a label's
+    # examples as one document: rewards words spread over its examples, e.g. "khai tử").
+    BM25 = ("words", "chars", "label_words", "label_chars")
+
+    def __init__(self, texts, labels, emb, dense, bm: dict, fp, path, emb_id=""):
         self.emb_id = emb_id
         self.texts, self.labels = texts, labels
         self.embeddings = emb
-        self.dense, self.bm_words, self.bm_chars = dense, bm_words, bm_chars
+        self.dense, self.bm = dense, bm
         self.fingerprint, self.path = fp, path
         self.label_names = sorted(set(labels))
         pos = {lab: i for i, lab in enumerate(self.label_names)}
@@ -193,9 +199,8 @@ class HybridIndex:
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
         emb = np.load(path / "embeddings.npy")
         dense = faiss.read_index(str(path / "dense.faiss"))
-        bw = bm25s.BM25.load(str(path / "bm25_words"), show_progress=False)
-        bc = bm25s.BM25.load(str(path / "bm25_chars"), show_progress=False)
-        return cls(meta["texts"], meta["labels"], emb, dense, bw, bc, meta["fingerprint"], path,
+        bm = {k: bm25s.BM25.load(str(path / f"bm25_{k}"), show_progress=False) for k in cls.BM25}
+        return cls(meta["texts"], meta["labels"], emb, dense, bm, meta["fingerprint"], path,
                    meta.get("embedder", ""))
 
     @classmethod
@@ -212,11 +217,21 @@ class HybridIndex:
                                    dtype=np.float32)
         dense = faiss.IndexFlatIP(emb.shape[1])
         dense.add(emb)
-        bw = bm25s.BM25()
-        bw.index([word_tokens(t) for t in texts], show_progress=False)
-        bc = bm25s.BM25()
-        bc.index([char_tokens(t) for t in texts], show_progress=False)
-        idx = cls(texts, labels, emb, dense, bw, bc, fp, path, emb_id or embedder.name)
+        names = sorted(set(labels))
+        by_label: dict[str, list[str]] = {lab: [] for lab in names}
+        for t, lab in zip(texts, labels):
+            by_label[lab].append(t)
+        corpora = {
+            "words": [word_tokens(t) for t in texts],
+            "chars": [char_tokens(t) for t in texts],
+            "label_words": [[w for t in by_label[lab] for w in word_tokens(t)] for lab in names],
+            "label_chars": [[c for t in by_label[lab] for c in char_tokens(t)] for lab in names],
+        }
+        bm = {}
+        for k, corpus in corpora.items():
+            bm[k] = bm25s.BM25()
+            bm[k].index(corpus, show_progress=False)
+        idx = cls(texts, labels, emb, dense, bm, fp, path, emb_id or embedder.name)
         if path is not None:
             idx.save(path)
         return idx
@@ -228,8 +243,8 @@ class HybridIndex:
         tmp.mkdir(parents=True)
         np.save(tmp / "embeddings.npy", self.embeddings)
         faiss.write_index(self.dense, str(tmp / "dense.faiss"))
-        self.bm_words.save(str(tmp / "bm25_words"), show_progress=False)
-        self.bm_chars.save(str(tmp / "bm25_chars"), show_progress=False)
+        for k, b in self.bm.items():
+            b.save(str(tmp / f"bm25_{k}"), show_progress=False)
         (tmp / "meta.json").write_text(json.dumps(
             {"fingerprint": self.fingerprint, "version": INDEX_VERSION, "embedder": self.emb_id, "texts": self.texts,
              "labels": self.labels, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
@@ -262,17 +277,15 @@ class HybridIndex:
         np.maximum.at(out, self.label_idx[ids[ok]], sims[ok].astype(np.float64))
         return out
 
-    def word_scores(self, norm_text: str) -> np.ndarray:
-        toks = word_tokens(norm_text)
+    def lexical_scores(self, kind: str, norm_text: str) -> np.ndarray:
+        """Per-label BM25 for kind in BM25 ("words", "chars", "label_words", "label_chars")."""
+        toks = (char_tokens if kind.endswith("chars") else word_tokens)(norm_text)
         if not toks:
             return np.zeros(len(self.label_names))
-        return self._per_label(self.bm_words.get_scores(toks), 0.0)
-
-    def char_scores(self, norm_text: str) -> np.ndarray:
-        toks = char_tokens(norm_text)
-        if not toks:
-            return np.zeros(len(self.label_names))
-        return self._per_label(self.bm_chars.get_scores(toks), 0.0)
+        scores = self.bm[kind].get_scores(toks)
+        if kind.startswith("label_"):
+            return scores.astype(np.float64)  # one document per label, in label_names order
+        return self._per_label(scores, 0.0)
 
 
 def _ranks(v: np.ndarray) -> np.ndarray:
@@ -291,6 +304,8 @@ class Scores:
     chars: np.ndarray
     n_words: int
     n_chars: int
+    label_words: np.ndarray
+    label_chars: np.ndarray
 
 
 class HybridUnderstander:
@@ -315,20 +330,37 @@ class HybridUnderstander:
             qvec = self.embedder.embed_query(norm)
             self.last_embed_seconds = time.perf_counter() - t0  # for bench/nlu_bench.py
             dense = self.index.dense_scores(qvec, self.p.dense_k)
-        words = self.index.word_scores(norm) if "words" in modes and norm else zero
-        chars = self.index.char_scores(norm) if "chars" in modes and norm else zero
-        return Scores(norm, dense, words, chars, len(word_tokens(norm)), len(char_tokens(norm)))
+        lex = {k: (self.index.lexical_scores(k, norm) if k.replace("label_", "") in modes and norm else zero)
+               for k in HybridIndex.BM25}
+        return Scores(norm, dense, lex["words"], lex["chars"], len(word_tokens(norm)), len(char_tokens(norm)),
+                      lex["label_words"], lex["label_chars"])
+
+    def rank_lists(self, s: Scores, mode: str = "hybrid") -> list[tuple[float, np.ndarray]]:
+        """(weight, rank of every label) per retriever. In the label-level lists "oos" keeps its
+        example-level rank: out-of-scope examples share no topic, so their concatenation is no
+        meaningful document."""
+        p = self.p
+        lists = []
+        if mode in ("hybrid", "dense"):
+            lists.append((p.w_dense, _ranks(s.dense)))
+        if mode in ("hybrid", "lexical", "bm25"):
+            lists.append((p.w_words, _ranks(s.words)))
+        if mode in ("hybrid", "lexical"):
+            lists.append((p.w_chars, _ranks(s.chars)))
+            for w, lab, ex in ((p.w_label_words, s.label_words, lists[-2][1]),
+                               (p.w_label_chars, s.label_chars, lists[-1][1])):
+                r = _ranks(lab)
+                if self._oos is not None:
+                    r[self._oos] = ex[self._oos] - 0.5  # just ahead of the label it ties with
+                lists.append((w, r))
+        return lists
 
     def fuse(self, s: Scores, mode: str = "hybrid") -> np.ndarray:
-        p = self.p
         if mode == "dense":
             return s.dense
         if mode == "bm25":
             return s.words
-        parts = [(p.w_dense, s.dense), (p.w_words, s.words), (p.w_chars, s.chars)]
-        if mode == "lexical":
-            parts = parts[1:]
-        return sum(w / (p.rrf_k + _ranks(v)) for w, v in parts)
+        return sum(w / (self.p.rrf_k + r) for w, r in self.rank_lists(s, mode))
 
     def idf_coverage(self, norm: str, label: str) -> float:
         words = [fold(w) for w in syllables(norm)]
@@ -392,10 +424,9 @@ class HybridUnderstander:
                              ambiguous=ambiguous)
 
     def _agreement(self, s: Scores, top: int) -> float:
-        p = self.p
-        parts = [(p.w_dense, s.dense), (p.w_words, s.words), (p.w_chars, s.chars)]
-        total = sum(w for w, _ in parts)
-        return sum(w for w, v in parts if int(np.argmax(v)) == top) / total
+        """Weighted share of the retrievers that rank the winner first."""
+        lists = self.rank_lists(s)
+        return sum(w for w, r in lists if r[top] < 0.5) / sum(w for w, _ in lists)
 
     def _confidence(self, s: Scores, fused: np.ndarray, top: int, mode: str) -> float:
         """In [0, 1]: how far the retrievers agree on the winner, times how much of the message
@@ -411,16 +442,15 @@ class HybridUnderstander:
         """Report categories ranked for a description, scores in [0, 1] (1 = first for all three
         retrievers)."""
         s = self.scores(text)
-        fused = self.fuse(s)
         p = self.p
-        best = (p.w_dense + p.w_words + p.w_chars) / p.rrf_k
+        lists = self.rank_lists(s)
+        best = sum(w for w, _ in lists) / p.rrf_k
         names = self.index.label_names
         # Rank among categories only: a description inside the report form is a report.
         comp = [i for i in range(len(names)) if self._complaint[i]]
         sub = {i: 0.0 for i in comp}
-        for w, v in ((p.w_dense, s.dense), (p.w_words, s.words), (p.w_chars, s.chars)):
-            order = sorted(comp, key=lambda i: -v[i])
-            for r, i in enumerate(order):
+        for w, ranks in lists:
+            for r, i in enumerate(sorted(comp, key=lambda i: ranks[i])):
                 sub[i] += w / (p.rrf_k + r)
         ranked = sorted(comp, key=lambda i: -sub[i])
         if not s.norm:

@@ -320,14 +320,19 @@ class HybridUnderstander:
         self.last_embed_seconds = 0.0
 
     # -- raw scores
+    # Encoder cost grows fast with length (about 1 s for 1,000 characters on this CPU model), and
+    # the gist of a resident's message is in its first sentences: the embedding sees the start,
+    # the lexical retrievers a longer part.
+    MAX_CHARS, MAX_EMBED_CHARS = 2000, 300
+
     def scores(self, text: str, modes: tuple[str, ...] = ("dense", "words", "chars")) -> Scores:
-        norm = normalize(text or "")
+        norm = normalize((text or "")[:self.MAX_CHARS])
         n = len(self.index.label_names)
         zero = np.zeros(n)
         dense = zero
         if "dense" in modes and norm:
             t0 = time.perf_counter()
-            qvec = self.embedder.embed_query(norm)
+            qvec = self.embedder.embed_query(norm[:self.MAX_EMBED_CHARS])
             self.last_embed_seconds = time.perf_counter() - t0  # for bench/nlu_bench.py
             dense = self.index.dense_scores(qvec, self.p.dense_k)
         lex = {k: (self.index.lexical_scores(k, norm) if k.replace("label_", "") in modes and norm else zero)
@@ -409,7 +414,9 @@ class HybridUnderstander:
         candidates = [(names[i][4:], float(fused[i])) for i in faq_order[:3]]
         confidence = self._confidence(s, fused, top, mode)
         if self._is_out_of_scope(s, top, mode):
-            return Understanding("fallback", confidence=confidence, candidates=candidates)
+            # confidence that the message is out of scope: the opposite of the best in-scope guess
+            conf = 1.0 if label == "oos" and mode == "hybrid" else round(1.0 - confidence, 4)
+            return Understanding("fallback", confidence=max(conf, 0.0), candidates=candidates)
         kind, _, rest = label.partition(":")
         if kind == "smalltalk":
             return Understanding("smalltalk", intent=rest, confidence=confidence)

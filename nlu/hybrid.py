@@ -38,7 +38,7 @@ from nlu.understand import Understanding
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = "4"  # bump when tokenisation, normalisation or the pool layout changes
+INDEX_VERSION = "5"  # bump when tokenisation, normalisation or the pool layout changes
 SMALLTALK = {"greet", "thanks", "goodbye", "bot_identity", "affirm", "deny"}
 OOS_INTENTS = {"out_of_scope", "nlu_fallback", "oos"}
 
@@ -156,7 +156,7 @@ class EmbeddingCache:
         root = os.environ.get("BOT_EMBED_CACHE") or str(Path.home() / ".cache" / "tro-ly-so-phuong")
         self.enabled = root.lower() not in ("off", "none", "0")
         safe = "".join(ch if ch.isalnum() or ch in "-_." else "-" for ch in emb_id)[:100]
-        self.path = Path(root) / f"embeddings-{safe}-v{INDEX_VERSION}.npz"
+        self.path = Path(root) / f"embeddings-{safe}-c1.npz"
         self._keys: dict[str, int] = {}
         self._vecs = None
         if self.enabled and self.path.exists():
@@ -205,8 +205,10 @@ class HybridIndex:
     # examples as one document: rewards words spread over its examples, e.g. "khai tử").
     BM25 = ("words", "chars", "label_words", "label_chars")
 
-    def __init__(self, texts, labels, emb, dense, bm: dict, fp, path, emb_id=""):
+    def __init__(self, texts, labels, emb, dense, bm: dict, fp, path, emb_id="", dense_src=None):
         self.emb_id = emb_id
+        # row of the dense index -> example it embeds (an example may have several rows)
+        self.dense_src = np.asarray(dense_src if dense_src is not None else range(len(texts)), dtype=np.int64)
         self.texts, self.labels = texts, labels
         self.embeddings = emb
         self.dense, self.bm = dense, bm
@@ -243,7 +245,7 @@ class HybridIndex:
         dense = faiss.read_index(str(path / "dense.faiss"))
         bm = {k: bm25s.BM25.load(str(path / f"bm25_{k}"), show_progress=False) for k in cls.BM25}
         return cls(meta["texts"], meta["labels"], emb, dense, bm, meta["fingerprint"], path,
-                   meta.get("embedder", ""))
+                   meta.get("embedder", ""), meta.get("dense_src"))
 
     @classmethod
     def build(cls, texts, labels, embedder, fp: str, path: Path | None, progress: bool = True,
@@ -252,17 +254,21 @@ class HybridIndex:
         import faiss
         emb_id = emb_id or embedder.name
         cache = EmbeddingCache(emb_id)
-        known = cache.lookup(texts)
+        # Each example is embedded as written and, when it has diacritics, folded too: residents
+        # often type without marks, and the encoder places "khai tu" far from "khai tử".
+        dense_src = list(range(len(texts))) + [i for i, t in enumerate(texts) if fold(t) != t]
+        dense_texts = texts + [fold(texts[i]) for i in dense_src[len(texts):]]
+        known = cache.lookup(dense_texts)
         todo = [i for i, v in enumerate(known) if v is None]
         bar = Progress(len(todo), "Đang lập chỉ mục tìm kiếm", progress)
         for start in range(0, len(todo), 32):
             batch = todo[start:start + 32]
-            vecs = embedder.embed_queries([texts[i] for i in batch])
+            vecs = embedder.embed_queries([dense_texts[i] for i in batch])
             for i, v in zip(batch, vecs):
                 known[i] = v
             bar.update(len(batch))
         if todo:
-            cache.store([texts[i] for i in todo], [known[i] for i in todo])
+            cache.store([dense_texts[i] for i in todo], [known[i] for i in todo])
         emb = np.ascontiguousarray(np.vstack(known) if known else np.zeros((0, embedder.dim), np.float32),
                                    dtype=np.float32)
         dense = faiss.IndexFlatIP(emb.shape[1])
@@ -281,7 +287,7 @@ class HybridIndex:
         for k, corpus in corpora.items():
             bm[k] = bm25s.BM25()
             bm[k].index(corpus, show_progress=False)
-        idx = cls(texts, labels, emb, dense, bm, fp, path, emb_id)
+        idx = cls(texts, labels, emb, dense, bm, fp, path, emb_id, dense_src)
         if path is not None:
             idx.save(path)
         return idx
@@ -297,7 +303,7 @@ class HybridIndex:
             b.save(str(tmp / f"bm25_{k}"), show_progress=False)
         (tmp / "meta.json").write_text(json.dumps(
             {"fingerprint": self.fingerprint, "version": INDEX_VERSION, "embedder": self.emb_id, "texts": self.texts,
-             "labels": self.labels, "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+             "labels": self.labels, "dense_src": self.dense_src.tolist(), "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
             ensure_ascii=False), encoding="utf-8")
         shutil.rmtree(path, ignore_errors=True)
         try:
@@ -321,13 +327,13 @@ class HybridIndex:
         return out
 
     def dense_scores(self, qvec: np.ndarray, k: int) -> np.ndarray:
-        k = min(k, len(self.texts))
+        k = min(k, len(self.dense_src))
         sims, ids = self.dense.search(qvec.reshape(1, -1).astype(np.float32), k)
         sims, ids = sims[0], ids[0]
         floor = float(sims[-1]) if len(sims) else 0.0  # labels beyond the top k: at most the k-th score
         out = np.full(len(self.label_names), floor, dtype=np.float64)
         ok = ids >= 0
-        np.maximum.at(out, self.label_idx[ids[ok]], sims[ok].astype(np.float64))
+        np.maximum.at(out, self.label_idx[self.dense_src[ids[ok]]], sims[ok].astype(np.float64))
         return out
 
     def lexical_scores(self, kind: str, norm_text: str) -> np.ndarray:

@@ -115,3 +115,14 @@ def test_long_and_odd_messages_stay_cheap_and_honest(understander):
     # a concrete problem described as a statement is a report, not the "how to report" entry
     u = understander.understand("đèn đường trước nhà số 12 kiệt 45 bị hỏng mấy hôm nay tối om")
     assert (u.kind, u.category) == ("complaint", "chieu-sang")
+
+
+@pytest.mark.parametrize("text,topic", [
+    ("dang ky khia sinh cho con", "ho-tich.khai-sinh"),     # swapped letters
+    ("cap lai can cuoc bi matt", "can-cuoc.cap-doi-cap-lai"),  # doubled letter, no diacritics
+    ("đăngký kết hôn", "ho-tich.ket-hon"),                  # words run together
+    ("ĐĂNG KÝ TẠM TRÚ CHO NGƯỜI THUÊ NHÀ", "cu-tru.tam-tru"),
+])
+def test_typos_and_typing_habits(understander, text, topic):
+    u = understander.understand(text)
+    assert (u.kind, u.topic) == ("faq", topic)

@@ -75,17 +75,19 @@ def normalize_tones(text: str) -> str:
 # Abbreviations and teencode, keyed by their folded form. Only unambiguous ones: "tt" could be
 # "tạm trú" or "thông tin", so it is not here.
 ABBREVIATIONS: dict[str, str] = {
-    "ko": "không", "k": "không", "kg": "không", "khg": "không", "hok": "không", "hong": "không",
-    "hk": "không", "kh": "không", "khong": "không",
+    "ko": "không", "k": "không", "kg": "không", "khg": "không", "hok": "không",
+    "hk": "không", "kh": "không", "khong": "không", "hem": "không",
     "dc": "được", "dk": "đăng ký", "dky": "đăng ký", "dki": "đăng ký", "dangky": "đăng ký",
     "cccd": "căn cước công dân", "cc": "căn cước", "cmnd": "chứng minh nhân dân", "cmt": "chứng minh thư",
-    "gks": "giấy khai sinh", "dvc": "dịch vụ công", "tdp": "tổ dân phố", "sdt": "số điện thoại",
+    "gks": "giấy khai sinh", "dkkd": "đăng ký kinh doanh", "dkkh": "đăng ký kết hôn", "dkks": "đăng ký khai sinh",
+    "gpkd": "giấy phép kinh doanh", "vneid": "vneid", "cqdt": "chính quyền điện tử", "ttpvhcc": "trung tâm phục vụ hành chính công",
+    "tthc": "thủ tục hành chính", "xpxd": "xin phép xây dựng", "dvc": "dịch vụ công", "tdp": "tổ dân phố", "sdt": "số điện thoại",
     "dt": "điện thoại", "ntn": "như thế nào", "bn": "bao nhiêu", "bnhieu": "bao nhiêu", "j": "gì",
     "gi": "gì", "z": "vậy", "v": "vậy", "mk": "mình", "mik": "mình", "mh": "mình", "vs": "với",
     "r": "rồi", "bhyt": "bảo hiểm y tế", "bhxh": "bảo hiểm xã hội", "hkd": "hộ kinh doanh",
     "gpxd": "giấy phép xây dựng", "hs": "hồ sơ", "ubnd": "ủy ban nhân dân", "onl": "trực tuyến",
     "online": "trực tuyến", "ol": "trực tuyến", "tphcm": "thành phố hồ chí minh", "sn": "sinh nhật",
-    "ad": "quản trị viên", "ng": "người", "nguoi": "người", "lm": "làm", "ls": "làm sao",
+    "ng": "người", "nguoi": "người", "lm": "làm", "ls": "làm sao",
     "bik": "biết", "bit": "biết", "wa": "qua", "ntnao": "như thế nào", "nhiu": "nhiêu",
     "sđt": "số điện thoại", "đk": "đăng ký", "đky": "đăng ký", "đc": "được", "đt": "điện thoại",
     "stk": "số tài khoản", "cntt": "công nghệ thông tin", "cnscd": "công nghệ số cộng đồng",
@@ -97,10 +99,21 @@ ABBREVIATIONS: dict[str, str] = {
 _ABBR_FOLDED = {fold(k): v for k, v in ABBREVIATIONS.items()}
 
 
+def _is_plain(word: str) -> bool:
+    """Typed without tone marks or vowel hats (đ allowed): only such words can be teencode.
+    "hỏng" (broken) must not become "không"."""
+    return fold(word) == word.lower().replace("đ", "d")
+
+
 def expand_abbreviations(text: str) -> str:
     def sub(m: re.Match) -> str:
         w = m.group(0)
-        return _ABBR_FOLDED.get(fold(w), w) if len(w) <= 8 else w
+        if len(w) > 8:
+            return w
+        lw = w.lower()
+        if lw in ABBREVIATIONS:
+            return ABBREVIATIONS[lw]
+        return _ABBR_FOLDED.get(fold(w), w) if _is_plain(w) else w
     return _WORD.sub(sub, text)
 
 

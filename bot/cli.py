@@ -21,7 +21,9 @@ def cmd_chat(args) -> int:
 
 def cmd_serve(args) -> int:
     from bot.server import serve
-    return serve(_app(), args.host, args.port)
+    app = _app()
+    app.nlu  # load (or build, once) the search index before taking traffic: no resident waits for it
+    return serve(app, args.host, args.port)
 
 
 def cmd_ask(args) -> int:

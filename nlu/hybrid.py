@@ -200,6 +200,15 @@ class EmbeddingCache:
 
 # ---------------------------------------------------------------- index
 
+def _bm25s():
+    import logging
+
+    import bm25s
+    # bm25s sets its own logger to DEBUG at import, which floods the console chat's stderr.
+    logging.getLogger("bm25s").setLevel(logging.WARNING)
+    return bm25s
+
+
 class HybridIndex:
     # BM25 states: per example (a label scores its best example) and per label (all of a label's
     # examples as one document: rewards words spread over its examples, e.g. "khai tử").
@@ -238,7 +247,7 @@ class HybridIndex:
 
     @classmethod
     def load(cls, path: Path) -> "HybridIndex":
-        import bm25s
+        bm25s = _bm25s()
         import faiss
         meta = json.loads((path / "meta.json").read_text(encoding="utf-8"))
         emb = np.load(path / "embeddings.npy")
@@ -250,7 +259,7 @@ class HybridIndex:
     @classmethod
     def build(cls, texts, labels, embedder, fp: str, path: Path | None, progress: bool = True,
               emb_id: str = "") -> "HybridIndex":
-        import bm25s
+        bm25s = _bm25s()
         import faiss
         emb_id = emb_id or embedder.name
         cache = EmbeddingCache(emb_id)

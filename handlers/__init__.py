@@ -9,6 +9,7 @@ MODULES = [
     "handlers.basic",
     "handlers.admin",
     "handlers.faq",
+    "handlers.retention",
     "handlers.reports",
     "handlers.teams",
     "handlers.broadcast",

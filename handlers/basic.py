@@ -43,8 +43,8 @@ def cmd_privacy(ctx: Context, args: str) -> None:
         "số điện thoại nếu bạn tự cung cấp.\n"
         f"• Để làm gì: trả lời câu hỏi, chuyển phản ánh tới đơn vị xử lý của {p.ward.name} và báo kết quả cho bạn. "
         "Không dùng vào mục đích khác, không bán hay chia sẻ cho bên ngoài.\n"
-        f"• Lưu bao lâu: hội thoại đang dở {r.conversation_days} ngày; phản ánh {r.reports_days // 365} năm "
-        "để phường theo dõi, thống kê.\n"
+        f"• Lưu bao lâu: hội thoại và tin nhắn đã gửi {r.conversation_days} ngày (tự xóa hằng đêm); phản ánh "
+        f"{r.reports_days // 365} năm để phường theo dõi, thống kê.\n"
         "• Bạn có thể chọn phản ánh ẩn danh, và gõ /xoadulieu bất cứ lúc nào để xóa dữ liệu của mình.\n"
         f"Thắc mắc xin liên hệ {p.centre.name}, điện thoại {p.centre.phone}.")
 

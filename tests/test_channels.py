@@ -1,0 +1,360 @@
+"""Telegram and Zalo end to end: the real clients (python-telegram-bot, httpx) against local
+emulators of both Bot APIs, the bot's real HTTP app, the real database."""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlmodel import func, select
+
+from bot import texts
+from bot.channels.render import numbered, split_text
+from bot.core import Attachment, Button, Location, Reply
+from bot.models import OutboxMessage, Person, ProcessedUpdate
+from tests.channel_helpers import Running, norm
+from tests.conftest import Chat
+from tests.emulators.telegram import TelegramEmulator
+from tests.emulators.zalo import ZaloEmulator
+
+PHOTO = b"\xff\xd8\xff\xe0" + b"JFIF-test-photo-" * 300
+
+
+@pytest.fixture
+def tg():
+    emu = TelegramEmulator().start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def zl():
+    emu = ZaloEmulator().start()
+    yield emu
+    emu.stop()
+
+
+def _count(app, model, **where) -> int:
+    with app.db.session() as s:
+        q = select(func.count()).select_from(model)
+        for k, v in where.items():
+            q = q.where(getattr(model, k) == v)
+        return s.exec(q).one()
+
+
+def _buttons(call) -> list[str]:
+    markup = call.params.get("reply_markup") or {}
+    return [b["callback_data"] for row in markup.get("inline_keyboard", []) for b in row]
+
+
+STEPS = [
+    ("text", "/start"),
+    ("text", "làm giấy khai sinh cho con cần gì"),
+    ("text", "/hoicanbo"),
+    ("text", "Cho hỏi lệ phí chứng thực bản sao?"),
+    ("press", "handoff:skip"),
+    ("press", "handoff:send"),
+    ("photo", None),
+    ("location", (16.0678, 108.2208)),
+]
+
+
+def test_same_conversation_same_answers_on_telegram_zalo_and_local(make_app, settings, tg, zl, tmp_path):
+    media_seen = []
+
+    def setup(app):
+        def spy(ctx):  # sees what reaches the core, then lets the default answer through
+            media_seen.append((ctx.msg.channel, list(ctx.msg.photos), ctx.msg.location))
+            return False
+        app.router.media_handlers.insert(0, spy)
+
+    photo_file = tmp_path / "local.jpg"
+    photo_file.write_bytes(PHOTO)
+    with Running(make_app, settings, telegram=tg, zalo=zl, setup=setup) as r:
+        local = Chat(r.app, chat_id="local-1", channel="web")
+        expected: list[list[Reply]] = []
+        for kind, arg in STEPS:
+            if kind == "text":
+                expected.append(local.say(arg))
+            elif kind == "press":
+                expected.append(local.press(arg))
+            elif kind == "photo":
+                expected.append(local.say(photos=[Attachment(kind="photo", path=str(photo_file))]))
+            else:
+                expected.append(local.say(location=Location(*arg)))
+        assert "Giấy khai sinh" in expected[1][0].text or "khai sinh" in expected[1][0].text.lower()
+        assert [b.data for b in expected[3][0].buttons] == ["handoff:skip"]
+        assert expected[6][0].text == texts.MEDIA_WITHOUT_CONTEXT
+
+        # Telegram: the same texts, buttons as an inline keyboard, presses as callback queries.
+        for (kind, arg), replies in zip(STEPS, expected):
+            before = len(tg.sent(42))
+            if kind == "text":
+                tg.text(42, arg)
+            elif kind == "press":
+                tg.press(42, arg)
+            elif kind == "photo":
+                tg.photo(42, PHOTO)
+            else:
+                tg.location(42, *arg)
+            n = sum(len(split_text(x.text, 4096)) for x in replies)
+            got = tg.wait_sent(42, before + n)[before:]
+            assert norm("\n".join(c.params["text"] for c in got)) == norm("\n".join(x.text for x in replies))
+            assert _buttons(got[-1]) == [b.data for b in replies[-1].buttons]
+        assert len(tg.calls_of("answerCallbackQuery")) == 2
+
+        # Zalo: the same texts with the options numbered; "1" presses the first option.
+        prev: list[Reply] = []
+        for (kind, arg), replies in zip(STEPS, expected):
+            before = len(zl.sent("zu-1"))
+            if kind == "text":
+                zl.text("zu-1", arg)
+            elif kind == "press":
+                options = [b.data for x in prev for b in x.buttons]
+                zl.text("zu-1", str(options.index(arg) + 1))
+            elif kind == "photo":
+                zl.photo("zu-1", PHOTO)
+            else:  # Zalo's Bot API has no location messages: residents paste a Maps link
+                zl.text("zu-1", f"https://maps.google.com/?q={arg[0]},{arg[1]}")
+            n = sum(len(split_text(numbered(x), 2000)) for x in replies)
+            got = zl.wait_sent("zu-1", before + n)[before:]
+            assert all(len(c.params["text"]) <= 2000 for c in got)
+            assert norm("\n".join(c.params["text"] for c in got)) == norm("\n".join(numbered(x) for x in replies))
+            prev = replies
+        time.sleep(0.2)
+        assert len(tg.sent(42)) == sum(sum(len(split_text(x.text, 4096)) for x in rs) for rs in expected)
+
+        # Photos were downloaded into BOT_DATA_DIR/media and reached the core with the location.
+        by_channel = {}
+        for channel, photos, loc in media_seen:
+            by_channel.setdefault(channel, []).append((photos, loc))
+        for channel in ("telegram", "zalo"):
+            (photos, _), (no_photos, loc) = by_channel[channel]
+            assert len(photos) == 1 and Path(photos[0].path).read_bytes() == PHOTO
+            assert Path(photos[0].path).is_relative_to(r.settings.data_dir / "media")
+            assert loc == Location(16.0678, 108.2208) and not no_photos
+        # One person per channel user; the handoffs came from each channel's chat.
+        assert _count(r.app, Person, channel="telegram") == 1 and _count(r.app, Person, channel="zalo") == 1
+    assert [c["command"] for c in tg.commands][:2] == ["start", "help"]
+    assert all(c["description"] for c in tg.commands)
+
+
+def test_webhook_mode_refuses_a_missing_or_wrong_secret(make_app, settings, tg, zl):
+    with Running(make_app, settings, webhook=True, telegram=tg, zalo=zl) as r:
+        assert tg.webhook_url == r.url + "/webhook/telegram" and tg.webhook_secret
+        assert zl.webhook_url == r.url + "/webhook/zalo" and 8 <= len(zl.webhook_secret) <= 256
+        upd = {"update_id": 1, "message": tg.message(42, text="/start")}
+        zupd = {"ok": True, "result": zl.event("zu-1", "message.text.received", text="/start")}
+        for path, body, header in (("/webhook/telegram", upd, "X-Telegram-Bot-Api-Secret-Token"),
+                                   ("/webhook/zalo", zupd, "X-Bot-Api-Secret-Token")):
+            assert httpx.post(r.url + path, json=body).status_code == 401
+            assert httpx.post(r.url + path, json=body, headers={header: "wrong-secret"}).status_code == 403
+            assert httpx.post(r.url + path, json=body, headers={header: ""}).status_code == 403
+        assert _count(r.app, ProcessedUpdate) == 0 and _count(r.app, Person) == 0
+        assert not tg.calls_of("sendMessage") and not zl.calls_of("sendMessage")
+        # With the secret the platforms registered, the same updates are handled.
+        tg.inject(upd)
+        zl.inject(zupd["result"])
+        assert tg.last_webhook_status == 200 and zl.last_webhook_status == 200
+        assert "Xin chào" in tg.texts(42)[0] and "Xin chào" in zl.texts("zu-1")[0]
+        assert not tg.calls_of("getUpdates") and not zl.calls_of("getUpdates")
+
+
+def test_duplicate_delivery_is_handled_once(make_app, settings, tg, zl):
+    with Running(make_app, settings, webhook=True, telegram=tg, zalo=zl) as r:
+        upd = tg.text(42, "/start")
+        tg.inject(upd)  # Telegram redelivers when it missed our 200
+        press = tg.press(42, "erase:no")
+        tg.inject(press)
+        ev = zl.text("zu-1", "/start")
+        zl.inject(ev)
+        assert len(tg.sent(42)) == 2 and len(zl.sent("zu-1")) == 1
+        assert tg.texts(42)[1] == "Đã giữ nguyên dữ liệu của bạn."
+        assert _count(r.app, ProcessedUpdate, channel="telegram") == 2
+
+
+def test_duplicate_delivery_in_polling_mode(make_app, settings, tg, zl):
+    with Running(make_app, settings, telegram=tg, zalo=zl) as r:
+        upd = {"update_id": 5000, "message": tg.message(42, text="/start")}
+        tg.inject(upd)
+        tg.inject({**upd, "update_id": 5001})  # same message in a new update: still one answer
+        ev = zl.event("zu-1", "message.text.received", text="/start")
+        zl.inject(ev)
+        zl.inject(ev)
+        tg.wait_sent(42)
+        zl.wait_sent("zu-1")
+        time.sleep(1.5)
+        assert len(tg.sent(42)) == 1 and len(zl.sent("zu-1")) == 1
+        assert tg.pending_updates() == 0 or tg.calls_of("getUpdates")[-1].params.get("offset") == "5002"
+        assert _count(r.app, Person) == 2
+
+
+@pytest.mark.parametrize("platform", ["telegram", "zalo"])
+def test_429_500_and_a_dropped_connection_are_retried_and_delivered_once(make_app, settings, tg, zl, platform):
+    emu, chat = (tg, 42) if platform == "telegram" else (zl, "zu-1")
+    emu.fail("sendMessage", "429", retry_after=1)
+    emu.fail("sendMessage", "500")
+    emu.fail("sendMessage", "drop")
+    with Running(make_app, settings, telegram=tg, zalo=zl) as r:
+        emu.text(chat, "/start")
+        emu.wait_sent(chat)
+        time.sleep(0.3)
+        calls = emu.calls_of("sendMessage")
+        print([(c.status, round(c.t - calls[0].t, 2)) for c in calls])
+        assert [c.status for c in calls] == [429, 500, 0, 200]
+        assert calls[1].t - calls[0].t >= 0.95  # waited the retry_after
+        assert len(emu.sent(chat)) == 1 and "Xin chào" in emu.texts(chat)[0]
+        assert _count(r.app, OutboxMessage) == 0
+
+
+def test_platform_outage_defers_the_reply_to_the_outbox(make_app, settings, tg, clock):
+    tg.fail("sendMessage", "502", times=2)
+    with Running(make_app, settings, telegram=tg) as r:
+        r.telegram.direct_attempts = 2
+        tg.text(42, "/start")
+        tg.wait_sent(42, timeout=20)  # the outbox worker sent it once Telegram was back
+        for _ in range(100):
+            with r.app.db.session() as s:
+                rows = list(s.exec(select(OutboxMessage)))
+            if rows and rows[0].status == "sent":
+                break
+            time.sleep(0.05)
+        assert len(rows) == 1 and rows[0].status == "sent" and rows[0].kind == "reply"
+        assert "Xin chào" in tg.texts(42)[0] and len(tg.sent(42)) == 1
+
+
+def _long_text() -> str:
+    return "\n".join(f"Dòng {i}: hồ sơ gồm tờ khai, giấy tờ tùy thân và bản sao giấy chứng nhận." for i in range(130))
+
+
+def test_a_long_answer_is_split_under_each_platforms_limit(make_app, settings, tg, zl):
+    def setup(app):
+        app.router.command("dai", "câu trả lời dài (thử nghiệm)")(
+            lambda ctx, args: ctx.reply(_long_text(), buttons=[("Xong", "erase:no")]))
+    with Running(make_app, settings, telegram=tg, zalo=zl, setup=setup):
+        tg.text(42, "/dai")
+        zl.text("zu-1", "/dai")
+        parts = tg.wait_sent(42, 3)
+        time.sleep(0.3)
+        parts = tg.sent(42)
+        assert len(parts) == 3 and all(len(p.params["text"]) <= 4096 for p in parts)
+        assert "\n".join(p.params["text"] for p in parts) == _long_text()
+        assert [_buttons(p) for p in parts] == [[], [], ["erase:no"]]  # the keyboard under the last part
+        zparts = zl.wait_sent("zu-1", 5)
+        time.sleep(0.3)
+        zparts = zl.sent("zu-1")
+        assert len(zparts) == len(split_text(numbered(Reply(_long_text(), [])) + "\n1. Xong\n(Trả lời bằng số thứ tự)",
+                                             2000))
+        assert all(len(p.params["text"]) <= 2000 for p in zparts)
+        assert zparts[-1].params["text"].endswith("1. Xong\n(Trả lời bằng số thứ tự)")
+
+
+def test_per_chat_rate_is_respected_for_a_split_answer(make_app, settings, tg):
+    def setup(app):
+        app.router.command("dai", "câu trả lời dài (thử nghiệm)")(lambda ctx, args: ctx.reply(_long_text()))
+    from bot.ratelimit import RateLimiter
+    with Running(make_app, settings, telegram=tg, setup=setup,
+                 limiter=lambda: RateLimiter(per_second=30, per_chat_interval=0.5, group_per_minute=20)):
+        tg.text(42, "/dai")
+        parts = tg.wait_sent(42, 3)
+        gaps = [b.t - a.t for a, b in zip(parts, parts[1:])]
+        assert all(g >= 0.45 for g in gaps), gaps
+
+
+def test_outbox_notifications_go_out_through_the_channel_senders(make_app, settings, tg, zl, clock):
+    with Running(make_app, settings, telegram=tg, zalo=zl) as r:
+        assert set(r.app.senders) >= {"telegram", "zalo"}
+        tg.block(99)
+        tg.fail("sendMessage", "429", retry_after=7)
+        from bot.outbox import enqueue
+        with r.app.db.session() as s:
+            enqueue(s, "telegram", "42", Reply("Cán bộ phường trả lời câu hỏi #1", [Button("Cảm ơn", "erase:no")]),
+                    now=clock.now())
+            enqueue(s, "telegram", "99", Reply("Thông báo lớp học"), now=clock.now())
+            enqueue(s, "zalo", "zu-1", Reply("Phản ánh #3 đã được xử lý", [Button("Đánh giá", "erase:no")]),
+                    now=clock.now())
+        r.app.wake_outbox()
+        zl.wait_sent("zu-1")
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            with r.app.db.session() as s:
+                rows = {row.chat_id: row for row in s.exec(select(OutboxMessage))}
+            if rows["99"].status == "blocked" and rows["42"].last_error:
+                break
+            time.sleep(0.05)
+        assert rows["99"].status == "blocked"  # the resident blocked the bot: never retried
+        assert rows["42"].status == "pending"  # 429: rescheduled after retry_after, nothing sent
+        assert (rows["42"].not_before - clock.now()).total_seconds() == 7
+        assert zl.texts("zu-1") == ["Phản ánh #3 đã được xử lý\n1. Đánh giá\n(Trả lời bằng số thứ tự)"]
+        clock.advance(seconds=8)
+        r.app.wake_outbox()
+        got = tg.wait_sent(42)
+        assert got[0].params["text"] == "Cán bộ phường trả lời câu hỏi #1" and _buttons(got[0]) == ["erase:no"]
+
+
+def test_typing_is_shown_before_a_slow_answer_only(make_app, settings, tg, zl):
+    def setup(app):
+        app.router.command("cham", "trả lời chậm (thử nghiệm)")(
+            lambda ctx, args: (time.sleep(1.2), ctx.reply("Xong rồi."))[1])
+    with Running(make_app, settings, telegram=tg, zalo=zl, setup=setup):
+        tg.text(42, "/start")
+        zl.text("zu-1", "/start")
+        tg.wait_sent(42)
+        zl.wait_sent("zu-1")
+        assert not tg.calls_of("sendChatAction") and not zl.calls_of("sendChatAction")
+        tg.text(42, "/cham")
+        zl.text("zu-1", "/cham")
+        tg.wait_sent(42, 2)
+        zl.wait_sent("zu-1", 2)
+        assert [c.params["action"] for c in tg.calls_of("sendChatAction")] == ["typing"]
+        assert [c.params["action"] for c in zl.calls_of("sendChatAction")] == ["typing"]
+
+
+def test_unreadable_messages_get_a_polite_answer(make_app, settings, tg, zl):
+    with Running(make_app, settings, telegram=tg, zalo=zl):
+        tg.inject({"message": tg.message(42, voice={"file_id": "v1", "file_unique_id": "v1", "duration": 3})})
+        assert "chưa xem được" in tg.wait_sent(42)[0].params["text"]
+        zl.inject(zl.event("zu-1", "message.voice.received", voice_url="https://x/y.aac"))
+        assert "chưa xem được" in zl.wait_sent("zu-1")[0].params["text"]
+        zl.sticker("zu-2")
+        assert zl.wait_sent("zu-2")[0].params["text"] == texts.MEDIA_WITHOUT_CONTEXT
+        zl.inject(zl.event("zu-3", "message.unsupported.received"))  # a shielded user: nothing sent
+        tg.inject({"message": tg.message(42, contact={"phone_number": "0905111222", "first_name": "A"})})
+        tg.wait_sent(42, 2)
+        time.sleep(0.3)
+        assert not zl.sent("zu-3")
+
+
+def test_restart_between_two_messages_of_a_form_on_both_platforms(settings, tg, zl):
+    from tests.helpers import Server
+    env = dict(TELEGRAM_BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.url, ZALO_BOT_TOKEN=zl.token, ZALO_API_URL=zl.url)
+    srv = Server(settings, **env).start()
+    try:
+        assert "Xin chào" in srv.texts("web-1", "/start")  # the web chat runs beside both channels
+        tg.text(7, "/hoicanbo")
+        zl.text("z7", "/hoicanbo")
+        tg.wait_sent(7)
+        zl.wait_sent("z7")
+        tg.text(7, "Cho hỏi lệ phí chứng thực bản sao?")
+        zl.text("z7", "Cho hỏi lệ phí chứng thực bản sao?")
+        assert "số điện thoại" in tg.wait_sent(7, 2)[-1].params["text"]
+        assert "1. Bỏ qua" in zl.wait_sent("z7", 2)[-1].params["text"]
+    finally:
+        srv.stop(hard=True)
+    srv2 = Server(settings, **env).start()
+    try:
+        tg.text(7, "0905111222")
+        zl.text("z7", "0905 111 222")
+        confirm = tg.wait_sent(7, 3)[-1]
+        assert "Cho hỏi lệ phí chứng thực" in confirm.params["text"] and "0905111222" in confirm.params["text"]
+        assert _buttons(confirm) == ["handoff:send", "handoff:cancel"]
+        assert "1. Gửi\n2. Hủy" in zl.wait_sent("z7", 3)[-1].params["text"]
+        tg.press(7, "handoff:send")
+        zl.text("z7", "1")
+        assert "Đã gửi câu hỏi" in tg.wait_sent(7, 4)[-1].params["text"]
+        assert "Đã gửi câu hỏi" in zl.wait_sent("z7", 4)[-1].params["text"]
+        time.sleep(0.5)
+        assert len(tg.sent(7)) == 4 and len(zl.sent("z7")) == 4  # nothing answered twice
+    finally:
+        srv2.stop()

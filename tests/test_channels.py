@@ -358,3 +358,38 @@ def test_restart_between_two_messages_of_a_form_on_both_platforms(settings, tg, 
         assert len(tg.sent(7)) == 4 and len(zl.sent("z7")) == 4  # nothing answered twice
     finally:
         srv2.stop()
+
+
+def test_photos_and_documents_in_replies(make_app, settings, tg, zl):
+    reports = settings.data_dir / "reports"
+    reports.mkdir(parents=True)
+    (reports / "map.jpg").write_bytes(PHOTO)
+    (reports / "q4.xlsx").write_bytes(b"PK\x03\x04 report")
+
+    def setup(app):
+        app.router.command("anh", "ảnh (thử nghiệm)")(
+            lambda ctx, args: ctx.reply("Bản đồ khu vực", photo=str(reports / "map.jpg")))
+        app.router.command("baocao", "tệp (thử nghiệm)")(
+            lambda ctx, args: ctx.reply("Báo cáo quý.\n" + "Chi tiết " * 150, document=str(reports / "q4.xlsx"),
+                                        document_name="bao-cao-quy-4.xlsx"))
+    with Running(make_app, settings, webhook=True, telegram=tg, zalo=zl, setup=setup) as r:
+        tg.text(42, "/anh")
+        photo = tg.wait_sent(42)[0]
+        assert photo.method == "sendPhoto" and photo.params["caption"] == "Bản đồ khu vực"
+        assert photo.files["photo"][1] == len(PHOTO)
+        tg.text(42, "/baocao")  # too long for a caption: the text, then the file
+        text, doc = tg.wait_sent(42, 3)[1:]
+        assert text.method == "sendMessage" and text.params["text"].startswith("Báo cáo quý.")
+        assert doc.method == "sendDocument" and doc.files["document"][0] == "bao-cao-quy-4.xlsx"
+
+        zl.text("zu-1", "/anh")  # Zalo takes photos by URL: a signed link to the file
+        zphoto, ztext = zl.wait_sent("zu-1", 2)
+        assert zphoto.method == "sendPhoto" and ztext.params["text"] == "Bản đồ khu vực"
+        url = zphoto.params["photo"]
+        assert url.startswith(r.url + "/files/zalo/") and httpx.get(url).content == PHOTO
+        bad = url.replace("/files/zalo/", "/files/zalo/x")
+        assert httpx.get(bad).status_code == 404
+        zl.text("zu-1", "/baocao")
+        ztext = zl.wait_sent("zu-1", 3)[-1]
+        link = ztext.params["text"].rsplit("Tải tệp bao-cao-quy-4.xlsx: ", 1)[1]
+        assert httpx.get(link).content == b"PK\x03\x04 report"

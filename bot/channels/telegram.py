@@ -35,6 +35,7 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API serves files up to 20 MB
 ALLOWED_UPDATES = ["message", "callback_query"]
+MAX_UPDATE = 1024 * 1024
 UNSUPPORTED = ("Mình chưa xem được loại tin nhắn này. Bạn gõ bằng chữ, gửi ảnh hoặc chia sẻ vị trí "
                "giúp mình nhé.")
 
@@ -97,14 +98,17 @@ class TelegramChannel(PartSender):
 
     async def _boot(self) -> None:
         from telegram import BotCommand
-        from telegram.error import InvalidToken
+        from telegram.error import BadRequest, InvalidToken
         attempt = 0
         while not self._stopping.is_set():
             try:
                 await self.bot.initialize()
                 cmds = [BotCommand(spec.name, spec.help[:256]) for spec in self.app.router.menu(set())
                         if _valid_command(spec.name) and spec.help]
-                await self.bot.set_my_commands(cmds[:100])
+                try:
+                    await self.bot.set_my_commands(cmds[:100])
+                except BadRequest as e:  # a menu Telegram dislikes must not keep the bot offline
+                    log.error("Telegram refused the command menu: %s", e)
                 if self.public_url:
                     await self.bot.set_webhook(self.public_url + PATH, secret_token=self.secret,
                                                allowed_updates=ALLOWED_UPDATES, max_connections=40)
@@ -117,6 +121,9 @@ class TelegramChannel(PartSender):
                 return
             except InvalidToken:
                 log.error("TELEGRAM_BOT_TOKEN was rejected by Telegram; the Telegram channel is off")
+                return
+            except BadRequest as e:  # e.g. PUBLIC_URL is not https on a port Telegram accepts
+                log.error("Telegram refused the webhook %s%s: %s", self.public_url, PATH, e)
                 return
             except Exception as e:
                 delay = backoff(attempt) * 2
@@ -336,6 +343,8 @@ def mount(api, app) -> None:
         given = request.headers.get(SECRET_HEADER)
         if not secret_ok(given, channel.secret):
             return JSONResponse({"error": "forbidden"}, status_code=401 if given is None else 403)
+        if int(request.headers.get("content-length") or 0) > MAX_UPDATE:
+            return JSONResponse({"error": "too large"}, status_code=413)
         try:
             data = await request.json()
         except Exception:

@@ -44,6 +44,7 @@ FILES_PATH = "/files/zalo"
 SECRET_HEADER = "X-Bot-Api-Secret-Token"
 TEXT_LIMIT = 2000
 MAX_DOWNLOAD = 15 * 1024 * 1024
+MAX_UPDATE = 1024 * 1024
 UNSUPPORTED = ("Mình chưa xem được loại tin nhắn này. Bạn gõ bằng chữ hoặc gửi ảnh giúp mình nhé. "
                "Để báo vị trí, bạn dán đường link Google Maps của điểm đó.")
 NO_ATTACHMENT = "(Tệp đính kèm chưa gửi được qua Zalo; bạn xem trên web chat của phường nhé.)"
@@ -348,6 +349,8 @@ def mount(api, app) -> None:
         given = request.headers.get(SECRET_HEADER)
         if not secret_ok(given, channel.secret):
             return JSONResponse({"error": "forbidden"}, status_code=401 if given is None else 403)
+        if int(request.headers.get("content-length") or 0) > MAX_UPDATE:
+            return JSONResponse({"error": "too large"}, status_code=413)
         try:
             data = await request.json()
         except Exception:

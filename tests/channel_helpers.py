@@ -37,11 +37,16 @@ class Running:
                 if limiter:
                     ch.limiter = limiter()
                 ch.poll_timeout = 1
+        if self.zalo is not None:
+            self.zalo.webhook_delay = 0.1
         self.server = BackgroundServer(self.api, port=port)
         self.url = self.server.url
 
     def __enter__(self) -> "Running":
         self.server.start(timeout=30)
+        for ch in (self.telegram, self.zalo):
+            if ch is not None and not ch.ready.wait(15):
+                raise RuntimeError(f"{type(ch).__name__} did not start")
         return self
 
     def __exit__(self, *exc):

@@ -418,3 +418,27 @@ def test_group_chats_on_telegram(make_app, settings, tg):
             p = s.exec(select(Person).where(Person.channel == "telegram")).one()
         assert p.channel_user_id == "555"
         assert r.telegram.is_group("-100123") and not r.telegram.is_group("42")
+
+
+def test_oversized_button_data_falls_back_to_numbered_options(make_app, settings, tg):
+    def setup(app):
+        app.router.command("nut", "nút dài (thử nghiệm)")(
+            lambda ctx, args: ctx.reply("Chọn một:", buttons=[("Có", "erase:" + "x" * 70), ("Không", "erase:no")]))
+    with Running(make_app, settings, telegram=tg, setup=setup):
+        tg.text(42, "/nut")
+        got = tg.wait_sent(42)[0]
+        assert got.params["text"] == "Chọn một:\n1. Có\n2. Không\n(Trả lời bằng số thứ tự)" and not _buttons(got)
+        tg.text(42, "2")  # the engine maps the number to the button
+        assert tg.wait_sent(42, 2)[1].params["text"] == "Đã giữ nguyên dữ liệu của bạn."
+
+
+def test_a_redelivered_photo_is_downloaded_and_handled_once(make_app, settings, tg, zl):
+    with Running(make_app, settings, webhook=True, telegram=tg, zalo=zl) as r:
+        upd = tg.photo(42, PHOTO)
+        tg.inject(upd)
+        ev = zl.photo("zu-1", PHOTO)
+        zl.inject(ev)
+        assert len(tg.sent(42)) == 1 and len(zl.sent("zu-1")) == 1
+        assert len(tg.calls_of("getFile")) == 1
+        media = r.settings.data_dir / "media"
+        assert len(list((media / "telegram").iterdir())) == 1 and len(list((media / "zalo").iterdir())) == 1

@@ -161,6 +161,16 @@ class ChatSerialExecutor:
         self._pool.shutdown(wait=True, cancel_futures=False)
 
 
+def seen_before(app, channel: str, update_key: str | None) -> bool:
+    """A cheap look before downloading a redelivered update's photos; the engine's insert of the
+    same key stays the real guard."""
+    if not update_key:
+        return False
+    from bot.models import ProcessedUpdate
+    with app.db.session() as s:
+        return s.get(ProcessedUpdate, (channel, update_key)) is not None
+
+
 def derived_secret(token: str, purpose: str) -> str:
     """A webhook secret stable across restarts without extra configuration: derived from the
     bot token, which only the operator and the platform know. Characters fit both platforms."""

@@ -21,8 +21,8 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
-                               derived_secret, secret_ok)
-from bot.channels.render import split_text
+                               derived_secret, secret_ok, seen_before)
+from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
 from bot.ratelimit import RateLimiter
@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 PATH = "/webhook/telegram"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-TEXT_LIMIT, CAPTION_LIMIT = 4096, 1024
+TEXT_LIMIT, CAPTION_LIMIT, CALLBACK_DATA_LIMIT = 4096, 1024, 64
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API serves files up to 20 MB
 ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_UPDATE = 1024 * 1024
@@ -215,6 +215,8 @@ class TelegramChannel(PartSender):
         if m is None or m.from_user is None or m.from_user.is_bot:
             return None  # edits, channel posts, service messages
         chat = m.chat
+        if seen_before(self.app, CHANNEL, f"m{chat.id}:{m.message_id}"):
+            return None
         # Message ids are unique per chat for good; update_ids restart at random after a quiet week.
         msg = Incoming(channel=CHANNEL, chat_id=str(chat.id), user_id=str(m.from_user.id),
                        text=m.text if m.text is not None else m.caption,
@@ -282,9 +284,15 @@ class TelegramChannel(PartSender):
     def parts(self, chat_id: str, reply: Reply) -> list[Part]:
         from telegram import InlineKeyboardButton, InlineKeyboardMarkup
         cid = int(chat_id)
-        markup = (InlineKeyboardMarkup([[InlineKeyboardButton(b.text[:100], callback_data=b.data)]
-                                        for b in reply.buttons]) if reply.buttons else None)
         text = reply.text or ""
+        if any(len(b.data.encode()) > CALLBACK_DATA_LIMIT for b in reply.buttons):
+            # Telegram would refuse the whole message; numbered options still work ("2" is
+            # mapped to the button by the engine), so the answer is not lost.
+            log.error("button data over 64 bytes in a reply to %s: %s", chat_id, [b.data for b in reply.buttons])
+            text, markup = numbered(reply), None
+        else:
+            markup = (InlineKeyboardMarkup([[InlineKeyboardButton(b.text[:100], callback_data=b.data)]
+                                            for b in reply.buttons]) if reply.buttons else None)
         media = [("photo", reply.photo)] if reply.photo else []
         if reply.document:
             media.append(("document", reply.document))

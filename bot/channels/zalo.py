@@ -30,7 +30,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
-                               derived_secret, secret_ok)
+                               derived_secret, secret_ok, seen_before)
 from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
@@ -114,6 +114,7 @@ class ZaloChannel(PartSender):
         self.media_dir = self.data_dir / "media" / CHANNEL
         self.limiter = limiter or zalo_limiter()
         self.poll_timeout = poll_timeout
+        self.webhook_delay = 1.0
         self.executor = ChatSerialExecutor(workers=8, name="zalo")
         self._stopping = threading.Event()
         self.ready = threading.Event()
@@ -126,11 +127,17 @@ class ZaloChannel(PartSender):
         self.app.senders[CHANNEL] = self
         self._boot_thread = threading.Thread(target=self._boot, name="zalo-boot", daemon=True)
         self._boot_thread.start()
+        if self.public_url:
+            return  # setWebhook waits for the server to listen: see _boot
         if not self.ready.wait(wait):
             log.warning("Zalo is not answering yet; still trying in the background")
 
     def _boot(self) -> None:
         attempt = 0
+        if self.public_url:
+            # Zalo calls the webhook to check it as soon as it is set, and start-up work runs
+            # before the server accepts connections: give it a moment to listen.
+            self._stopping.wait(self.webhook_delay)
         while not self._stopping.is_set():
             try:
                 self.client.call("getMe")
@@ -138,8 +145,13 @@ class ZaloChannel(PartSender):
                     if not 8 <= len(self.secret) <= 256:
                         log.error("ZALO_WEBHOOK_SECRET must be 8 to 256 characters; the Zalo channel is off")
                         return
-                    self.client.call("setWebhook", {"url": self.public_url + PATH, "secret_token": self.secret})
-                    log.info("Zalo webhook registered at %s%s", self.public_url, PATH)
+                    res = self.client.call("setWebhook", {"url": self.public_url + PATH, "secret_token": self.secret})
+                    check = (res or {}).get("verification") if isinstance(res, dict) else None
+                    if isinstance(check, dict) and not check.get("ok", True):
+                        log.warning("Zalo could not reach the webhook %s%s: %s (%s)", self.public_url, PATH,
+                                    check.get("outcome"), check.get("hint"))
+                    else:
+                        log.info("Zalo webhook registered at %s%s", self.public_url, PATH)
                 else:
                     self.client.call("deleteWebhook")  # getUpdates does not work while a webhook is set
                     self._poll_thread = threading.Thread(target=self._poll, name="zalo-poll", daemon=True)
@@ -228,6 +240,8 @@ class ZaloChannel(PartSender):
             log.info("Zalo: unsupported message from %s ignored", chat_id)
             return None
         mid = m.get("message_id")
+        if seen_before(self.app, CHANNEL, f"m{mid}" if mid else None):
+            return None
         msg = Incoming(channel=CHANNEL, chat_id=chat_id, user_id=str(sender.get("id") or chat_id),
                        update_id=f"m{mid}" if mid else None,
                        user_name=sender.get("display_name") or sender.get("first_name") or sender.get("name"),

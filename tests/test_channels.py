@@ -250,16 +250,28 @@ def test_a_long_answer_is_split_under_each_platforms_limit(make_app, settings, t
         assert zparts[-1].params["text"].endswith("1. Xong\n(Trả lời bằng số thứ tự)")
 
 
-def test_per_chat_rate_is_respected_for_a_split_answer(make_app, settings, tg):
+def test_telegram_rates_are_respected_for_a_split_answer(make_app, settings, tg):
     def setup(app):
         app.router.command("dai", "câu trả lời dài (thử nghiệm)")(lambda ctx, args: ctx.reply(_long_text()))
-    from bot.ratelimit import RateLimiter
-    with Running(make_app, settings, telegram=tg, setup=setup,
-                 limiter=lambda: RateLimiter(per_second=30, per_chat_interval=0.5, group_per_minute=20)):
+    from bot.channels.telegram import telegram_limiter
+    tg.enforce_limits = True  # the emulator answers 429 like Telegram's flood control
+    with Running(make_app, settings, telegram=tg, setup=setup, limiter=telegram_limiter):
         tg.text(42, "/dai")
         parts = tg.wait_sent(42, 3)
         gaps = [b.t - a.t for a, b in zip(parts, parts[1:])]
-        assert all(g >= 0.45 for g in gaps), gaps
+        assert all(g >= 0.95 for g in gaps), gaps
+        assert tg.limit_violations == 0
+
+
+def test_flood_control_429s_are_waited_out(make_app, settings, tg):
+    def setup(app):
+        app.router.command("dai", "câu trả lời dài (thử nghiệm)")(lambda ctx, args: ctx.reply(_long_text()))
+    tg.enforce_limits = True
+    with Running(make_app, settings, telegram=tg, setup=setup):  # a limiter far too permissive
+        tg.text(42, "/dai")
+        parts = tg.wait_sent(42, 3)
+        assert tg.limit_violations >= 2  # each part after the first hit flood control once...
+        assert "\n".join(p.params["text"] for p in parts) == _long_text()  # ...and still arrived once
 
 
 def test_outbox_notifications_go_out_through_the_channel_senders(make_app, settings, tg, zl, clock):

@@ -72,6 +72,13 @@ class TelegramEmulator:
         self.webhook_secret: str | None = None
         self.commands: list[dict] = []
         self.keep_calls = True  # benchmarks may turn this off and read sent_count only
+        # Like Telegram's flood control when on: more than 30 sends in a second, or a second
+        # message to a private chat within a second (20/min for groups), gets a 429.
+        self.enforce_limits = False
+        self.limit_violations = 0
+        self._window: deque = deque()
+        self._last_to_chat: dict[int, float] = {}
+        self._group_window: dict[int, deque] = defaultdict(deque)
         self._server: BackgroundServer | None = None
         self.app = self._build()
 
@@ -205,6 +212,10 @@ class TelegramEmulator:
             params, files = await _params(request)
             return await self.dispatch(token, method, params, files, request)
 
+        @api.get("/_emulator/stats")
+        def stats():
+            return self.stats()
+
         @api.get("/file/bot{token}/{path:path}")
         def file(token: str, path: str):
             if token != self.token:
@@ -242,6 +253,9 @@ class TelegramEmulator:
         if handler is None:
             call.status = 404
             return _err(404, "Not Found: method not found")
+        if self.enforce_limits and method in SEND_METHODS and self._flooding(params, call.t):
+            call.status = 429
+            return _err(429, "Too Many Requests: retry after 1", retry_after=1)
         if method == "getUpdates":
             resp = await handler(params, files, request=request)
         else:
@@ -254,6 +268,39 @@ class TelegramEmulator:
                 if self.keep_calls:
                     self._sent[chat].append(call)
         return resp
+
+    def _flooding(self, params: dict, now: float) -> bool:
+        try:
+            chat = int(params.get("chat_id"))
+        except (TypeError, ValueError):
+            return False
+        with self._lock:
+            # 0.95 s windows: the bot's clock and ours measure the same second slightly apart.
+            while self._window and self._window[0] <= now - 0.95:
+                self._window.popleft()
+            too_fast = len(self._window) >= 30
+            if chat < 0:
+                w = self._group_window[chat]
+                while w and w[0] <= now - 60:
+                    w.popleft()
+                too_fast = too_fast or len(w) >= 20
+            else:
+                too_fast = too_fast or now - self._last_to_chat.get(chat, -10.0) < 0.95
+            if too_fast:
+                self.limit_violations += 1
+                return True
+            self._window.append(now)
+            if chat < 0:
+                self._group_window[chat].append(now)
+            else:
+                self._last_to_chat[chat] = now
+            return False
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"sent_total": sum(self.sent_count.values()), "chats": len(self.sent_count),
+                    "max_per_chat": max(self.sent_count.values(), default=0),
+                    "limit_violations": self.limit_violations, "calls": len(self.calls)}
 
     # Methods: each takes (params, files) and returns a JSONResponse.
     def _m_getMe(self, p, f):
@@ -493,3 +540,17 @@ def _parse_body(ctype: bytes, body: bytes) -> dict:
             except json.JSONDecodeError:
                 pass
     return params
+
+
+if __name__ == "__main__":  # a standalone emulator for a bot in another process
+    import argparse
+    ap = argparse.ArgumentParser(description="local Telegram Bot API emulator")
+    ap.add_argument("--port", type=int, default=8081)
+    ap.add_argument("--token", default="123456:TEST-token")
+    ap.add_argument("--enforce-limits", action="store_true")
+    a = ap.parse_args()
+    emu = TelegramEmulator(token=a.token)
+    emu.enforce_limits, emu.keep_calls = a.enforce_limits, False
+    import uvicorn
+    print(f"Telegram emulator on http://127.0.0.1:{a.port} (token {a.token}); stats at /_emulator/stats")
+    uvicorn.run(DropMiddleware(emu.app, emu), host="127.0.0.1", port=a.port, log_level="warning")

@@ -278,7 +278,7 @@ def test_outbox_notifications_go_out_through_the_channel_senders(make_app, setti
     with Running(make_app, settings, telegram=tg, zalo=zl) as r:
         assert set(r.app.senders) >= {"telegram", "zalo"}
         tg.block(99)
-        tg.fail("sendMessage", "429", retry_after=7)
+        tg.fail("sendMessage", "429", retry_after=2)
         from bot.outbox import enqueue
         with r.app.db.session() as s:
             enqueue(s, "telegram", "42", Reply("Cán bộ phường trả lời câu hỏi #1", [Button("Cảm ơn", "erase:no")]),
@@ -296,10 +296,13 @@ def test_outbox_notifications_go_out_through_the_channel_senders(make_app, setti
                 break
             time.sleep(0.05)
         assert rows["99"].status == "blocked"  # the resident blocked the bot: never retried
+        flood, blocked = tg.calls_of("sendMessage")[:2]
+        assert flood.status == 429 and blocked.status == 403
+        assert blocked.t - flood.t >= 1.9  # the 429's retry_after held back the next row too
         assert rows["42"].status == "pending"  # 429: rescheduled after retry_after, nothing sent
-        assert (rows["42"].not_before - clock.now()).total_seconds() == 7
+        assert (rows["42"].not_before - clock.now()).total_seconds() == 2
         assert zl.texts("zu-1") == ["Phản ánh #3 đã được xử lý\n1. Đánh giá\n(Trả lời bằng số thứ tự)"]
-        clock.advance(seconds=8)
+        clock.advance(seconds=3)
         r.app.wake_outbox()
         got = tg.wait_sent(42)
         assert got[0].params["text"] == "Cán bộ phường trả lời câu hỏi #1" and _buttons(got[0]) == ["erase:no"]

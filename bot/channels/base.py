@@ -40,13 +40,13 @@ def call_with_retries(op: Callable[[], object], limiter: RateLimiter, chat_id: s
         try:
             return op()
         except SendError as e:
+            if e.retry_after is not None:
+                # Slows every later send of this process too, including the outbox rows that
+                # follow when this one goes back to the outbox.
+                limiter.penalise(e.retry_after)
             if e.blocked or e.permanent or attempt == attempts - 1:
                 raise
-            if e.retry_after is not None:
-                limiter.penalise(e.retry_after)
-                delay = e.retry_after
-            else:
-                delay = backoff(attempt)
+            delay = e.retry_after if e.retry_after is not None else backoff(attempt)
             if waited + delay > budget:
                 raise
             log.info("send to %s failed (%s); retrying in %.1fs", chat_id, e, delay)

@@ -12,6 +12,7 @@ import concurrent.futures
 import logging
 import mimetypes
 import threading
+import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
@@ -258,7 +259,6 @@ class TelegramChannel(PartSender):
             except Exception as e:
                 log.warning("Telegram file %s could not be downloaded: %s", file_id, e)
                 if attempt < 2:
-                    import time
                     time.sleep(backoff(attempt))
         return att  # without a path: the handler still knows a photo came
 

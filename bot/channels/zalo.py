@@ -268,6 +268,7 @@ class ZaloChannel(PartSender):
 
     def _download(self, url: str) -> Attachment:
         att = Attachment(kind="photo", file_id=url)
+        dest = None
         for attempt in range(3):
             try:
                 with httpx.stream("GET", url, follow_redirects=True, timeout=30) as r:
@@ -286,6 +287,8 @@ class ZaloChannel(PartSender):
                 return att
             except ValueError as e:
                 log.warning("Zalo photo %s not kept: %s", url, e)
+                if dest is not None:
+                    dest.unlink(missing_ok=True)
                 return att
             except httpx.HTTPError as e:
                 log.warning("Zalo photo %s could not be downloaded: %s", url, e)

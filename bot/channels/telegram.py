@@ -122,6 +122,7 @@ class TelegramChannel(PartSender):
                 return
             except InvalidToken:
                 log.error("TELEGRAM_BOT_TOKEN was rejected by Telegram; the Telegram channel is off")
+                self.app.senders.pop(CHANNEL, None)  # notices stay in the outbox until it is fixed
                 return
             except BadRequest as e:  # e.g. PUBLIC_URL is not https on a port Telegram accepts
                 log.error("Telegram refused the webhook %s%s: %s", self.public_url, PATH, e)

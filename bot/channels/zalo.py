@@ -118,6 +118,7 @@ class ZaloChannel(PartSender):
         self.executor = ChatSerialExecutor(workers=8, name="zalo")
         self._stopping = threading.Event()
         self.ready = threading.Event()
+        self._settled = threading.Event()  # start-up finished, well or for good
         self._boot_thread: threading.Thread | None = None
         self._poll_thread: threading.Thread | None = None
 
@@ -129,10 +130,16 @@ class ZaloChannel(PartSender):
         self._boot_thread.start()
         if self.public_url:
             return  # setWebhook waits for the server to listen: see _boot
-        if not self.ready.wait(wait):
+        if not self._settled.wait(wait):
             log.warning("Zalo is not answering yet; still trying in the background")
 
     def _boot(self) -> None:
+        try:
+            self._boot_loop()
+        finally:
+            self._settled.set()
+
+    def _boot_loop(self) -> None:
         attempt = 0
         if self.public_url:
             # Zalo calls the webhook to check it as soon as it is set, and start-up work runs
@@ -162,6 +169,7 @@ class ZaloChannel(PartSender):
             except ZaloApiError as e:
                 if e.code == 401:
                     log.error("ZALO_BOT_TOKEN was rejected by Zalo; the Zalo channel is off")
+                    self.app.senders.pop(CHANNEL, None)  # notices stay in the outbox until it is fixed
                     return
                 delay = backoff(attempt) * 2
                 attempt += 1

@@ -143,14 +143,15 @@ class ZaloEmulator:
                     return _err(400, "Bad request")
                 if isinstance(data, dict):
                     params.update(data)
-            if token != self.token:
-                return _err(401, "Unauthorized")
-            with self._lock:
-                failure = self._failures[method].popleft() if self._failures.get(method) else None
             call = Call(method, params, time.monotonic())
             if self.keep_calls:
                 with self._lock:
                     self.calls.append(call)
+            if token != self.token:
+                call.status = 401
+                return _err(401, "Unauthorized")
+            with self._lock:
+                failure = self._failures[method].popleft() if self._failures.get(method) else None
             if failure:
                 kind, retry_after, description = failure
                 call.status = int(kind)

@@ -37,6 +37,7 @@ class Running:
                 if limiter:
                     ch.limiter = limiter()
                 ch.poll_timeout = 1
+                ch.backoff_scale = 0.2
         if self.zalo is not None:
             self.zalo.webhook_delay = 0.1
         self.wait_ready = wait_ready

@@ -184,7 +184,7 @@ def test_duplicate_delivery_in_polling_mode(make_app, settings, tg, zl):
         zl.inject(ev)
         tg.wait_sent(42)
         zl.wait_sent("zu-1")
-        time.sleep(1.5)
+        time.sleep(0.5)
         assert len(tg.sent(42)) == 1 and len(zl.sent("zu-1")) == 1
         # Both updates were confirmed: the next getUpdates asked for what comes after them.
         assert any(str(c.params.get("offset")) == "5002" for c in tg.calls_of("getUpdates"))
@@ -204,6 +204,7 @@ def test_429_500_and_a_dropped_connection_are_retried_and_delivered_once(make_ap
         calls = emu.calls_of("sendMessage")
         assert [c.status for c in calls] == [429, 500, 0, 200]
         assert calls[1].t - calls[0].t >= 0.95  # waited the retry_after
+        assert calls[2].t - calls[1].t >= 0.18 and calls[3].t - calls[2].t >= 0.38  # then backed off
         assert len(emu.sent(chat)) == 1 and "Xin chào" in emu.texts(chat)[0]
         assert _count(r.app, OutboxMessage) == 0
 
@@ -259,7 +260,7 @@ def test_telegram_rates_are_respected_for_a_split_answer(make_app, settings, tg)
         tg.text(42, "/dai")
         parts = tg.wait_sent(42, 3)
         gaps = [b.t - a.t for a, b in zip(parts, parts[1:])]
-        assert all(g >= 0.9 for g in gaps), gaps
+        assert all(g >= 0.75 for g in gaps), gaps  # 1/s, give or take the trip to the API
         assert tg.limit_violations == 0
 
 

@@ -31,7 +31,7 @@ def backoff(attempt: int) -> float:
 
 def call_with_retries(op: Callable[[], object], limiter: RateLimiter, chat_id: str, is_group: bool = False,
                       attempts: int = DIRECT_ATTEMPTS, budget: float = DIRECT_BUDGET,
-                      sleep=time.sleep):
+                      sleep=time.sleep, backoff_scale: float = 1.0):
     """Run one platform call within the rate limits; a 429 waits its retry_after, a 5xx or a
     dropped connection backs off. Blocked and permanent errors are raised at once."""
     waited = 0.0
@@ -46,7 +46,7 @@ def call_with_retries(op: Callable[[], object], limiter: RateLimiter, chat_id: s
                 limiter.penalise(e.retry_after)
             if e.blocked or e.permanent or attempt == attempts - 1:
                 raise
-            delay = e.retry_after if e.retry_after is not None else backoff(attempt)
+            delay = e.retry_after if e.retry_after is not None else backoff(attempt) * backoff_scale
             if waited + delay > budget:
                 raise
             log.info("send to %s failed (%s); retrying in %.1fs", chat_id, e, delay)
@@ -77,6 +77,7 @@ class PartSender:
     limiter: RateLimiter
     direct_attempts: int = DIRECT_ATTEMPTS  # per message part, before the outbox takes over
     direct_budget: float = DIRECT_BUDGET
+    backoff_scale: float = 1.0  # tests shorten the waits after a 5xx or a dropped connection
 
     def is_group(self, chat_id: str) -> bool:
         return False
@@ -91,7 +92,7 @@ class PartSender:
             if i == 0:
                 call_with_retries(op, self.limiter, chat_id, group, attempts=1)
             else:
-                call_with_retries(op, self.limiter, chat_id, group)
+                call_with_retries(op, self.limiter, chat_id, group, backoff_scale=self.backoff_scale)
 
     # --- direct replies to an incoming message -------------------------------------------------
     def send_direct(self, app, channel: str, chat_id: str, replies: Iterable[Reply],
@@ -105,7 +106,7 @@ class PartSender:
             for i, op in enumerate(ops):
                 try:
                     call_with_retries(op, self.limiter, chat_id, is_group, attempts=self.direct_attempts,
-                                      budget=self.direct_budget)
+                                      budget=self.direct_budget, backoff_scale=self.backoff_scale)
                     sent += 1
                 except SendError as e:
                     if e.blocked or e.permanent:

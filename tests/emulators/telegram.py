@@ -286,7 +286,7 @@ class TelegramEmulator:
                     w.popleft()
                 too_fast = too_fast or len(w) >= 20
             else:
-                too_fast = too_fast or now - self._last_to_chat.get(chat, -10.0) < 0.9
+                too_fast = too_fast or now - self._last_to_chat.get(chat, -10.0) < 0.75
             if too_fast:
                 self.limit_violations += 1
                 return True

@@ -501,3 +501,14 @@ def test_chat_serial_executor_keeps_each_chats_order():
     ex.shutdown()
     assert [i for k, i, _ in log if k == "a"] == [0, 1, 2, 3, 4]
     assert log[0][0] == "b"  # another chat did not wait behind the slow first job of "a"
+
+
+def test_zalo_options_can_be_answered_with_their_words(make_app, settings, zl):
+    with Running(make_app, settings, zalo=zl):
+        for i, text in enumerate(["/hoicanbo", "Giờ làm việc thứ Bảy?", "bo qua", "Gửi"], 1):
+            zl.text("zu-5", text)
+            zl.wait_sent("zu-5", i)
+        t = zl.texts("zu-5")
+        assert t[1].endswith("1. Bỏ qua\n(Trả lời bằng số thứ tự)")
+        assert t[2].startswith("Xác nhận gửi cán bộ phường") and "không để lại" in t[2]
+        assert t[3].startswith("Đã gửi câu hỏi")

@@ -10,7 +10,6 @@ served at {url}/media/{name}. Failures are injected as in the Telegram emulator.
 from __future__ import annotations
 
 import asyncio
-import itertools
 import threading
 import time
 import uuid

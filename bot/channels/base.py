@@ -13,8 +13,11 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable
 
+from sqlmodel import delete, select
+
 from bot.core import Incoming, Location, Reply
-from bot.outbox import SendError, enqueue
+from bot.models import OutboxMessage
+from bot.outbox import SendError
 from bot.ratelimit import RateLimiter
 
 log = logging.getLogger(__name__)
@@ -97,13 +100,18 @@ class PartSender:
     # --- direct replies to an incoming message -------------------------------------------------
     def send_direct(self, app, channel: str, chat_id: str, replies: Iterable[Reply],
                     is_group: bool = False) -> int:
-        """Send at once with retries; what still cannot go out is written to the outbox, so a
-        platform outage delays answers instead of losing them. Returns how many parts went out."""
+        """Send at once with retries. Each reply is first journalled as an outbox row in state
+        "sending" (which the outbox worker leaves alone), deleted once out, handed to the worker
+        if the platform stays unreachable, and recovered at the next start if the process dies
+        mid-way. So an outage or a crash delays answers instead of losing them.
+        Returns how many platform messages went out."""
         replies = list(replies)
+        if not replies:
+            return 0
+        ids = _journal(app, channel, chat_id, replies)
         sent = 0
         for n, reply in enumerate(replies):
-            ops = self.parts(chat_id, reply)
-            for i, op in enumerate(ops):
+            for op in self.parts(chat_id, reply):
                 try:
                     call_with_retries(op, self.limiter, chat_id, is_group, attempts=self.direct_attempts,
                                       budget=self.direct_budget, backoff_scale=self.backoff_scale)
@@ -111,18 +119,62 @@ class PartSender:
                 except SendError as e:
                     if e.blocked or e.permanent:
                         log.warning("reply to %s:%s dropped: %s", channel, chat_id, e)
-                        return sent
-                    log.warning("reply to %s:%s deferred to the outbox: %s", channel, chat_id, e)
-                    _defer(app, channel, chat_id, [op.rest] + replies[n + 1:])
+                        _forget(app, ids[n:])
+                    else:
+                        log.warning("reply to %s:%s handed to the outbox: %s", channel, chat_id, e)
+                        _hand_over(app, ids[n:], str(e), op.rest)
                     return sent
+            _forget(app, [ids[n]])
         return sent
 
 
-def _defer(app, channel: str, chat_id: str, replies: list[Reply]) -> None:
+def _journal(app, channel: str, chat_id: str, replies: list[Reply]) -> list[int]:
+    now = app.clock.now()
     with app.db.session() as s:
-        for r in replies:
-            enqueue(s, channel, chat_id, r, now=app.clock.now(), kind="reply")
+        rows = [OutboxMessage(channel=channel, chat_id=chat_id, payload=r.to_dict(), kind="reply",
+                              status="sending", created_at=now, not_before=now) for r in replies]
+        s.add_all(rows)
+        s.flush()
+        return [r.id for r in rows]
+
+
+def _forget(app, ids: list[int]) -> None:
+    # Delivered, or undeliverable for good: the journal keeps no copy of answers, which may hold
+    # a resident's personal data.
+    with app.db.session() as s:
+        s.exec(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+
+
+def _hand_over(app, ids: list[int], error: str, rest: Reply) -> None:
+    """The outbox worker takes the replies not yet out; the first one without its sent parts."""
+    now = app.clock.now()
+    with app.db.session() as s:
+        for k, oid in enumerate(ids):
+            row = s.get(OutboxMessage, oid)
+            if row is None:
+                continue
+            row.status, row.not_before, row.last_error = "pending", now, error[:500]
+            if k == 0:
+                row.attempts += 1
+                row.payload = rest.to_dict()
+            s.add(row)
     app.wake_outbox()
+
+
+def recover_replies(app, channel: str) -> int:
+    """At start: replies a previous process journalled but never finished go to the outbox
+    worker. Nothing of this process is in flight yet, so "sending" means interrupted."""
+    with app.db.session() as s:
+        rows = list(s.exec(select(OutboxMessage).where(OutboxMessage.channel == channel,
+                                                       OutboxMessage.kind == "reply",
+                                                       OutboxMessage.status == "sending")))
+        for row in rows:
+            row.status, row.not_before = "pending", app.clock.now()
+            s.add(row)
+    if rows:
+        log.warning("%d unfinished %s replies from before the restart handed to the outbox", len(rows), channel)
+        app.wake_outbox()
+    return len(rows)
 
 
 class ChatSerialExecutor:

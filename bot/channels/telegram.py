@@ -22,7 +22,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
-                               derived_secret, secret_ok, seen_before)
+                               derived_secret, recover_replies, secret_ok, seen_before)
 from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
@@ -90,6 +90,7 @@ class TelegramChannel(PartSender):
         self._thread = threading.Thread(target=self.loop.run_forever, name="telegram-loop", daemon=True)
         self._thread.start()
         self.bot = self._build_bot()
+        recover_replies(self.app, CHANNEL)
         self.app.senders[CHANNEL] = self
         booted = asyncio.run_coroutine_threadsafe(self._boot(), self.loop)
         try:

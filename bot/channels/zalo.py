@@ -30,7 +30,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
-                               derived_secret, secret_ok, seen_before)
+                               derived_secret, recover_replies, secret_ok, seen_before)
 from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
@@ -125,6 +125,7 @@ class ZaloChannel(PartSender):
     # --- start and stop ---------------------------------------------------------------------
     def start(self, wait: float = 15) -> None:
         self.media_dir.mkdir(parents=True, exist_ok=True)
+        recover_replies(self.app, CHANNEL)
         self.app.senders[CHANNEL] = self
         self._boot_thread = threading.Thread(target=self._boot, name="zalo-boot", daemon=True)
         self._boot_thread.start()

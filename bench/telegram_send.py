@@ -51,6 +51,28 @@ def run(n: int, limiter: RateLimiter | None) -> float:
     return dt
 
 
+def run_replies(n: int) -> tuple[float, float]:
+    """n residents send /start at once (polling); time until every one is answered, and the
+    median time from an update's arrival to its answer. No limiter: the code path's cost."""
+    emu = TelegramEmulator().start()
+    tmp = Path(tempfile.mkdtemp())
+    s = replace(Settings.from_env(), data_dir=tmp, database_url=f"sqlite:///{tmp / 'bot.db'}",
+                telegram_token=emu.token, telegram_api_url=emu.url, public_url=None)
+    app = App(s, understander=object())
+    ch = TelegramChannel(app, limiter=RateLimiter(1e9, 0.0, 10**9), poll_timeout=1)
+    ch.start()
+    t0 = time.perf_counter()
+    for i in range(n):
+        emu.text(20_000 + i, "/start")
+    while sum(emu.sent_count.values()) < n:
+        time.sleep(0.005)
+    dt = time.perf_counter() - t0
+    ch.stop()
+    emu.stop()
+    app.close()
+    return dt, dt / n
+
+
 if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10_000
     dt = run(n, None)
@@ -58,3 +80,6 @@ if __name__ == "__main__":
     m = min(n, 300)
     dt = run(m, RateLimiter(30, 1.0, 20))
     print(f"Telegram limits (30/s): {m} messages in {dt:.1f}s = {m / dt:.1f}/s")
+    dt, _ = run_replies(500)
+    print(f"direct replies: 500 residents' /start answered in {dt:.1f}s = {500 / dt:.0f}/s "
+          "(engine, reply journal, send; polling)")

@@ -124,6 +124,10 @@ class PartSender:
                         log.warning("reply to %s:%s handed to the outbox: %s", channel, chat_id, e)
                         _hand_over(app, ids[n:], str(e), op.rest)
                     return sent
+                except Exception as e:  # a bug in an adapter: the outbox worker tries again later
+                    log.exception("reply to %s:%s failed", channel, chat_id)
+                    _hand_over(app, ids[n:], repr(e), op.rest)
+                    return sent
             _forget(app, [ids[n]])
         return sent
 

@@ -542,3 +542,17 @@ def test_a_reply_interrupted_by_a_crash_goes_out_after_the_restart(settings, tg,
         assert len(tg.sent(8)) == 1 and len(zl.sent("z8")) == 1  # the redelivered update was not answered again
     finally:
         srv2.stop()
+
+
+@pytest.mark.parametrize("platform,kind", [("telegram", "400"), ("telegram", "403"), ("zalo", "400")])
+def test_a_refused_message_is_not_retried(make_app, settings, tg, zl, platform, kind):
+    emu, chat = (tg, 42) if platform == "telegram" else (zl, "zu-1")
+    emu.fail("sendMessage", kind)
+    with Running(make_app, settings, telegram=tg, zalo=zl) as r:
+        emu.text(chat, "/start")
+        deadline = time.time() + 10
+        while time.time() < deadline and not emu.calls_of("sendMessage"):
+            time.sleep(0.02)
+        time.sleep(0.5)
+        assert [c.status for c in emu.calls_of("sendMessage")] == [int(kind)]
+        assert _count(r.app, OutboxMessage) == 0  # dropped, not queued for a retry

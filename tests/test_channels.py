@@ -21,18 +21,30 @@ from tests.emulators.zalo import ZaloEmulator
 PHOTO = b"\xff\xd8\xff\xe0" + b"JFIF-test-photo-" * 300
 
 
-@pytest.fixture
-def tg():
+@pytest.fixture(scope="module")
+def _tg_server():
     emu = TelegramEmulator().start()
     yield emu
     emu.stop()
 
 
-@pytest.fixture
-def zl():
+@pytest.fixture(scope="module")
+def _zl_server():
     emu = ZaloEmulator().start()
     yield emu
     emu.stop()
+
+
+@pytest.fixture
+def tg(_tg_server):
+    _tg_server.reset()  # one emulator for the module, a clean one for each test
+    return _tg_server
+
+
+@pytest.fixture
+def zl(_zl_server):
+    _zl_server.reset()
+    return _zl_server
 
 
 def _count(app, model, **where) -> int:
@@ -280,7 +292,7 @@ def test_outbox_notifications_go_out_through_the_channel_senders(make_app, setti
     with Running(make_app, settings, telegram=tg, zalo=zl) as r:
         assert set(r.app.senders) >= {"telegram", "zalo"}
         tg.block(99)
-        tg.fail("sendMessage", "429", retry_after=2)
+        tg.fail("sendMessage", "429", retry_after=1)
         from bot.outbox import enqueue
         with r.app.db.session() as s:
             enqueue(s, "telegram", "42", Reply("Cán bộ phường trả lời câu hỏi #1", [Button("Cảm ơn", "erase:no")]),
@@ -300,11 +312,11 @@ def test_outbox_notifications_go_out_through_the_channel_senders(make_app, setti
         assert rows["99"].status == "blocked"  # the resident blocked the bot: never retried
         flood, blocked = tg.calls_of("sendMessage")[:2]
         assert flood.status == 429 and blocked.status == 403
-        assert blocked.t - flood.t >= 1.9  # the 429's retry_after held back the next row too
+        assert blocked.t - flood.t >= 0.95  # the 429's retry_after held back the next row too
         assert rows["42"].status == "pending"  # 429: rescheduled after retry_after, nothing sent
-        assert (rows["42"].not_before - clock.now()).total_seconds() == 2
+        assert (rows["42"].not_before - clock.now()).total_seconds() == 1
         assert zl.texts("zu-1") == ["Phản ánh #3 đã được xử lý\n1. Đánh giá\n(Trả lời bằng số thứ tự)"]
-        clock.advance(seconds=3)
+        clock.advance(seconds=2)
         r.app.wake_outbox()
         got = tg.wait_sent(42)
         assert got[0].params["text"] == "Cán bộ phường trả lời câu hỏi #1" and _buttons(got[0]) == ["erase:no"]
@@ -343,7 +355,7 @@ def test_unreadable_messages_get_a_polite_answer(make_app, settings, tg, zl):
         assert not zl.sent("zu-3")
 
 
-def test_restart_between_two_messages_of_a_form_on_both_platforms(settings, tg, zl):
+def test_restart_between_two_messages_of_a_form_and_during_a_send_on_both_platforms(settings, tg, zl):
     from tests.helpers import Server
     env = dict(TELEGRAM_BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.url, ZALO_BOT_TOKEN=zl.token, ZALO_API_URL=zl.url)
     srv = Server(settings, **env).start()
@@ -357,11 +369,22 @@ def test_restart_between_two_messages_of_a_form_on_both_platforms(settings, tg, 
         zl.text("z7", "Cho hỏi lệ phí chứng thực bản sao?")
         assert "số điện thoại" in tg.wait_sent(7, 2)[-1].params["text"]
         assert "1. Bỏ qua" in zl.wait_sent("z7", 2)[-1].params["text"]
-        # Killed between two messages, not in the milliseconds between a send and its record
-        # (a kill there repeats that one message after the restart: at least once, never lost).
+        # Killed between two messages of the form, not in the milliseconds between a send and
+        # its record (a kill there repeats that one message after the restart: at least once).
         time.sleep(0.5)
+        # Meanwhile another resident's answer is held up by a long flood-control wait...
+        tg.fail("sendMessage", "429", retry_after=60)
+        zl.fail("sendMessage", "429", retry_after=60)
+        tg.text(8, "/start")
+        zl.text("z8", "/start")
+        deadline = time.time() + 15
+        while time.time() < deadline and not (len(tg.calls_of("sendMessage")) == 3
+                                              and len(zl.calls_of("sendMessage")) == 3):
+            time.sleep(0.05)
+        time.sleep(0.2)
     finally:
-        srv.stop(hard=True)
+        srv.stop(hard=True)  # ...when the bot is killed
+    assert not tg.sent(8) and not zl.sent("z8")
     srv2 = Server(settings, **env).start()
     try:
         tg.text(7, "0905111222")
@@ -374,8 +397,12 @@ def test_restart_between_two_messages_of_a_form_on_both_platforms(settings, tg, 
         zl.text("z7", "1")
         assert "Đã gửi câu hỏi" in tg.wait_sent(7, 4)[-1].params["text"]
         assert "Đã gửi câu hỏi" in zl.wait_sent("z7", 4)[-1].params["text"]
+        # The held-up answer went out after the restart, once; the redelivered update was skipped.
+        assert "Xin chào" in tg.wait_sent(8)[0].params["text"]
+        assert "Xin chào" in zl.wait_sent("z8")[0].params["text"]
         time.sleep(0.5)
         assert len(tg.sent(7)) == 4 and len(zl.sent("z7")) == 4  # nothing answered twice
+        assert len(tg.sent(8)) == 1 and len(zl.sent("z8")) == 1
     finally:
         srv2.stop()
 
@@ -518,41 +545,15 @@ def test_zalo_options_can_be_answered_with_their_words(make_app, settings, zl):
         assert t[3].startswith("Đã gửi câu hỏi")
 
 
-def test_a_reply_interrupted_by_a_crash_goes_out_after_the_restart(settings, tg, zl):
-    from tests.helpers import Server
-    env = dict(TELEGRAM_BOT_TOKEN=tg.token, TELEGRAM_API_URL=tg.url, ZALO_BOT_TOKEN=zl.token, ZALO_API_URL=zl.url)
-    tg.fail("sendMessage", "429", retry_after=60)  # the bot waits a minute before retrying...
-    zl.fail("sendMessage", "429", retry_after=60)
-    srv = Server(settings, **env).start()
-    try:
-        tg.text(8, "/start")
-        zl.text("z8", "/start")
-        deadline = time.time() + 15
-        while time.time() < deadline and not (tg.calls_of("sendMessage") and zl.calls_of("sendMessage")):
-            time.sleep(0.05)
-        time.sleep(0.2)
-    finally:
-        srv.stop(hard=True)  # ...and is killed while waiting
-    assert not tg.sent(8) and not zl.sent("z8")
-    srv2 = Server(settings, **env).start()
-    try:
-        assert "Xin chào" in tg.wait_sent(8)[0].params["text"]
-        assert "Xin chào" in zl.wait_sent("z8")[0].params["text"]
-        time.sleep(1)
-        assert len(tg.sent(8)) == 1 and len(zl.sent("z8")) == 1  # the redelivered update was not answered again
-    finally:
-        srv2.stop()
-
-
-@pytest.mark.parametrize("platform,kind", [("telegram", "400"), ("telegram", "403"), ("zalo", "400")])
-def test_a_refused_message_is_not_retried(make_app, settings, tg, zl, platform, kind):
-    emu, chat = (tg, 42) if platform == "telegram" else (zl, "zu-1")
-    emu.fail("sendMessage", kind)
+def test_a_refused_message_is_not_retried(make_app, settings, tg, zl):
     with Running(make_app, settings, telegram=tg, zalo=zl) as r:
-        emu.text(chat, "/start")
-        deadline = time.time() + 10
-        while time.time() < deadline and not emu.calls_of("sendMessage"):
-            time.sleep(0.02)
-        time.sleep(0.5)
-        assert [c.status for c in emu.calls_of("sendMessage")] == [int(kind)]
+        for emu, chat, kind in ((tg, 42, "400"), (tg, 43, "403"), (zl, "zu-1", "400")):
+            emu.fail("sendMessage", kind)
+            before = len(emu.calls_of("sendMessage"))
+            emu.text(chat, "/start")
+            deadline = time.time() + 10
+            while time.time() < deadline and len(emu.calls_of("sendMessage")) == before:
+                time.sleep(0.02)
+            time.sleep(0.2)
+            assert [c.status for c in emu.calls_of("sendMessage")[before:]] == [int(kind)]
         assert _count(r.app, OutboxMessage) == 0  # dropped, not queued for a retry

@@ -56,9 +56,18 @@ def _err(code: int, description: str, **parameters) -> JSONResponse:
 
 class TelegramEmulator:
     def __init__(self, token: str = "123456:TEST-token", username: str = "phuong_test_bot"):
-        self.token, self.username = token, username
-        self.bot_id = int(token.split(":")[0])
         self._lock = threading.Lock()
+        self._initial_token = token
+        self.username = username
+        self.reset()
+        self._server: BackgroundServer | None = None
+        self.app = self._build()
+
+    def reset(self) -> None:
+        """Forget everything (calls, updates, failures, webhook): one emulator serves many tests."""
+        token = self._initial_token
+        self.token = token
+        self.bot_id = int(token.split(":")[0])
         self.calls: list[Call] = []
         self.sent_count: Counter = Counter()  # chat_id -> delivered messages
         self._sent: dict[int, list[Call]] = defaultdict(list)
@@ -79,8 +88,6 @@ class TelegramEmulator:
         self._window: deque = deque()
         self._last_to_chat: dict[int, float] = {}
         self._group_window: dict[int, deque] = defaultdict(deque)
-        self._server: BackgroundServer | None = None
-        self.app = self._build()
 
     # --- lifecycle --------------------------------------------------------------------------
     def start(self) -> "TelegramEmulator":

@@ -39,9 +39,16 @@ def _err(code: int, description: str, http_status: int | None = None, **paramete
 
 class ZaloEmulator:
     def __init__(self, token: str = "1459232241454765289:zalo-test-token"):
-        self.token = token
-        self.bot_id = token.split(":")[0]
         self._lock = threading.Lock()
+        self._initial_token = token
+        self.reset()
+        self._server: BackgroundServer | None = None
+        self.app = self._build()
+
+    def reset(self) -> None:
+        """Forget everything (calls, updates, failures, webhook): one emulator serves many tests."""
+        self.token = self._initial_token
+        self.bot_id = self.token.split(":")[0]
         self.calls: list[Call] = []
         self.sent_count: Counter = Counter()
         self._sent: dict[str, list[Call]] = defaultdict(list)
@@ -51,8 +58,6 @@ class ZaloEmulator:
         self.webhook_url: str | None = None
         self.webhook_secret: str | None = None
         self.keep_calls = True
-        self._server: BackgroundServer | None = None
-        self.app = self._build()
 
     def start(self) -> "ZaloEmulator":
         self._server = BackgroundServer(DropMiddleware(self.app, self)).start()

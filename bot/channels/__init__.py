@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import importlib
 
-CHANNEL_MODULES: list[str] = []
+CHANNEL_MODULES: list[str] = [
+    "bot.channels.telegram",
+    "bot.channels.zalo",
+]
 
 
 def mount_all(api, app) -> None:

@@ -1,0 +1,292 @@
+"""What the Telegram and Zalo adapters share: retries around a platform call, the direct-reply
+path with its outbox fallback, per-chat ordering of incoming updates, webhook secrets, typing
+indicators and locations pasted as text."""
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import re
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import Callable, Iterable
+
+from sqlmodel import delete, select
+
+from bot.core import Incoming, Location, Reply
+from bot.models import OutboxMessage
+from bot.outbox import SendError
+from bot.ratelimit import RateLimiter
+
+log = logging.getLogger(__name__)
+
+# Direct replies: how hard to try before handing the rest to the outbox worker.
+DIRECT_ATTEMPTS = 6
+DIRECT_BUDGET = 90.0  # seconds of waiting in total for one message part
+BACKOFF = (0.5, 1, 2, 4, 8, 16)
+
+
+def backoff(attempt: int) -> float:
+    return BACKOFF[min(attempt, len(BACKOFF) - 1)]
+
+
+def call_with_retries(op: Callable[[], object], limiter: RateLimiter, chat_id: str, is_group: bool = False,
+                      attempts: int = DIRECT_ATTEMPTS, budget: float = DIRECT_BUDGET,
+                      sleep=time.sleep, backoff_scale: float = 1.0):
+    """Run one platform call within the rate limits; a 429 waits its retry_after, a 5xx or a
+    dropped connection backs off. Blocked and permanent errors are raised at once."""
+    waited = 0.0
+    for attempt in range(attempts):
+        limiter.acquire(chat_id, is_group)
+        try:
+            return op()
+        except SendError as e:
+            if e.retry_after is not None:
+                # Slows every later send of this process too, including the outbox rows that
+                # follow when this one goes back to the outbox.
+                limiter.penalise(e.retry_after)
+            if e.blocked or e.permanent or attempt == attempts - 1:
+                raise
+            delay = e.retry_after if e.retry_after is not None else backoff(attempt) * backoff_scale
+            if waited + delay > budget:
+                raise
+            log.info("send to %s failed (%s); retrying in %.1fs", chat_id, e, delay)
+            waited += delay
+            sleep(delay)
+    raise AssertionError("unreachable")
+
+
+class Part:
+    """One platform call of a reply; `rest` is what remains of the reply if this call and the
+    following ones have not gone out (for the outbox fallback)."""
+    __slots__ = ("fn", "rest")
+
+    def __init__(self, fn: Callable[[], object], rest: Reply):
+        self.fn, self.rest = fn, rest
+
+    def __call__(self):
+        return self.fn()
+
+
+class PartSender:
+    """Sends one Reply as one or more platform messages. Subclasses implement `parts()` (the
+    calls a reply becomes) and the channel's error mapping inside them."""
+
+    def parts(self, chat_id: str, reply: Reply) -> list[Part]:
+        raise NotImplementedError
+
+    limiter: RateLimiter
+    direct_attempts: int = DIRECT_ATTEMPTS  # per message part, before the outbox takes over
+    direct_budget: float = DIRECT_BUDGET
+    backoff_scale: float = 1.0  # tests shorten the waits after a 5xx or a dropped connection
+
+    def is_group(self, chat_id: str) -> bool:
+        return False
+
+    # --- the outbox's Sender protocol ----------------------------------------------------------
+    def send(self, chat_id: str, reply: Reply) -> None:
+        """For the outbox worker. Until the first part is out, a failure goes back to the outbox,
+        which reschedules the row (after retry_after for a 429). Once a part is out, the rest is
+        retried here: rescheduling would send the first part twice."""
+        group = self.is_group(chat_id)
+        for i, op in enumerate(self.parts(chat_id, reply)):
+            if i == 0:
+                call_with_retries(op, self.limiter, chat_id, group, attempts=1)
+            else:
+                call_with_retries(op, self.limiter, chat_id, group, backoff_scale=self.backoff_scale)
+
+    # --- direct replies to an incoming message -------------------------------------------------
+    def send_direct(self, app, channel: str, chat_id: str, replies: Iterable[Reply],
+                    is_group: bool = False) -> int:
+        """Send at once with retries. Each reply is first journalled as an outbox row in state
+        "sending" (which the outbox worker leaves alone), deleted once out, handed to the worker
+        if the platform stays unreachable, and recovered at the next start if the process dies
+        mid-way. So an outage or a crash delays answers instead of losing them.
+        Returns how many platform messages went out."""
+        replies = list(replies)
+        if not replies:
+            return 0
+        ids = _journal(app, channel, chat_id, replies)
+        sent = 0
+        for n, reply in enumerate(replies):
+            for op in self.parts(chat_id, reply):
+                try:
+                    call_with_retries(op, self.limiter, chat_id, is_group, attempts=self.direct_attempts,
+                                      budget=self.direct_budget, backoff_scale=self.backoff_scale)
+                    sent += 1
+                except SendError as e:
+                    if e.blocked or e.permanent:
+                        log.warning("reply to %s:%s dropped: %s", channel, chat_id, e)
+                        _forget(app, ids[n:])
+                    else:
+                        log.warning("reply to %s:%s handed to the outbox: %s", channel, chat_id, e)
+                        _hand_over(app, ids[n:], str(e), op.rest)
+                    return sent
+                except Exception as e:  # a bug in an adapter: the outbox worker tries again later
+                    log.exception("reply to %s:%s failed", channel, chat_id)
+                    _hand_over(app, ids[n:], repr(e), op.rest)
+                    return sent
+            _forget(app, [ids[n]])
+        return sent
+
+
+def _journal(app, channel: str, chat_id: str, replies: list[Reply]) -> list[int]:
+    now = app.clock.now()
+    with app.db.session() as s:
+        rows = [OutboxMessage(channel=channel, chat_id=chat_id, payload=r.to_dict(), kind="reply",
+                              status="sending", created_at=now, not_before=now) for r in replies]
+        s.add_all(rows)
+        s.flush()
+        return [r.id for r in rows]
+
+
+def _forget(app, ids: list[int]) -> None:
+    # Delivered, or undeliverable for good: the journal keeps no copy of answers, which may hold
+    # a resident's personal data.
+    with app.db.session() as s:
+        s.exec(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+
+
+def _hand_over(app, ids: list[int], error: str, rest: Reply) -> None:
+    """The outbox worker takes the replies not yet out; the first one without its sent parts."""
+    now = app.clock.now()
+    with app.db.session() as s:
+        for k, oid in enumerate(ids):
+            row = s.get(OutboxMessage, oid)
+            if row is None:
+                continue
+            row.status, row.not_before, row.last_error = "pending", now, error[:500]
+            if k == 0:
+                row.attempts += 1
+                row.payload = rest.to_dict()
+            s.add(row)
+    app.wake_outbox()
+
+
+def recover_replies(app, channel: str) -> int:
+    """At start: replies a previous process journalled but never finished go to the outbox
+    worker. Nothing of this process is in flight yet, so "sending" means interrupted."""
+    with app.db.session() as s:
+        rows = list(s.exec(select(OutboxMessage).where(OutboxMessage.channel == channel,
+                                                       OutboxMessage.kind == "reply",
+                                                       OutboxMessage.status == "sending")))
+        for row in rows:
+            row.status, row.not_before = "pending", app.clock.now()
+            s.add(row)
+    if rows:
+        log.warning("%d unfinished %s replies from before the restart handed to the outbox", len(rows), channel)
+        app.wake_outbox()
+    return len(rows)
+
+
+class ChatSerialExecutor:
+    """Runs jobs on a thread pool, those of one chat one after another in arrival order, those
+    of different chats side by side (one slow answer must not hold up the whole ward)."""
+
+    def __init__(self, workers: int = 8, name: str = "chan"):
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix=name)
+        self._lock = threading.Lock()
+        self._queues: dict[str, deque] = {}
+
+    def submit(self, key: str, fn: Callable[[], object]) -> Future:
+        fut: Future = Future()
+        with self._lock:
+            q = self._queues.get(key)
+            if q is not None:
+                q.append((fn, fut))
+                return fut
+            self._queues[key] = deque()
+        self._pool.submit(self._run, key, fn, fut)
+        return fut
+
+    def _run(self, key: str, fn, fut: Future) -> None:
+        while True:
+            try:
+                fut.set_result(fn())
+            except BaseException as e:  # noqa: BLE001 - reported through the future
+                fut.set_exception(e)
+            with self._lock:
+                q = self._queues[key]
+                if not q:
+                    del self._queues[key]
+                    return
+                fn, fut = q.popleft()
+
+    def shutdown(self) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=False)
+
+
+def seen_before(app, channel: str, update_key: str | None) -> bool:
+    """A cheap look before downloading a redelivered update's photos; the engine's insert of the
+    same key stays the real guard."""
+    if not update_key:
+        return False
+    from bot.models import ProcessedUpdate
+    with app.db.session() as s:
+        return s.get(ProcessedUpdate, (channel, update_key)) is not None
+
+
+def derived_secret(token: str, purpose: str) -> str:
+    """A webhook secret stable across restarts without extra configuration: derived from the
+    bot token, which only the operator and the platform know. Characters fit both platforms."""
+    return hmac.new(token.encode(), purpose.encode(), hashlib.sha256).hexdigest()[:48]
+
+
+def secret_ok(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+class Typing:
+    """Shows "typing..." only when an answer is slow: a timer fires after `delay` unless the
+    answer is ready first, so fast answers cost no extra platform call."""
+
+    def __init__(self, fn: Callable[[], object], delay: float = 0.7):
+        self._timer = threading.Timer(delay, self._fire, args=(fn,))
+        self._timer.daemon = True
+
+    @staticmethod
+    def _fire(fn) -> None:
+        try:
+            fn()
+        except Exception as e:  # a missing typing indicator is harmless
+            log.debug("chat action failed: %s", e)
+
+    def __enter__(self):
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._timer.cancel()
+
+
+_COORD = r"(-?\d{1,2}\.\d{3,})\s*,\s*(-?\d{1,3}\.\d{3,})"
+_LOC_PATTERNS = [
+    re.compile(r"^\s*" + _COORD + r"\s*$"),
+    re.compile(r"^\s*https?://(?:www\.)?(?:maps\.google\.[a-z.]+|google\.[a-z.]+/maps)\S*?[?&](?:q|query|ll)="
+               + _COORD.replace(r"\s*,\s*", r"(?:,|%2C)") + r"\S*\s*$", re.I),
+    re.compile(r"^\s*https?://(?:www\.)?google\.[a-z.]+/maps/\S*?@" + _COORD.replace(r"\s*,\s*", ",") + r"\S*\s*$",
+               re.I),
+]
+
+
+def location_from_text(text: str | None) -> Location | None:
+    """A message that is only coordinates or a Google Maps link to a point is a location. Zalo's
+    Bot API delivers no location messages, so residents there paste a link instead."""
+    if not text or len(text) > 500:
+        return None
+    for pat in _LOC_PATTERNS:
+        m = pat.match(text)
+        if m:
+            lat, lon = float(m.group(1)), float(m.group(2))
+            if -90 <= lat <= 90 and -180 <= lon <= 180:
+                return Location(lat, lon)
+    return None
+
+
+def apply_text_location(msg: Incoming) -> Incoming:
+    loc = location_from_text(msg.text)
+    if loc is not None and msg.location is None:
+        msg.location, msg.text = loc, None
+    return msg

@@ -57,4 +57,5 @@ class Running:
 
 def norm(text: str) -> str:
     """Compare texts across channels: ids that differ per run, whitespace at split points."""
-    return re.sub(r"\s+", " ", re.sub(r"#\d+", "#N", text)).strip()
+    text = re.sub(r"PA-\d{4}-\d{6}", "PA-CODE", re.sub(r"#\d+", "#N", text))
+    return re.sub(r"\s+", " ", text).strip()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from datetime import timedelta
 import re
 import threading
 import time
@@ -108,7 +109,10 @@ class PartSender:
         replies = list(replies)
         if not replies:
             return 0
-        ids = _journal(app, channel, chat_id, replies)
+        # The journal rows are claims like the outbox worker's: their lease (not_before) outlasts
+        # every retry of this send, so the worker never sends them too while we are at it.
+        lease = timedelta(seconds=self.direct_budget * len(replies) + 60)
+        ids = _journal(app, channel, chat_id, replies, lease)
         sent = 0
         for n, reply in enumerate(replies):
             for op in self.parts(chat_id, reply):
@@ -132,11 +136,11 @@ class PartSender:
         return sent
 
 
-def _journal(app, channel: str, chat_id: str, replies: list[Reply]) -> list[int]:
+def _journal(app, channel: str, chat_id: str, replies: list[Reply], lease: timedelta) -> list[int]:
     now = app.clock.now()
     with app.db.session() as s:
         rows = [OutboxMessage(channel=channel, chat_id=chat_id, payload=r.to_dict(), kind="reply",
-                              status="sending", created_at=now, not_before=now) for r in replies]
+                              status="sending", created_at=now, not_before=now + lease) for r in replies]
         s.add_all(rows)
         s.flush()
         return [r.id for r in rows]

@@ -346,7 +346,7 @@ def on_complaint(ctx: Context) -> None:
 def on_media(ctx: Context) -> bool:
     """A photo or a location sent outside any form may be the start of a report."""
     msg = ctx.msg
-    if msg.files and not msg.photos:
+    if any(f.kind != "sticker" for f in msg.files) and not msg.photos:
         ctx.reply(FILE_NOT_SUPPORTED.replace(", những gì bạn đã nhập vẫn được giữ nguyên", ""))
         return True
     pending: dict = {}

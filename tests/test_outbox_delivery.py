@@ -204,3 +204,40 @@ def test_worker_killed_mid_broadcast_resumes_without_duplicates_or_gaps(app, set
         tg.stop()
         if proc.poll() is None:
             proc.kill()
+
+
+def test_channel_senders_take_one_rate_slot_per_message_through_the_dispatcher(app):
+    """The dispatcher reserves the sender's own limiter; the sender must not reserve again, or
+    every broadcast message would cost two slots (half the rate) and a one-second per-chat wait."""
+    from bot.channels.base import Part, PartSender
+    from bot.core import Reply
+    from bot.ratelimit import RateLimiter
+
+    class FakeTime:
+        t = 0.0
+
+        def clock(self):
+            return self.t
+
+        def sleep(self, s):
+            self.t += s
+
+    ft = FakeTime()
+
+    class Counting(PartSender):
+        def __init__(self):
+            self.limiter = RateLimiter(per_second=10, clock=ft.clock, sleep=ft.sleep)
+            self.calls = 0
+
+        def parts(self, chat_id, reply):
+            def call():
+                self.calls += 1
+            return [Part(call, reply)]
+
+    snd = Counting()
+    lim = snd.limiter
+    for i in range(20):  # what the dispatcher does per row: acquire, then send
+        lim.acquire(f"c{i}")
+        snd.send(f"c{i}", Reply("x"))
+    assert snd.calls == 20
+    assert 1.85 <= ft.t <= 1.95  # 20 messages at 10/s: one slot each, not two

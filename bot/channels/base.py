@@ -35,12 +35,14 @@ def backoff(attempt: int) -> float:
 
 def call_with_retries(op: Callable[[], object], limiter: RateLimiter, chat_id: str, is_group: bool = False,
                       attempts: int = DIRECT_ATTEMPTS, budget: float = DIRECT_BUDGET,
-                      sleep=time.sleep, backoff_scale: float = 1.0):
+                      sleep=time.sleep, backoff_scale: float = 1.0, reserved: bool = False):
     """Run one platform call within the rate limits; a 429 waits its retry_after, a 5xx or a
-    dropped connection backs off. Blocked and permanent errors are raised at once."""
+    dropped connection backs off. Blocked and permanent errors are raised at once.
+    reserved: the caller (the outbox dispatcher) already took the first attempt's slot."""
     waited = 0.0
     for attempt in range(attempts):
-        limiter.acquire(chat_id, is_group)
+        if not (reserved and attempt == 0):
+            limiter.acquire(chat_id, is_group)
         try:
             return op()
         except SendError as e:
@@ -93,8 +95,8 @@ class PartSender:
         retried here: rescheduling would send the first part twice."""
         group = self.is_group(chat_id)
         for i, op in enumerate(self.parts(chat_id, reply)):
-            if i == 0:
-                call_with_retries(op, self.limiter, chat_id, group, attempts=1)
+            if i == 0:  # the dispatcher acquired this sender's limiter for it (bot.outbox.limiter_for)
+                call_with_retries(op, self.limiter, chat_id, group, attempts=1, reserved=True)
             else:
                 call_with_retries(op, self.limiter, chat_id, group, backoff_scale=self.backoff_scale)
 

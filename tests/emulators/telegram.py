@@ -220,8 +220,12 @@ class TelegramEmulator:
             return await self.dispatch(token, method, params, files, request)
 
         @api.get("/_emulator/stats")
-        def stats():
-            return self.stats()
+        def stats(per_chat: int = 0):
+            out = self.stats()
+            if per_chat:  # benchmarks check "each recipient exactly once" from outside the process
+                with self._lock:
+                    out["per_chat"] = {str(k): v for k, v in self.sent_count.items()}
+            return out
 
         @api.get("/file/bot{token}/{path:path}")
         def file(token: str, path: str):

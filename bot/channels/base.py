@@ -244,6 +244,21 @@ def secret_ok(given: str | None, expected: str) -> bool:
     return given is not None and hmac.compare_digest(given.encode(), expected.encode())
 
 
+async def read_webhook(request, header: str, secret: str, max_bytes: int):
+    """(payload, None) for a genuine webhook call, or (None, error response): a missing secret
+    header is 401, a wrong one 403 (nothing is processed either way), oversize 413, bad JSON 400."""
+    from fastapi.responses import JSONResponse
+    given = request.headers.get(header)
+    if not secret_ok(given, secret):
+        return None, JSONResponse({"error": "forbidden"}, status_code=401 if given is None else 403)
+    if int(request.headers.get("content-length") or 0) > max_bytes:
+        return None, JSONResponse({"error": "too large"}, status_code=413)
+    try:
+        return await request.json(), None
+    except Exception:
+        return None, JSONResponse({"error": "invalid JSON"}, status_code=400)
+
+
 class Typing:
     """Shows "typing..." only when an answer is slow: a timer fires after `delay` unless the
     answer is ready first, so fast answers cost no extra platform call."""

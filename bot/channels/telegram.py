@@ -18,11 +18,10 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import Request
-from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
-                               derived_secret, recover_replies, secret_ok, seen_before)
+                               derived_secret, read_webhook, recover_replies, seen_before)
 from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
@@ -350,15 +349,9 @@ def mount(api, app) -> None:
 
     @api.post(PATH, include_in_schema=False)
     async def telegram_webhook(request: Request):
-        given = request.headers.get(SECRET_HEADER)
-        if not secret_ok(given, channel.secret):
-            return JSONResponse({"error": "forbidden"}, status_code=401 if given is None else 403)
-        if int(request.headers.get("content-length") or 0) > MAX_UPDATE:
-            return JSONResponse({"error": "too large"}, status_code=413)
-        try:
-            data = await request.json()
-        except Exception:
-            return JSONResponse({"error": "invalid JSON"}, status_code=400)
+        data, refused = await read_webhook(request, SECRET_HEADER, channel.secret, MAX_UPDATE)
+        if refused is not None:
+            return refused
         from telegram import Update
         try:
             update = Update.de_json(data, channel.bot)

@@ -30,7 +30,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
-                               derived_secret, recover_replies, secret_ok, seen_before)
+                               derived_secret, read_webhook, recover_replies, seen_before)
 from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
@@ -372,15 +372,9 @@ def mount(api, app) -> None:
 
     @api.post(PATH, include_in_schema=False)
     async def zalo_webhook(request: Request):
-        given = request.headers.get(SECRET_HEADER)
-        if not secret_ok(given, channel.secret):
-            return JSONResponse({"error": "forbidden"}, status_code=401 if given is None else 403)
-        if int(request.headers.get("content-length") or 0) > MAX_UPDATE:
-            return JSONResponse({"error": "too large"}, status_code=413)
-        try:
-            data = await request.json()
-        except Exception:
-            return JSONResponse({"error": "invalid JSON"}, status_code=400)
+        data, refused = await read_webhook(request, SECRET_HEADER, channel.secret, MAX_UPDATE)
+        if refused is not None:
+            return refused
         # Zalo wraps the event as {"ok": true, "result": {...}}; accept the bare event too.
         update = data.get("result") if isinstance(data, dict) and isinstance(data.get("result"), dict) else data
         if not isinstance(update, dict) or not update.get("event_name"):

@@ -100,6 +100,16 @@ class AuditEvent(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class ApiToken(SQLModel, table=True):
+    """A person's bearer token for the HTTP APIs (bot/tokens.py); only its SHA-256 is stored."""
+    __tablename__ = "api_token"
+    token_hash: str = Field(primary_key=True, max_length=64)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    revoked_at: Optional[datetime] = None
+
+
 class Handoff(SQLModel, table=True):
     """A resident's question the bot could not answer, passed to ward staff."""
     id: Optional[int] = Field(default=None, primary_key=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 
 from bot import roles as R
+from bot import tokens
 from bot.clock import fmt_local
 from bot.context import Context
 from bot.router import Router
@@ -74,10 +75,34 @@ def cmd_whoami(ctx: Context, args: str) -> None:
     ctx.reply("\n".join(lines))
 
 
+def cmd_token(ctx: Context, args: str) -> None:
+    if args.strip().lower() in ("huy", "hủy"):
+        n = tokens.revoke(ctx.session, ctx.person.id, ctx.now)
+        ctx.audit("api_token_revoked", "person", ctx.person.id, count=n)
+        ctx.reply(f"Đã thu hồi {n} mã truy cập của bạn.")
+        return
+    token, expires = tokens.issue(ctx.session, ctx.person.id, ctx.now)
+    ctx.audit("api_token_issued", "person", ctx.person.id)
+    y = ctx.now.year
+    ctx.reply("Mã truy cập cá nhân của bạn (chỉ hiện một lần; mã cũ nếu có đã hết hiệu lực):\n"
+              f"{token}\n"
+              f"Dùng đến {fmt_local(expires)}, trong tiêu đề \"Authorization: Bearer MÃ\":\n"
+              f"• tải báo cáo tổ: GET /reports/teams/{y}/q1.xlsx (toàn phường) hoặc /reports/teams/{y}/q1/tdp-01.xlsx\n"
+              "• lớp học (cán bộ): POST /api/classes\n"
+              "Đừng chia sẻ mã này. Gõ /matai để đổi mã, /matai huy để thu hồi.")
+
+
+def erase_tokens(ctx: Context) -> None:
+    tokens.erase(ctx.session, ctx.person.id)
+
+
 def register(r: Router) -> None:
     r.command("nhapma", "nhập mã mời để nhận vai trò", keeps_flow=True)(cmd_redeem)
     r.command("vaitro", "xem vai trò của bạn", keeps_flow=True)(cmd_whoami)
     r.command("moi", "tạo mã mời (cán bộ)", roles=(R.STAFF, R.ADMIN))(cmd_invite)
+    r.command("matai", "mã truy cập cá nhân cho tải báo cáo và API (cán bộ, tổ trưởng)",
+              roles=(R.STAFF, R.TEAM_LEADER), aliases=("tokenapi",))(cmd_token)
+    r.on_erase(erase_tokens)
 
 
 def register_cli(sub: argparse._SubParsersAction) -> None:

@@ -27,7 +27,7 @@ def test_staff_token_draft_preview_confirm_and_report(settings):
             R.grant(s, p, R.STAFF, datetime.now(timezone.utc))
             s.commit()
         out = srv.texts("staff-web", "/tokenapi")
-        token = next(line for line in out.splitlines() if line.startswith("bdh_"))
+        token = next(line for line in out.splitlines() if line.startswith("tk_"))
         api = srv.url + "/api/classes"
         start = (to_local(datetime.now(timezone.utc)) + timedelta(days=5)).replace(hour=8, minute=0)
         body = {"topic": "vneid", "starts_at": start.strftime("%Y-%m-%dT%H:%M"), "repeat": {"weeks": 3},
@@ -35,7 +35,7 @@ def test_staff_token_draft_preview_confirm_and_report(settings):
 
         r = httpx.post(api, json=body)
         assert r.status_code == 401 and "Bearer" in r.json()["error"]
-        r = httpx.post(api, json=body, headers={"Authorization": "Bearer bdh_wrong"})
+        r = httpx.post(api, json=body, headers={"Authorization": "Bearer tk_wrong"})
         assert r.status_code == 401
         auth = {"Authorization": f"Bearer {token}"}
         r = httpx.post(api, json={**body, "capacity": 0}, headers=auth)

@@ -190,3 +190,29 @@ def test_out_of_scope_offers_handoff(chat):
     assert any(b.data == "handoffask:yes" for r in replies for b in r.buttons)
     out = chat.text(button="handoffask:yes")
     assert "Gửi nguyên câu này" in out
+
+
+def test_one_personal_token_for_every_http_api(app, clock):
+    """/matai (alias /tokenapi): a new token replaces the old, /matai huy revokes, it expires,
+    and erasing one's data deletes it. Residents get none."""
+    from bot import roles as R, tokens
+    from bot.models import ApiToken
+    with app.db.session() as s:
+        code = R.create_invite(s, R.STAFF, clock.now()).code
+    staff = Chat(app, "st")
+    staff.say(f"/nhapma {code}")
+    assert "dành cho" in Chat(app, "res").text("/matai")
+    first = staff.text("/matai").split("\n")[1]
+    second = staff.text("/tokenapi").split("\n")[1]
+    with app.db.session() as s:
+        pid = s.exec(select(Person).where(Person.chat_id == "st")).one().id
+        assert tokens.person_for(s, first, clock.now()) is None
+        assert tokens.person_for(s, second, clock.now()) == pid
+        assert tokens.person_for(s, second, clock.now() + timedelta(days=91)) is None
+    assert "thu hồi 1" in staff.text("/matai huy")
+    third = staff.text("/matai").split("\n")[1]
+    staff.say("/xoadulieu")
+    staff.press("erase:xoa")
+    with app.db.session() as s:
+        assert tokens.person_for(s, third, clock.now()) is None
+        assert s.exec(select(ApiToken)).all() == []

@@ -185,8 +185,8 @@ def test_authenticated_download_401_403_200(data, settings):
         srv.stop()
     # the chat never shows a token again, and the database keeps only a hash
     from sqlmodel import select
-    from handlers.teams.models import TeamApiToken
+    from bot.models import ApiToken
     with data.db.session() as s:
-        hashes = [t.token_hash for t in s.exec(select(TeamApiToken))]
+        hashes = [t.token_hash for t in s.exec(select(ApiToken))]
     assert staff_token not in hashes and len(hashes[0]) == 64
     assert person_id(data, staff)

@@ -107,6 +107,6 @@ def test_erasing_data_removes_download_tokens(app):
     staff = enrol(app, "s1", R.STAFF)
     staff.text("/matai")
     staff.press("erase:xoa")
-    from handlers.teams.models import TeamApiToken
+    from bot.models import ApiToken
     with app.db.session() as s:
-        assert s.exec(select(TeamApiToken)).all() == []
+        assert s.exec(select(ApiToken)).all() == []

@@ -24,7 +24,6 @@ def register(r) -> None:
     r.command("diemdanh", "điểm danh lớp học (cán bộ)", roles=(R.STAFF,))(C.cmd_attendance)
     r.callback("ddanh")(C.cb_attendance)
     r.command("baocaogui", "báo cáo gửi thông báo lớp học (cán bộ)", roles=(R.STAFF,))(C.cmd_delivery)
-    r.command("tokenapi", "lấy mã truy cập API lớp học (cán bộ)", roles=(R.STAFF,))(C.cmd_token)
     r.on_erase(C.on_erase)
     on_blocked("class_notices", S.unsubscribe_blocked)
     register_stats("class_notices", S.stats_provider, S.STATS_LABELS)

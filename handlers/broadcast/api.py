@@ -1,5 +1,5 @@
 """HTTP API for staff tools: create a class (a draft with its preview), confirm it, read its
-sign-ups and delivery report. Authorization: Bearer <token from /tokenapi in chat>."""
+sign-ups and delivery report. Authorization: Bearer <token from /matai in chat>."""
 from __future__ import annotations
 
 import json
@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from bot import roles as R
+from bot import tokens
 from bot.models import AuditEvent
 from handlers.broadcast import service as S
 from handlers.broadcast.models import LiteracyClass
@@ -21,11 +22,10 @@ def _error(status: int, message: str) -> JSONResponse:
 
 
 def _staff(app, session, request: Request) -> int | JSONResponse:
-    auth = request.headers.get("authorization", "")
-    scheme, _, token = auth.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        return _error(401, "Thiếu mã truy cập (Authorization: Bearer MÃ). Cán bộ lấy mã bằng lệnh /tokenapi.")
-    pid = S.token_person(session, token.strip(), app.clock.now())
+    token = tokens.bearer(request)
+    if not token:
+        return _error(401, "Thiếu mã truy cập (Authorization: Bearer MÃ). Cán bộ lấy mã bằng lệnh /matai.")
+    pid = tokens.person_for(session, token, app.clock.now())
     if pid is None:
         return _error(401, "Mã truy cập không đúng, đã hết hạn hoặc đã bị thu hồi.")
     if R.STAFF not in R.roles_of(session, pid):

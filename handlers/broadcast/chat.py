@@ -7,7 +7,6 @@ from datetime import datetime
 from sqlmodel import select
 
 from bot import roles as R
-from bot.clock import fmt_local
 from bot.context import Context
 from bot.models import Person
 from bot.router import Flow
@@ -429,22 +428,9 @@ def cmd_delivery(ctx: Context, args: str) -> None:
               f"• Đăng ký tham gia: {r['signups']} (chờ: {r['waiting']}, không tham gia: {r['declined']})")
 
 
-def cmd_token(ctx: Context, args: str) -> None:
-    if args.strip().lower() in ("huy", "hủy"):
-        n = S.revoke_tokens(ctx.session, ctx.person.id, ctx.now)
-        ctx.audit("api_token_revoked", "person", ctx.person.id, count=n)
-        ctx.reply(f"Đã thu hồi {n} mã truy cập API của bạn.")
-        return
-    token, exp = S.issue_token(ctx.session, ctx.person.id, ctx.now)
-    ctx.audit("api_token_issued", "person", ctx.person.id)
-    ctx.reply(f"Mã truy cập API lớp học (dùng đến {fmt_local(exp)}; đừng chia sẻ, mình chỉ hiện một lần):\n{token}\n"
-              "Dùng trong tiêu đề: Authorization: Bearer MÃ. Thu hồi: /tokenapi huy")
-
-
 def on_erase(ctx: Context) -> None:
     s, pid = ctx.session, ctx.person.id
     S.unsubscribe(s, pid, ctx.now)
     for su in s.exec(select(ClassSignup).where(ClassSignup.person_id == pid)):
         su.person_id = None  # the head count stays in the statistics, the person does not
         s.add(su)
-    S.revoke_tokens(s, pid, ctx.now)

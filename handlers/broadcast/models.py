@@ -65,13 +65,3 @@ class ClassSignup(SQLModel, table=True):
     attended: Optional[bool] = None
     updated_at: datetime = Field(default_factory=utcnow)
     queue_no: int = 0  # waiting-list order: the occurrence's seq when this status was taken
-
-
-class StaffApiToken(SQLModel, table=True):
-    """Bearer tokens for the class API. Only a hash is stored; the token is shown once in chat."""
-    __tablename__ = "staff_api_token"
-    token_hash: str = Field(primary_key=True, max_length=64)
-    person_id: int = Field(foreign_key="person.id", index=True)
-    created_at: datetime = Field(default_factory=utcnow)
-    expires_at: datetime
-    revoked_at: Optional[datetime] = None

@@ -2,8 +2,6 @@
 Nothing here talks to a chat; callers pass a session and get data or Vietnamese messages back."""
 from __future__ import annotations
 
-import hashlib
-import secrets
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
 
@@ -15,8 +13,7 @@ from bot.core import Button, Reply
 from bot.models import OutboxMessage, Person
 from bot.outbox import enqueue, enqueue_many
 from bot.profile import WardProfile
-from handlers.broadcast.models import (ClassOccurrence, ClassSignup, ClassSubscription, LiteracyClass,
-                                       StaffApiToken)
+from handlers.broadcast.models import ClassOccurrence, ClassSignup, ClassSubscription, LiteracyClass
 from scheduler import core as sched
 
 TOPICS: dict[str, str] = {
@@ -33,7 +30,6 @@ MAX_CAPACITY = 2000
 NOTICE_LEAD = timedelta(days=3)  # notices of later occurrences of a weekly class go this early
 REMINDER_TIME = time(19, 0)  # local, the evening before
 KIND = "broadcast"
-TOKEN_DAYS = 30
 
 
 class ClassError(ValueError):
@@ -511,28 +507,3 @@ def stats_provider(session: Session, start: datetime, end: datetime, group_code:
 
 STATS_LABELS = {"classes_held": "Số buổi học BDHVS đã tổ chức", "class_attendance": "Lượt người dự lớp",
                 "class_signups": "Lượt đăng ký dự lớp"}
-
-
-# --- API tokens ---------------------------------------------------------------------------------
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def issue_token(session: Session, person_id: int, now: datetime) -> tuple[str, datetime]:
-    token = "bdh_" + secrets.token_urlsafe(24)
-    exp = now + timedelta(days=TOKEN_DAYS)
-    session.add(StaffApiToken(token_hash=_hash(token), person_id=person_id, created_at=now, expires_at=exp))
-    return token, exp
-
-
-def revoke_tokens(session: Session, person_id: int, now: datetime) -> int:
-    res = session.exec(update(StaffApiToken).where(StaffApiToken.person_id == person_id,
-                                                   StaffApiToken.revoked_at.is_(None)).values(revoked_at=now))
-    return res.rowcount or 0
-
-
-def token_person(session: Session, token: str, now: datetime) -> int | None:
-    row = session.get(StaffApiToken, _hash(token))
-    if row is None or row.revoked_at is not None or row.expires_at <= now:
-        return None
-    return row.person_id

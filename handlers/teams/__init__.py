@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import roles as R
 from bot.router import Router
-from handlers.teams import commands, form, reminders, roster, web
+from handlers.teams import commands, form, reminders, roster
 from handlers.teams.web import register_routes  # noqa: F401  (mounted by bot.server)
 
 MEMBERS, LEADERS, STAFF = (R.TEAM_MEMBER,), (R.TEAM_LEADER,), (R.STAFF,)
@@ -24,13 +24,11 @@ def register(r: Router) -> None:
     r.callback("tward")(commands.cb_ward)
     r.command("danop", "đánh dấu báo cáo phường đã gửi Sở (cán bộ)", roles=STAFF)(commands.cmd_ward_done)
     r.command("mokhoa", "mở lại báo cáo quý đã nộp của một tổ (cán bộ)", roles=STAFF)(commands.cmd_reopen)
-    r.command("matai", "tạo mã truy cập để tải báo cáo qua HTTP", roles=(R.STAFF, R.TEAM_LEADER))(web.cmd_token)
     r.command("doi", "danh sách tổ CNSCĐ và thành viên (cán bộ)", roles=STAFF)(roster.cmd_teams)
     r.command("chuyendoi", "chuyển thành viên sang tổ khác, giao tổ trưởng (cán bộ)", roles=STAFF)(roster.cmd_move)
     r.command("xoathanhvien", "xóa thành viên khỏi tổ CNSCĐ (cán bộ)", roles=STAFF)(roster.cmd_remove)
     r.on_text(form.on_text)
     r.on_startup(reminders.on_startup)
-    r.on_erase(web.erase_tokens)
 
 
 def register_cli(sub) -> None:

@@ -49,13 +49,3 @@ class TeamSubmission(SQLModel, table=True):
     quarter: int
     submitted_by: Optional[int] = None
     submitted_at: datetime = Field(default_factory=utcnow)
-
-
-class TeamApiToken(SQLModel, table=True):
-    """Personal token for downloading reports over HTTP; only its SHA-256 is stored."""
-    __tablename__ = "team_api_token"
-    id: Optional[int] = Field(default=None, primary_key=True)
-    person_id: int = Field(foreign_key="person.id", index=True)
-    token_hash: str = Field(max_length=64, unique=True)
-    created_at: datetime = Field(default_factory=utcnow)
-    revoked_at: Optional[datetime] = None

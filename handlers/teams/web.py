@@ -1,50 +1,18 @@
-"""Report downloads over HTTP, with a personal token staff create in the chat (/matai).
-
-Only the token's SHA-256 is stored. No token or an unknown one: 401; a valid token whose owner
+"""Report downloads over HTTP, with the personal token staff and leaders create in the chat
+(/matai, bot/tokens.py). No token or an unknown one: 401; a valid token whose owner
 may not see this report (not staff, or another team's leader): 403."""
 from __future__ import annotations
 
-import hashlib
 import re
-import secrets
 
 from fastapi import Request
 from fastapi.responses import FileResponse, JSONResponse
-from sqlmodel import select
 
 from bot import roles as R
-from bot.context import Context
+from bot import tokens
 from handlers.teams import report as REP
-from handlers.teams.models import TeamApiToken
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-def hash_token(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def cmd_token(ctx: Context, args: str) -> None:
-    for t in ctx.session.exec(select(TeamApiToken).where(TeamApiToken.person_id == ctx.person.id,
-                                                         TeamApiToken.revoked_at.is_(None))):
-        t.revoked_at = ctx.now
-        ctx.session.add(t)
-    token = "tk_" + secrets.token_urlsafe(24)
-    ctx.session.add(TeamApiToken(person_id=ctx.person.id, token_hash=hash_token(token), created_at=ctx.now))
-    ctx.audit("api_token_created", "person", ctx.person.id)
-    y = ctx.now.year
-    ctx.reply("Mã truy cập cá nhân của bạn (chỉ hiện một lần, mã cũ nếu có đã hết hiệu lực):\n"
-              f"{token}\n"
-              f"Tải báo cáo: GET /reports/teams/{y}/q1.xlsx (toàn phường, cán bộ) hoặc "
-              f"/reports/teams/{y}/q1/tdp-01.xlsx (một tổ), kèm tiêu đề \"Authorization: Bearer MÃ\". "
-              "Đừng chia sẻ mã này; gõ /matai lần nữa để đổi mã.")
-
-
-def erase_tokens(ctx: Context) -> None:
-    """/xoadulieu: a person's download tokens go with their data (logged sessions stay: they are
-    the ward's records, and name nobody but their author id)."""
-    for t in ctx.session.exec(select(TeamApiToken).where(TeamApiToken.person_id == ctx.person.id)):
-        ctx.session.delete(t)
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -54,13 +22,7 @@ def _error(status: int, message: str) -> JSONResponse:
 
 def register_routes(api, app) -> None:
     def auth(request: Request, s):
-        header = request.headers.get("authorization", "")
-        token = header[7:].strip() if header.lower().startswith("bearer ") else request.query_params.get("token", "")
-        if not token:
-            return None
-        row = s.exec(select(TeamApiToken).where(TeamApiToken.token_hash == hash_token(token),
-                                                TeamApiToken.revoked_at.is_(None))).first()
-        return row.person_id if row else None
+        return tokens.person_for(s, tokens.bearer(request), app.clock.now())
 
     def serve(request: Request, year: int, name: str, group: str | None):
         m = re.fullmatch(r"q([1-4])\.(xlsx|png)", name)

@@ -26,19 +26,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('id'),
     sa.UniqueConstraint('group_code', 'year', 'quarter', name='uq_team_submission')
     )
-    op.create_table('team_api_token',
-    sa.Column('id', sa.Integer(), nullable=False),
-    sa.Column('person_id', sa.Integer(), nullable=False),
-    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('revoked_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
-    sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('token_hash')
-    )
-    with op.batch_alter_table('team_api_token', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_team_api_token_person_id'), ['person_id'], unique=False)
-
     op.create_table('team_session',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('group_code', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=False),
@@ -79,8 +66,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_team_session_author_id'))
 
     op.drop_table('team_session')
-    with op.batch_alter_table('team_api_token', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_team_api_token_person_id'))
-
-    op.drop_table('team_api_token')
     op.drop_table('team_submission')

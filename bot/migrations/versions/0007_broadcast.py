@@ -67,18 +67,6 @@ def upgrade() -> None:
     with op.batch_alter_table('class_subscription', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_class_subscription_group_code'), ['group_code'], unique=False)
 
-    op.create_table('staff_api_token',
-    sa.Column('token_hash', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-    sa.Column('person_id', sa.Integer(), nullable=False),
-    sa.Column('created_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('expires_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=False),
-    sa.Column('revoked_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-    sa.ForeignKeyConstraint(['person_id'], ['person.id'], ),
-    sa.PrimaryKeyConstraint('token_hash')
-    )
-    with op.batch_alter_table('staff_api_token', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_staff_api_token_person_id'), ['person_id'], unique=False)
-
     op.create_table('class_signup',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('occurrence_id', sa.Integer(), nullable=False),
@@ -104,10 +92,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_class_signup_occurrence_id'))
 
     op.drop_table('class_signup')
-    with op.batch_alter_table('staff_api_token', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_staff_api_token_person_id'))
-
-    op.drop_table('staff_api_token')
     with op.batch_alter_table('class_subscription', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_class_subscription_group_code'))
 

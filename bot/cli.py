@@ -115,7 +115,7 @@ def build_parser() -> argparse.ArgumentParser:
     for mod in handlers.modules():
         if hasattr(mod, "register_cli"):
             mod.register_cli(sub)
-    for name in ("nlu.cli", "knowledge.cli", "scheduler.cli"):
+    for name in ("nlu.cli", "knowledge.cli", "scheduler.cli", "bot.webadmin.cli"):
         try:
             mod = __import__(name, fromlist=["register_cli"])
         except ModuleNotFoundError:

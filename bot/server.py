@@ -147,6 +147,8 @@ def create_api(app, background: bool = True) -> FastAPI:
     for mod in handlers.modules():
         if hasattr(mod, "register_routes"):
             mod.register_routes(api, app)
+    from bot.webadmin import register_routes as register_admin
+    register_admin(api, app)  # the staff back office at /admin/
     return api
 
 

@@ -1,0 +1,130 @@
+"""Request plumbing shared by the back-office pages: who is logged in, CSRF, templates."""
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from bot import roles as R
+from bot.clock import fmt_local, to_local
+from bot.webadmin import auth
+from bot.webadmin.models import StaffAccount, StaffSession
+
+COOKIE = "bo_session"
+LOGIN_CSRF_COOKIE = "bo_login_csrf"
+TEMPLATES = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
+TEMPLATES.env.filters["local"] = lambda d: fmt_local(d) if d else ""
+TEMPLATES.env.filters["localdate"] = lambda d: fmt_local(d, with_time=False) if d else ""
+TEMPLATES.env.filters["iso"] = lambda d: to_local(d).isoformat() if d else ""
+
+NAV = [("dashboard", "/admin/", "Tổng quan"), ("reports", "/admin/reports", "Phản ánh"),
+       ("unanswered", "/admin/unanswered", "Câu hỏi chờ trả lời"), ("kb", "/admin/kb", "Kho tri thức"),
+       ("classes", "/admin/classes", "Lớp học"), ("teams", "/admin/teams", "Tổ công nghệ số"),
+       ("audit", "/admin/audit", "Nhật ký"), ("accounts", "/admin/accounts", "Tài khoản")]
+
+
+class NeedLogin(Exception):
+    pass
+
+
+class Forbidden(Exception):
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+@dataclass
+class Staff:
+    account: StaffAccount
+    session_row: StaffSession
+    roles: set[str] = field(default_factory=set)
+
+    @property
+    def person_id(self) -> int:
+        return self.account.person_id
+
+    @property
+    def name(self) -> str:
+        return self.account.display_name
+
+    @property
+    def is_admin(self) -> bool:
+        return R.ADMIN in self.roles
+
+    @property
+    def csrf(self) -> str:
+        return self.session_row.csrf
+
+
+def secure_cookies(request: Request) -> bool:
+    app = request.app.state.bot
+    if request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https":
+        return True
+    return bool(app.settings.public_url and app.settings.public_url.lower().startswith("https://"))
+
+
+def set_cookie(request: Request, resp: Response, name: str, value: str, max_age: int | None) -> None:
+    resp.set_cookie(name, value, max_age=max_age, path="/admin", httponly=True, samesite="lax",
+                    secure=secure_cookies(request))
+
+
+def client_address(request: Request) -> str:
+    return (request.client.host if request.client else "unknown")[:64]
+
+
+def current(request: Request, admin: bool = False) -> Staff:
+    """The logged-in staff member, or NeedLogin (303 to the form, 401 for scripts)."""
+    app = request.app.state.bot
+    token = request.cookies.get(COOKIE)
+    with app.db.session() as s:
+        found = auth.load_session(s, token, app.clock.now())
+        if found is None:
+            raise NeedLogin()
+        acc, row = found
+        st = Staff(acc, row, auth.roles(s, acc))
+    if not (st.roles & {R.STAFF, R.ADMIN}):
+        raise Forbidden("Tài khoản này không còn quyền cán bộ.")
+    if admin and not st.is_admin:
+        raise Forbidden("Trang này chỉ dành cho quản trị viên.")
+    return st
+
+
+async def form_with_csrf(request: Request, st: Staff):
+    """The posted form, after checking its CSRF token against the session's."""
+    form = await request.form()
+    sent = form.get("csrf") or request.headers.get("x-csrf-token") or ""
+    if not isinstance(sent, str) or not secrets.compare_digest(sent, st.csrf):
+        raise Forbidden("Phiên làm việc đã hết hạn hoặc biểu mẫu không hợp lệ. Bạn tải lại trang rồi thử lại nhé.")
+    return form
+
+
+def render(request: Request, name: str, st: Staff | None, status: int = 200, **ctx) -> HTMLResponse:
+    app = request.app.state.bot
+    ctx.update(request=request, st=st, nav=NAV, ward=app.profile.ward.name, flash=request.query_params.get("ok"),
+               error=ctx.get("error") or request.query_params.get("err"))
+    return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
+
+
+def redirect(url: str, ok: str | None = None, err: str | None = None) -> RedirectResponse:
+    if ok or err:
+        url += ("&" if "?" in url else "?") + ("ok=" + quote(ok) if ok else "err=" + quote(err))
+    return RedirectResponse(url, status_code=303)
+
+
+def install_handlers(api) -> None:
+    @api.exception_handler(NeedLogin)
+    async def _need_login(request: Request, exc: NeedLogin):
+        if request.method == "GET" and "application/json" not in request.headers.get("accept", ""):
+            nxt = request.url.path + (("?" + request.url.query) if request.url.query else "")
+            return RedirectResponse("/admin/login?next=" + quote(nxt), status_code=303)
+        return HTMLResponse("Bạn cần đăng nhập.", status_code=401)
+
+    @api.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden):
+        return render(request, "message.html", None, status=403, title="Không thực hiện được",
+                      message=exc.message)

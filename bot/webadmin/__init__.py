@@ -8,7 +8,7 @@ from bot.config import ROOT
 def register_routes(api, app) -> None:
     from fastapi.staticfiles import StaticFiles
 
-    from bot.webadmin import dashboard, reports, unanswered, views, web
+    from bot.webadmin import dashboard, reports, unanswered, views, web, webchat
     web.install_handlers(api)
     if not any(getattr(r, "path", None) == "/static" for r in api.routes):
         api.mount("/static", StaticFiles(directory=str(ROOT / "bot" / "static")), name="static")
@@ -16,6 +16,7 @@ def register_routes(api, app) -> None:
     dashboard.register(api, app)
     reports.register(api, app)
     unanswered.register(api, app)
+    webchat.register(api, app)
     for name in ("kb", "classes", "teams"):
         try:
             mod = __import__(f"bot.webadmin.{name}", fromlist=["register"])

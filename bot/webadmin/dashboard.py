@@ -57,7 +57,7 @@ def hbar_svg(items: list[tuple[str, float]], unit: str = "", width: int = 520, c
     return Markup("".join(parts))
 
 
-def columns_svg(values: list[float], labels: list[str], width: int = 620, height: int = 160) -> Markup:
+def columns_svg(values: list[float], labels: list[str], width: int = 1000, height: int = 170) -> Markup:
     top = max(values or [0]) or 1
     n = max(len(values), 1)
     bw = width / n

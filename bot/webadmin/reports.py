@@ -61,6 +61,11 @@ def save_upload(app, upload, sub: str) -> tuple[str | None, str | None]:
     return str(p), None
 
 
+def _outline_json(app) -> str:
+    b = app.profile.boundary
+    return json.dumps({"lat": b.lat, "lon": b.lon, "radius_m": b.radius_km * 1000} if b else None)
+
+
 def _filters(request: Request) -> dict:
     q = request.query_params
     return {k: (q.get(k) or "")[:40] for k in ("status", "category", "unit", "group", "overdue", "q")}
@@ -101,12 +106,10 @@ def register(api, app) -> None:
                         "title": S.category_title(app, r.category), "overdue": S.is_overdue(r, now)}
                        for r in s.exec(_query(app, {**f, "status": f["status"] or "open"}, now).limit(1000))
                        if r.lat is not None and r.lon is not None]
-        b = app.profile.boundary
-        outline = {"lat": b.lat, "lon": b.lon, "radius_m": b.radius_km * 1000} if b else None
         return render(request, "reports.html", st, page="reports", title="Phản ánh", rows=rows[:PAGE],
                       more=len(rows) > PAGE, pageno=page, f=f, now=now, S=S, app=app, labels=STATUS_LABELS,
                       markers_json=json.dumps(markers, ensure_ascii=False),
-                      outline_json=json.dumps(outline), tile_url=tile_url())
+                      outline_json=_outline_json(app), tile_url=tile_url())
 
     @api.get("/admin/reports/{rid}", response_class=HTMLResponse)
     def report_page(request: Request, rid: int):
@@ -125,7 +128,7 @@ def register(api, app) -> None:
         return render(request, "report.html", st, page="reports", title=r.code, r=r, events=events, names=names,
                       main=main, dups=dups, staff=staff, S=S, app=app, labels=STATUS_LABELS, sources=SOURCES,
                       now=app.clock.now(), open=r.status in OPEN_STATUSES, units=app.profile.units,
-                      tile_url=tile_url())
+                      tile_url=tile_url(), outline_json=_outline_json(app))
 
     @api.get("/admin/reports/{rid}/photo/{n}")
     def report_photo(request: Request, rid: int, n: int):

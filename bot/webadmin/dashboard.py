@@ -39,11 +39,11 @@ def month_bounds(now: datetime, month: str | None = None) -> tuple[datetime, dat
     return start, end
 
 
-def hbar_svg(items: list[tuple[str, float]], unit: str = "", width: int = 520, color: str = "#0b5cd5") -> Markup:
+def hbar_svg(items: list[tuple[str, float]], unit: str = "", width: int = 400, color: str = "#0b5cd5") -> Markup:
     """Horizontal bars with their labels and values; scales to the container's width."""
     if not items:
         return Markup('<p class="muted">Chưa có số liệu.</p>')
-    row, label_w = 26, 190
+    row, label_w = 24, 170
     top = max(v for _, v in items) or 1
     h = row * len(items) + 6
     parts = [f'<svg viewBox="0 0 {width} {h}" width="100%" role="img" aria-label="biểu đồ">']

@@ -19,17 +19,28 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def web_identity(request: Request, form) -> tuple[str | None, dict]:
-    """The web chat's id: the server-issued session when the server has them, else the chat_id
-    the page sends (the older API)."""
+def web_identity(app, request: Request, form) -> tuple[str | None, str | None]:
+    """(chat id, new session token or None). With the server-issued web sessions
+    (bot/web_session.py) the chat is the caller's session, as for POST /api/messages; without
+    them, the chat_id the page sends (the older API)."""
     try:
-        from bot import web_session  # safety-http's server-issued sessions, when present
+        from bot import web_session as W
     except ImportError:
-        web_session = None
-    if web_session is not None and hasattr(web_session, "identify"):
-        return web_session.identify(request)
+        W = None
+    if W is not None:
+        label = str(form.get("chat_id") or "")[:64] or None
+        row, new = W.find_or_create(app.db, W.token_of(request), app.clock.now(), label)
+        return W.chat_id_of(row.id), new
     chat_id = str(form.get("chat_id") or "").strip()
-    return (chat_id if 0 < len(chat_id) <= 64 else None), {}
+    return (chat_id if 0 < len(chat_id) <= 64 else None), None
+
+
+def _token(request: Request) -> str | None:
+    try:
+        from bot import web_session as W
+    except ImportError:
+        return None
+    return W.token_of(request)
 
 
 def register(api, app) -> None:
@@ -45,7 +56,7 @@ def register(api, app) -> None:
             form = await request.form()
         except Exception:
             return _error(400, "Không đọc được ảnh gửi lên.")
-        chat_id, extra = web_identity(request, form)
+        chat_id, new_token = await run_in_threadpool(web_identity, app, request, form)
         if not chat_id:
             return _error(400, "Thiếu chat_id (chuỗi, tối đa 64 ký tự).")
         upload = form.get("photo")
@@ -64,8 +75,15 @@ def register(api, app) -> None:
         path = d / (secrets.token_hex(10) + kind[0])
         path.write_bytes(data)
         caption = str(form.get("caption") or "")[:1000] or None
+        mid = str(form.get("message_id") or "")[:100]
         msg = Incoming(channel="web", chat_id=chat_id, user_id=chat_id, text=caption,
                        photos=[Attachment(kind="photo", path=str(path), mime=kind[1], size=len(data))],
-                       update_id=(str(form.get("message_id"))[:128] if form.get("message_id") else None))
+                       update_id=f"{chat_id}:{mid}" if mid else None)
         replies = await run_in_threadpool(app.handle, msg)
-        return {"replies": [r.to_dict() for r in replies], **extra}
+        resp = JSONResponse({"replies": [r.to_dict() for r in replies], "session": new_token or _token(request)})
+        if new_token:
+            from bot import web_session as W
+            secure = request.url.scheme == "https" or (app.settings.public_url or "").startswith("https://")
+            resp.set_cookie(W.COOKIE, new_token, max_age=W.IDLE_DAYS * 86400, httponly=True, samesite="lax",
+                            secure=secure, path="/")
+        return resp

@@ -98,7 +98,13 @@ def figures(app, s, start: datetime, end: datetime, now: datetime) -> dict:
     share = None
     if answered is not None and (answered + handoffs):
         share = round(100 * answered / (answered + handoffs), 1)
-    topics = [(k, v) for k, v in collected.items() if k.startswith("topic:")]
+    topics = []
+    try:
+        from knowledge.feedback import by_topic
+        topics = [(app.kb.by_id[t.topic].title if t.topic in app.kb.by_id else t.topic, t.answered)
+                  for t in by_topic(s, start, end)[:8]]
+    except ImportError:
+        pass
     return {
         "answered": answered, "handoffs": handoffs, "share": share,
         "received": len(month), "resolved": len(resolved), "overdue_open": len(overdue_open),
@@ -108,8 +114,8 @@ def figures(app, s, start: datetime, end: datetime, now: datetime) -> dict:
         "chart_cats": hbar_svg(cats),
         "chart_questions": hbar_svg([("Trợ lý trả lời", answered or 0), ("Chuyển cán bộ", handoffs)])
         if answered is not None else hbar_svg([("Chuyển cán bộ", handoffs)]),
-        "chart_topics": hbar_svg(sorted(((k[6:], v) for k, v in topics), key=lambda x: -x[1])[:8]),
-        "other": {stats.LABELS.get(k, k): v for k, v in collected.items() if not k.startswith("topic:")},
+        "chart_topics": hbar_svg(topics),
+        "other": {stats.LABELS.get(k, k): v for k, v in collected.items()},
     }
 
 

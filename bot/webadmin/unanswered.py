@@ -24,25 +24,17 @@ def _unanswered_module():
 
 
 def _groups(app, s, limit: int = 50) -> list[dict]:
-    """Normalise whatever groups() returns into dicts: text, count, ids, guesses."""
+    """The open questions grouped (knowledge/unanswered.py's Group: ids, count, text, guesses)."""
     mod = _unanswered_module()
     if mod is None:
         return []
     out = []
     for g in mod.groups(s, limit):
-        if isinstance(g, dict):
-            items = g.get("items") or g.get("questions") or []
-            ids = g.get("ids") or [getattr(i, "id", None) or (i.get("id") if isinstance(i, dict) else None) for i in items]
-            text = g.get("text") or (getattr(items[0], "text", None) if items else "") or ""
-            out.append({"text": text, "count": g.get("count", len(ids)), "ids": [i for i in ids if i],
-                        "samples": [getattr(i, "text", None) or (i.get("text") if isinstance(i, dict) else str(i))
-                                    for i in items[:5]],
-                        "guesses": g.get("guesses") or (getattr(items[0], "guesses", None) if items else None) or []})
-        else:
-            items = list(g)
-            out.append({"text": items[0].text if items else "", "count": sum(getattr(i, "count", 1) for i in items),
-                        "ids": [i.id for i in items], "samples": [i.text for i in items[:5]],
-                        "guesses": (items[0].guesses if items else []) or []})
+        qs = list(getattr(g, "questions", []) or [])
+        guesses = [x.get("topic") if isinstance(x, dict) else str(x) for x in (getattr(g, "guesses", None) or [])]
+        out.append({"text": g.text, "count": g.count, "ids": list(g.ids),
+                    "samples": [q.text for q in qs[:5]],
+                    "guesses": [app.kb.by_id[t].title if t in app.kb.by_id else t for t in guesses if t]})
     return out
 
 
@@ -104,10 +96,10 @@ def register(api, app) -> None:
                 if action == "attach":
                     if topic not in app.kb.by_id:
                         return redirect("/admin/unanswered", err="Bạn chọn một mục trong kho tri thức.")
-                    mod.attach(s, ids, topic, app.settings.kb_dir, st.person_id, now)
+                    mod.attach(s, ids, topic, app.settings.kb_dir, st.account.username, now)
                     msg = f"Đã gắn {len(ids)} câu hỏi vào mục \"{app.kb.by_id[topic].title}\"."
                 elif action == "out_of_scope":
-                    mod.mark_out_of_scope(s, ids, st.person_id, now)
+                    mod.mark_out_of_scope(s, ids, st.account.username, now)
                     msg = f"Đã đánh dấu {len(ids)} câu hỏi ngoài phạm vi."
                 else:
                     return redirect("/admin/unanswered", err="Thao tác không hợp lệ.")

@@ -18,7 +18,7 @@ from tests.conftest import Chat
 from tests.reports_helpers import FakeNLU, code_in, file_report, outbox
 
 KEY = "k-admin-1"
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 200
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * (1536 * 1024)  # a phone photo's size, over the JSON body limit
 
 
 @pytest.fixture

@@ -77,6 +77,7 @@ class Context:
 
     def start_flow(self, name: str, step: str = "start", data: dict[str, Any] | None = None) -> None:
         self.conv.flow, self.conv.step, self.conv.data = name, step, dict(data or {})
+        self.conv.flow_owner_id = self.person.id  # in a group, the form is this person's alone
         self.save_state()
 
     def goto(self, step: str) -> None:
@@ -85,6 +86,7 @@ class Context:
 
     def end_flow(self) -> None:
         self.conv.flow, self.conv.step, self.conv.data = None, None, {}
+        self.conv.flow_owner_id = None
         self.save_state()
 
     def run_flow(self, name: str, step: str = "start", data: dict[str, Any] | None = None) -> None:

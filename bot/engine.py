@@ -6,24 +6,55 @@ mark) commits together, so a crash or a restart never leaves half a step behind.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import unicodedata
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, select
+from sqlmodel import Session, delete, select
 
 from bot import texts
 from bot.context import Context
 from bot.core import Incoming, Reply
-from bot.models import Conversation, Person, ProcessedUpdate
+from bot.ids import parse_int
+from bot.models import Conversation, Person, ProcessedUpdate, UpdateAttempt
 from nlu.normalize import fold
 
 if TYPE_CHECKING:
     from bot.app import App
 
 log = logging.getLogger(__name__)
+
+
+# After this many failed attempts at one update (an exception, or the process dying mid-way),
+# the next delivery is acknowledged without handling: a poison message must not keep coming back.
+MAX_ATTEMPTS = 3
+MAX_ID_LEN = 64  # chat and user ids: the columns' width
+MAX_BUTTON_LEN = 256
+MAX_NAME_LEN = 200
+
+
+def _clean(value: str | None, keep_newlines: bool = False) -> str | None:
+    """Lone surrogates cannot be encoded for the database, and PostgreSQL refuses NUL: neither
+    may reach it. Names and ids also lose other control characters."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        value = str(value)
+    if keep_newlines:  # message text: NUL and other control bytes are refused later as binary
+        return "".join(ch for ch in value if not "\ud800" <= ch <= "\udfff")
+    return "".join(ch for ch in value if unicodedata.category(ch) not in ("Cc", "Cs"))
+
+
+def _valid_location(loc) -> bool:
+    try:
+        lat, lon = float(loc.lat), float(loc.lon)
+    except (TypeError, ValueError, OverflowError):
+        return False
+    return math.isfinite(lat) and math.isfinite(lon) and -90 <= lat <= 90 and -180 <= lon <= 180
 
 
 def _is_binary(text: str) -> bool:
@@ -48,20 +79,96 @@ class Engine:
         if problem:
             return [Reply(problem)]
         with self._lock(msg):
+            if msg.update_id:
+                earlier = self._begin_attempt(msg)
+                if earlier is not None:  # handled before, or quarantined now
+                    return earlier
             try:
                 replies = self._handle_in_tx(msg)
-            except Exception:
+            except Exception as e:
                 log.exception("handling a message from %s:%s failed", msg.channel, msg.chat_id)
+                self._note_failure(msg, e)
                 return [Reply(texts.INTERNAL_ERROR)]
-        if replies is None:  # duplicate delivery
-            return []
         self.app.wake_outbox()
         return replies
 
+    # --- attempts, quarantine and stored replies (issue 10, points 1 and 9) -------------------
+    def _stored_replies(self, s: Session, msg: Incoming) -> list[Reply] | None:
+        pu = s.get(ProcessedUpdate, (msg.channel, str(msg.update_id)))
+        if pu is None:
+            return None
+        return [Reply.from_dict(d) for d in (pu.replies or [])]
+
+    def _begin_attempt(self, msg: Incoming) -> list[Reply] | None:
+        """Before handling, in its own committed transaction: the replies of an update handled
+        before (a retry gets the original answer), or the quarantine answer when the earlier
+        attempts all failed; None means: go ahead and handle it."""
+        key, now = str(msg.update_id), self.app.clock.now()
+        with Session(self.app.db.engine, expire_on_commit=False) as s:
+            stored = self._stored_replies(s, msg)
+            if stored is not None:
+                return stored
+            where = (UpdateAttempt.channel == msg.channel, UpdateAttempt.update_key == key)
+            bumped = s.exec(update(UpdateAttempt).where(*where)
+                            .values(attempts=UpdateAttempt.attempts + 1, last_at=now)).rowcount
+            if not bumped:
+                s.add(UpdateAttempt(channel=msg.channel, update_key=key, chat_id=msg.chat_id,
+                                    excerpt=(msg.text or msg.button or "")[:200], attempts=1,
+                                    first_at=now, last_at=now))
+                try:
+                    s.commit()
+                    return None
+                except IntegrityError:  # another worker counted it at the same moment
+                    s.rollback()
+                    s.exec(update(UpdateAttempt).where(*where)
+                           .values(attempts=UpdateAttempt.attempts + 1, last_at=now))
+            row = s.exec(select(UpdateAttempt).where(*where)).one()
+            if row.attempts <= MAX_ATTEMPTS:
+                s.commit()
+                return None
+            # Every earlier attempt failed: acknowledge it without handling, keep it for staff.
+            replies = [Reply(texts.QUARANTINED)]
+            row.quarantined_at = row.quarantined_at or now
+            s.add(row)
+            s.add(ProcessedUpdate(channel=msg.channel, update_key=key, created_at=now, chat_id=msg.chat_id,
+                                  replies=[r.to_dict() for r in replies]))
+            try:
+                s.commit()
+            except IntegrityError:  # handled meanwhile by another worker after all
+                s.rollback()
+                return self._stored_replies(s, msg) or []
+        log.error("update %s:%s from chat %s quarantined after %d failed attempts",
+                  msg.channel, key, msg.chat_id, MAX_ATTEMPTS)
+        return replies
+
+    def _note_failure(self, msg: Incoming, error: BaseException) -> None:
+        if not msg.update_id:
+            return
+        try:
+            with Session(self.app.db.engine) as s:
+                s.exec(update(UpdateAttempt).where(UpdateAttempt.channel == msg.channel,
+                                                   UpdateAttempt.update_key == str(msg.update_id))
+                       .values(last_error=repr(error)[:500]))
+                s.commit()
+        except Exception:  # the attempt is counted already; the error text is a courtesy
+            log.exception("could not record the failure of %s:%s", msg.channel, msg.update_id)
+
     # ---------------------------------------------------------------------------------------
     def _check_input(self, msg: Incoming) -> str | None:
+        for name in ("chat_id", "user_id", "update_id", "button"):
+            setattr(msg, name, _clean(getattr(msg, name)))
+        msg.user_name = (_clean(msg.user_name) or "")[:MAX_NAME_LEN] or None
+        if not msg.chat_id or len(msg.chat_id) > MAX_ID_LEN or not msg.user_id or len(msg.user_id) > MAX_ID_LEN \
+                or len(msg.update_id or "") > 128:
+            return texts.BAD_SENDER
+        if msg.button is not None and len(msg.button) > MAX_BUTTON_LEN:
+            return texts.STALE_BUTTON
+        for att in (*msg.photos, *msg.files):
+            att.name = (_clean(att.name) or "")[:MAX_NAME_LEN] or None
+        if msg.location is not None and not _valid_location(msg.location):
+            return texts.BAD_LOCATION
         if msg.text is not None:
-            msg.text = unicodedata.normalize("NFC", msg.text)
+            msg.text = unicodedata.normalize("NFC", _clean(msg.text, keep_newlines=True))
             if _is_binary(msg.text):
                 return texts.BINARY_INPUT
             if len(msg.text) > self.app.settings.max_text_len:
@@ -71,26 +178,54 @@ class Engine:
             return texts.EMPTY_INPUT
         return None
 
-    def _handle_in_tx(self, msg: Incoming) -> list[Reply] | None:
+    def _handle_in_tx(self, msg: Incoming) -> list[Reply]:
         with Session(self.app.db.engine, expire_on_commit=False) as s:
+            pu = None
             if msg.update_id:
-                s.add(ProcessedUpdate(channel=msg.channel, update_key=str(msg.update_id),
-                                      created_at=self.app.clock.now()))
+                pu = ProcessedUpdate(channel=msg.channel, update_key=str(msg.update_id),
+                                     created_at=self.app.clock.now(), chat_id=msg.chat_id)
+                s.add(pu)
                 try:
                     s.flush()
-                except IntegrityError:
+                except IntegrityError:  # handled meanwhile by another worker: its answer
                     s.rollback()
-                    return None
+                    return self._stored_replies(s, msg) or []
             person = self._person(s, msg)
             conv = self._conversation(s, msg, person)
             ctx = Context(self.app, s, msg, person, conv)
             self._map_text_to_button(ctx)
-            self._dispatch(ctx)
-            conv.last_buttons = [{"text": b.text, "data": b.data} for r in ctx.replies for b in r.buttons]
-            conv.updated_at = self.app.clock.now()
-            s.add(conv)
+            self._dispatch_owned(ctx)
+            if getattr(ctx, "erased", False):
+                self._after_erasure(s, msg, conv, pu)
+            else:
+                kept = getattr(ctx, "keep_buttons", None)
+                conv.last_buttons = kept if kept is not None else \
+                    [{"text": b.text, "data": b.data} for r in ctx.replies for b in r.buttons]
+                conv.updated_at = self.app.clock.now()
+                s.add(conv)
+                if pu is not None:
+                    # The answer is kept with the mark: a retry after a lost reply gets it again.
+                    pu.replies = [r.to_dict() for r in ctx.replies]
+                    s.exec(delete(UpdateAttempt).where(UpdateAttempt.channel == msg.channel,
+                                                       UpdateAttempt.update_key == str(msg.update_id)))
             s.commit()
             return ctx.replies
+
+    def _after_erasure(self, s: Session, msg: Incoming, conv: Conversation, pu: ProcessedUpdate | None) -> None:
+        """/xoadulieu confirmed: nothing of this chat may stay behind, not even this message's
+        own mark and answer. A private chat's state goes; a group's stays, unlinked."""
+        if msg.is_group:
+            conv.person_id = None
+            conv.last_buttons, conv.updated_at = [], self.app.clock.now()
+            s.add(conv)
+        else:
+            s.delete(conv)
+        if pu is not None:  # maybe gone already with the chat's other marks
+            s.expunge(pu)
+            s.exec(delete(ProcessedUpdate).where(ProcessedUpdate.channel == msg.channel,
+                                                 ProcessedUpdate.update_key == str(msg.update_id)))
+        s.exec(delete(UpdateAttempt).where(UpdateAttempt.channel == msg.channel,
+                                           UpdateAttempt.update_key == str(msg.update_id)))
 
     def _person(self, s: Session, msg: Incoming) -> Person:
         p = s.exec(select(Person).where(Person.channel == msg.channel,
@@ -130,20 +265,62 @@ class Engine:
             return
         t = fold(msg.text).strip(" .)")
         options = ctx.conv.last_buttons
-        if t.isdigit() and 1 <= int(t) <= len(options):
-            msg.button = options[int(t) - 1]["data"]
+        n = parse_int(t, 1, len(options))
+        if n is not None:
+            msg.button = options[n - 1]["data"]
         else:
             for b in options:
                 if fold(b["text"]) == t:
                     msg.button = b["data"]
                     break
 
+    # --- forms belong to whoever started them (issue 10, point 5) -------------------------------
+    def _dispatch_owned(self, ctx: Context) -> None:
+        """In a group the conversation state is shared: another member's message goes around the
+        open form (a normal answer, never a step of it), their buttons and /huy are refused."""
+        conv, msg = ctx.conv, ctx.msg
+        owner = conv.flow_owner_id
+        if not conv.flow or owner is None or owner == ctx.person.id:
+            self._dispatch(ctx)
+            return
+        flow = self.app.router.flows.get(conv.flow)
+        title = getattr(flow, "title", "") or "biểu mẫu"
+        who = self._person_label(ctx.session, owner)
+        if msg.button and msg.button.partition(":")[0] == conv.flow:
+            ctx.reply(texts.BUTTON_OF_OTHER.format(owner=who))
+            return
+        if msg.command and msg.command[0] in ("huy", "cancel"):
+            ctx.reply(texts.CANCEL_OF_OTHER.format(title=title, owner=who))
+            return
+        saved = (conv.flow, conv.step, conv.data, owner, conv.last_buttons)
+        conv.flow, conv.step, conv.data, conv.flow_owner_id = None, None, {}, None
+        self._dispatch(ctx)
+        if conv.flow is not None:  # their message would open a form: one form per chat at a time
+            ctx.replies.clear()
+            ctx.reply(texts.FORM_OF_OTHER.format(title=title, owner=who))
+        conv.flow, conv.step, conv.data, conv.flow_owner_id, _ = saved
+        ctx.save_state()
+        ctx.keep_buttons = saved[4]  # the owner's numbered options stay valid
+
+    @staticmethod
+    def _person_label(s: Session, person_id: int) -> str:
+        p = s.get(Person, person_id)
+        return (p.display_name if p and p.display_name else "một thành viên khác")[:60]
+
+    def _flow_step(self, ctx: Context, flow) -> None:
+        roles = getattr(flow, "roles", ())
+        if roles and not ctx.has_role(*roles):
+            ctx.end_flow()
+            ctx.reply(texts.ROLE_LOST.format(title=flow.title or "biểu mẫu này"))
+            return
+        flow.handle(ctx)
+
     def _dispatch(self, ctx: Context) -> None:
         router, msg, conv = self.app.router, ctx.msg, ctx.conv
         if msg.button:
             prefix, _, payload = msg.button.partition(":")
             if conv.flow and conv.flow == prefix:
-                router.flows[prefix].handle(ctx)
+                self._flow_step(ctx, router.flows[prefix])
             elif prefix in router.callbacks:
                 router.callbacks[prefix](ctx, payload)
             elif prefix in router.flows:
@@ -179,7 +356,7 @@ class Engine:
             if flow is None:
                 ctx.end_flow()
             else:
-                flow.handle(ctx)
+                self._flow_step(ctx, flow)
                 return
         if (msg.photos or msg.location or msg.files) and not (msg.text and msg.text.strip()):
             for fn in router.media_handlers:

@@ -62,13 +62,43 @@ class Conversation(SQLModel, table=True):
     data: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     last_buttons: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow)
+    # Who started the open form: in a group, other members' messages go around it.
+    flow_owner_id: Optional[int] = None
 
 
 class ProcessedUpdate(SQLModel, table=True):
-    """Platform update ids already handled: a redelivered webhook is answered once."""
+    """Platform update ids already handled: a redelivered webhook is answered once, with the
+    replies it produced the first time (stored in the same transaction as the handling)."""
     channel: str = Field(primary_key=True, max_length=16)
     update_key: str = Field(primary_key=True, max_length=128)
     created_at: datetime = Field(default_factory=utcnow, index=True)
+    chat_id: Optional[str] = Field(default=None, max_length=64, index=True)
+    replies: Optional[list[Any]] = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+
+
+class UpdateAttempt(SQLModel, table=True):
+    """How often handling an update was tried. Counted in its own transaction before handling,
+    so a crash mid-handling still counts; after a few failures the update is quarantined
+    (acknowledged without handling) and stays here for staff to look at (/hangloi)."""
+    __tablename__ = "update_attempt"
+    channel: str = Field(primary_key=True, max_length=16)
+    update_key: str = Field(primary_key=True, max_length=128)
+    chat_id: str = Field(max_length=64, index=True)
+    excerpt: Optional[str] = Field(default=None, max_length=200)  # what was sent, for staff
+    attempts: int = 0
+    last_error: Optional[str] = Field(default=None, max_length=500)
+    first_at: datetime = Field(default_factory=utcnow)
+    last_at: datetime = Field(default_factory=utcnow)
+    quarantined_at: Optional[datetime] = Field(default=None, index=True)
+
+
+class RateEvent(SQLModel, table=True):
+    """One attempt at something limited per chat (e.g. typing invite codes): counted over a window."""
+    __tablename__ = "rate_event"
+    __table_args__ = (Index("ix_rate_event_key_at", "key", "at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    key: str = Field(max_length=128)
+    at: datetime = Field(default_factory=utcnow)
 
 
 class OutboxMessage(SQLModel, table=True):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlmodel import Session, select
+from sqlmodel import Session, select, update
 
 from bot.models import Invite, Person, RoleGrant
 
@@ -98,14 +98,20 @@ class InviteError(Exception):
 
 def redeem_invite(session: Session, code: str, person: Person, now: datetime) -> RoleGrant:
     code = code.strip().upper().replace(" ", "").replace("-", "")
-    inv = session.get(Invite, code) if code else None
+    if not code or len(code) > 32 or not all(ch in _ALPHABET for ch in code):
+        raise InviteError("Mã mời không đúng. Bạn kiểm tra lại giúp mình nhé.")
+    # One conditional UPDATE claims the code: of several people redeeming it at the same instant
+    # (on any worker), the database lets exactly one through; the others match no row.
+    claimed = session.exec(update(Invite).where(Invite.code == code, Invite.used_at.is_(None),
+                                                Invite.expires_at >= now)
+                           .values(used_by=person.id, used_at=now)).rowcount
+    inv = session.get(Invite, code)
     if inv is None:
         raise InviteError("Mã mời không đúng. Bạn kiểm tra lại giúp mình nhé.")
-    if inv.used_at is not None:
-        raise InviteError("Mã mời này đã được dùng rồi. Mỗi mã chỉ dùng được một lần.")
-    if inv.expires_at < now:
+    if claimed != 1:
+        if inv.used_at is not None:
+            raise InviteError("Mã mời này đã được dùng rồi. Mỗi mã chỉ dùng được một lần.")
         raise InviteError("Mã mời này đã hết hạn. Bạn xin cán bộ phường một mã mới nhé.")
-    inv.used_by, inv.used_at = person.id, now
-    session.add(inv)
+    session.refresh(inv)
     return grant(session, person, inv.role, now, group_code=inv.group_code, unit_id=inv.unit_id,
                  granted_by=inv.created_by)

@@ -30,6 +30,7 @@ class Flow:
 
     name: str = ""
     title: str = ""  # Vietnamese, e.g. "phản ánh hiện trường", used in "bạn đang điền dở ..."
+    roles: tuple[str, ...] = ()  # checked again at every step: a role revoked mid-form stops it
 
     def handle(self, ctx: "Context") -> None:
         step = ctx.conv.step or "start"

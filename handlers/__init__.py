@@ -10,6 +10,7 @@ MODULES = [
     "handlers.admin",
     "handlers.faq",
     "handlers.retention",
+    "handlers.safety",
     "handlers.reports",
     "handlers.teams",
     "handlers.broadcast",

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from datetime import timedelta
 
 from bot import roles as R
 from bot import tokens
@@ -46,9 +47,18 @@ def cmd_invite(ctx: Context, args: str) -> None:
               f"Mã dùng một lần, hết hạn lúc {fmt_local(inv.expires_at)}.")
 
 
+REDEEM_LIMIT, REDEEM_WINDOW = 5, timedelta(minutes=10)  # guessing codes must stay hopeless
+
+
 def cmd_redeem(ctx: Context, args: str) -> None:
     if not args.strip():
         ctx.reply("Bạn gõ /nhapma kèm mã mời được cán bộ phường gửi, ví dụ: /nhapma AB3D5F7H")
+        return
+    from handlers.safety import rate_allowed
+    if not rate_allowed(ctx.session, f"nhapma:{ctx.msg.channel}:{ctx.msg.chat_id}", REDEEM_LIMIT,
+                        REDEEM_WINDOW, ctx.now):
+        ctx.reply("Bạn đã nhập mã quá nhiều lần. Bạn đợi khoảng 10 phút rồi thử lại, "
+                  "hoặc xin cán bộ phường kiểm tra lại mã nhé.")
         return
     try:
         g = R.redeem_invite(ctx.session, args, ctx.person, ctx.now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlmodel import delete, select
 
 from bot.context import Context
-from bot.models import Conversation, Handoff, Person, RoleGrant
+from bot.models import Conversation, Handoff, OutboxMessage, Person, RoleGrant
 from bot.router import Router
 
 ERASE_CONFIRM = "xoa"
@@ -59,22 +59,121 @@ def cb_erase(ctx: Context, payload: str) -> None:
     if payload != ERASE_CONFIRM:
         ctx.reply("Đã giữ nguyên dữ liệu của bạn.")
         return
-    for hook in ctx.app.router.erasure_hooks:
+    s, person = ctx.session, ctx.person
+    pid = person.id
+    idents = _identifiers(ctx)  # before the hooks clear the places they are read from
+    private = _private_chats(ctx)
+    for hook in ctx.app.router.erasure_hooks:  # reports, class seats, tokens, update marks...
         hook(ctx)
-    s, pid = ctx.session, ctx.person.id
     for h in s.exec(select(Handoff).where(Handoff.person_id == pid)):
         h.person_id, h.contact, h.chat_id = None, None, "erased"
+        if h.status == "open":
+            h.status = "closed"  # nobody left to answer
         s.add(h)
     s.exec(delete(RoleGrant).where(RoleGrant.person_id == pid))
     for c in s.exec(select(Conversation).where(Conversation.person_id == pid)):
         if c.id != ctx.conv.id:
             s.delete(c)
+    for chat in private:  # messages to the person, waiting or delivered
+        s.exec(delete(OutboxMessage).where(OutboxMessage.channel == person.channel, OutboxMessage.chat_id == chat))
     ctx.end_flow()
-    person = s.get(Person, pid)
+    s.flush()
+    redact_everywhere(s, idents, skip={Person.__tablename__})
+    # The row stays (audit trails point at it) but says nothing about anyone: a new message
+    # from the same account starts a new, unrelated record.
     person.display_name, person.phone = None, None
+    person.channel_user_id, person.chat_id = f"erased-{pid}", ""
     s.add(person)
+    ctx.erased = True  # the engine keeps neither this chat's state nor this message's mark
     ctx.audit("erase_personal_data", "person", pid)
     ctx.reply("Đã xóa dữ liệu của bạn. Cảm ơn bạn đã sử dụng Trợ lý số.")
+
+
+MIN_NAME, MIN_ID = 5, 6  # shorter strings would match unrelated text
+
+
+def _identifiers(ctx: Context) -> set[str]:
+    """What identifies the person in free text and payloads: chat and account ids, names and
+    phone numbers (their own and those left on their reports and questions)."""
+    from handlers.reports.models import Report
+    s, p = ctx.session, ctx.person
+    names = {p.display_name, ctx.msg.user_name}
+    phones = {p.phone}
+    for r in s.exec(select(Report).where(Report.person_id == p.id)):
+        names.add(r.contact_name)
+        phones.update((r.contact_phone, r.contact_email))
+    for h in s.exec(select(Handoff).where(Handoff.person_id == p.id)):
+        phones.add(h.contact)
+    out = {x.strip() for x in names if x and len(x.strip()) >= MIN_NAME}
+    out |= {x.strip() for x in phones if x and len(x.strip()) >= 6}
+    out |= {x for x in (p.chat_id, p.channel_user_id) if x and len(x) >= MIN_ID}
+    return out
+
+
+def _private_chats(ctx: Context) -> set[str]:
+    """The person's own chats (never a group or a configured staff chat they wrote in)."""
+    prof = ctx.app.profile
+    shared = {c.chat_id for c in (prof.staff_chat, prof.leadership_chat, *(u.chat for u in prof.units)) if c}
+    chats = {ctx.msg.chat_id} if not ctx.msg.is_group else set()
+    if ctx.person.chat_id and ctx.person.chat_id not in shared:
+        chats.add(ctx.person.chat_id)
+    return chats - shared
+
+
+REDACTED = "[đã xóa]"
+
+
+def redact_everywhere(s, idents: set[str], skip: set[str] = frozenset()) -> int:
+    """Replace the identifiers in every text and JSON column of every table (but keys): copies
+    of a phone number or a name in staff cards, stored replies, notes. Returns rows changed."""
+    import json
+
+    from sqlalchemy import JSON, Text, cast, or_, update as sa_update
+    from sqlmodel import SQLModel
+
+    if not idents:
+        return 0
+    changed = 0
+    for table in SQLModel.metadata.sorted_tables:
+        if table.name in skip:
+            continue
+        cols = [c for c in table.columns if not c.primary_key and not c.foreign_keys and _textual(c.type)]
+        if not cols:
+            continue
+        pk = list(table.primary_key.columns)
+        for col in cols:
+            is_json = isinstance(col.type, JSON)
+            target = cast(col, Text) if is_json else col
+            pats = set(idents) | ({json.dumps(i)[1:-1] for i in idents} if is_json else set())
+            rows = s.connection().execute(
+                table.select().with_only_columns(*pk, col).where(or_(*(target.contains(p, autoescape=True)
+                                                                       for p in pats)))).all()
+            for row in rows:
+                value = row[-1]
+                new = _redact(value, idents)
+                if new != value:
+                    s.connection().execute(sa_update(table).where(*(c == v for c, v in zip(pk, row[:-1])))
+                                           .values({col.name: new}))
+                    changed += 1
+    return changed
+
+
+def _textual(t) -> bool:
+    from sqlalchemy import JSON, String
+    impl = getattr(t, "impl", t)  # TypeDecorators (sqlmodel's AutoString) wrap a String
+    return isinstance(t, (String, JSON)) or isinstance(impl, (String, JSON))
+
+
+def _redact(value, idents: set[str]):
+    if isinstance(value, str):
+        for i in sorted(idents, key=len, reverse=True):
+            value = value.replace(i, REDACTED)
+        return value
+    if isinstance(value, list):
+        return [_redact(v, idents) for v in value]
+    if isinstance(value, dict):
+        return {k: _redact(v, idents) for k, v in value.items()}
+    return value
 
 
 SMALLTALK = {

@@ -7,6 +7,7 @@ from sqlmodel import select
 from bot import roles as R
 from bot.clock import fmt_local
 from bot.context import Context
+from bot.ids import digits_of, parse_id
 from bot.models import Handoff
 from bot.router import Flow, Router
 from knowledge.kb import render_answer
@@ -100,7 +101,7 @@ class HandoffFlow(Flow):
         if ctx.msg.button == "handoff:skip":
             ctx.state["contact"] = None
         else:
-            digits = "".join(ch for ch in (ctx.msg.text or "") if ch.isdigit())
+            digits = digits_of(ctx.msg.text)
             if not (9 <= len(digits) <= 11):
                 ctx.reply("Số điện thoại chưa đúng (9 đến 11 chữ số). Bạn nhập lại hoặc bấm Bỏ qua nhé.",
                           buttons=[("Bỏ qua", "handoff:skip")])
@@ -150,11 +151,11 @@ def cmd_queue(ctx: Context, args: str) -> None:
 
 def cmd_answer(ctx: Context, args: str) -> None:
     head, _, text = args.strip().partition(" ")
-    hid = head.lstrip("#")
-    if not hid.isdigit() or not text.strip():
+    hid = parse_id(head.lstrip("#"))
+    if hid is None or not text.strip():
         ctx.reply("Cách dùng: /traloi MÃ nội dung trả lời. Ví dụ: /traloi 12 Bạn mang theo căn cước nhé.")
         return
-    h = ctx.session.get(Handoff, int(hid))
+    h = ctx.session.get(Handoff, hid)
     if h is None:
         ctx.reply(f"Không tìm thấy câu hỏi #{hid}.")
         return

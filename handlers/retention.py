@@ -1,7 +1,9 @@
 """Keeping data only as long as /privacy says: a daily purge at 03:00 local time.
 
 - abandoned conversation state (a form left half-filled) after `retention.conversation_days`;
-- processed-update marks after 7 days (platforms stop redelivering within a day);
+- processed-update marks after 7 days (platforms stop redelivering within a day), and the
+  replies stored with them (for a retry after a lost answer) after one day;
+- quarantined messages (handling failed repeatedly) after `retention.conversation_days`;
 - delivered or failed outbox rows (they hold message texts) after `retention.conversation_days`.
 Residents' reports keep their own retention (their contact details are erased by /xoadulieu).
 """
@@ -9,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from sqlmodel import Session, delete
+from sqlmodel import Session, delete, update
 
 from bot.clock import TZ, to_local
 from bot.models import Conversation, OutboxMessage, ProcessedUpdate
@@ -34,9 +36,14 @@ def purge(app, session: Session, now: datetime) -> dict[str, int]:
     cutoff = now - timedelta(days=days)
     n_conv = session.exec(delete(Conversation).where(Conversation.updated_at < cutoff)).rowcount
     n_upd = session.exec(delete(ProcessedUpdate).where(ProcessedUpdate.created_at < now - timedelta(days=7))).rowcount
+    n_rep = session.exec(update(ProcessedUpdate).where(ProcessedUpdate.created_at < now - timedelta(days=1),
+                                                       ProcessedUpdate.replies.is_not(None))
+                         .values(replies=None)).rowcount
+    from handlers import safety
+    n_quar = safety.purge(session, now, days)
     n_out = session.exec(delete(OutboxMessage).where(OutboxMessage.status.in_(("sent", "failed", "blocked", "cancelled")),
                                                      OutboxMessage.created_at < cutoff)).rowcount
-    return {"conversations": n_conv, "updates": n_upd, "outbox": n_out}
+    return {"conversations": n_conv, "updates": n_upd, "outbox": n_out, "replies": n_rep, "quarantine": n_quar}
 
 
 @sched.task_kind(KIND)

@@ -45,7 +45,7 @@ def test_api_conversation_with_a_restart_in_the_middle_of_a_form(settings):
 def test_api_duplicate_message_id_is_answered_once(server):
     first = server.post("r-2", "/start", message_id="m-1")
     again = server.post("r-2", "/start", message_id="m-1")
-    assert first["replies"] and again["replies"] == []
+    assert first["replies"] and again["replies"] == first["replies"]  # the original answer, not twice
 
 
 @pytest.mark.parametrize("kwargs,status", [

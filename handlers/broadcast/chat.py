@@ -8,6 +8,7 @@ from sqlmodel import select
 
 from bot import roles as R
 from bot.context import Context
+from bot.ids import parse_id, parse_int
 from bot.models import Person
 from bot.router import Flow
 from handlers.broadcast import service as S
@@ -95,12 +96,13 @@ def cmd_unsubscribe(ctx: Context, args: str) -> None:
 
 def cb_signup(ctx: Context, payload: str) -> None:
     """lop:y:<occurrence id> / lop:n:<occurrence id>, from a notice, a reminder or a promotion."""
-    action, _, occ = payload.partition(":")
-    if action not in ("y", "n") or not occ.isdigit():
+    action, _, occ_s = payload.partition(":")
+    occ = parse_id(occ_s)
+    if action not in ("y", "n") or occ is None:
         ctx.reply("Nút này không còn dùng được.")
         return
     fn = S.join if action == "y" else S.leave
-    res = fn(ctx.app, ctx.session, int(occ), ctx.person.id, ctx.now)
+    res = fn(ctx.app, ctx.session, occ, ctx.person.id, ctx.now)
     ctx.audit("class_signup" if action == "y" else "class_signup_cancelled", "class_occurrence", occ)
     ctx.reply(res.message)
 
@@ -124,6 +126,7 @@ class ClassFormFlow(Flow):
     Each answer is kept in the form state; a wrong answer is asked again, nothing is lost."""
     name = "taolop"
     title = "tạo lớp học"
+    roles = (R.STAFF,)
 
     def on_start(self, ctx: Context) -> None:
         ctx.goto("topic")
@@ -170,10 +173,11 @@ class ClassFormFlow(Flow):
         text = (ctx.msg.text or "").strip().lower().removesuffix("buổi").strip()
         first = datetime.fromisoformat(ctx.state["first"])
         try:
-            if text.isdigit():
-                if not (1 <= int(text) <= S.MAX_OCCURRENCES):
+            if text and all(ch in "0123456789" for ch in text):
+                weeks = parse_int(text, 1, S.MAX_OCCURRENCES)
+                if weeks is None:
                     raise S.ClassError(f"Số buổi phải từ 1 đến {S.MAX_OCCURRENCES}.")
-                starts = S.occurrence_times(first, weeks=int(text))
+                starts = S.occurrence_times(first, weeks=weeks)
             else:
                 starts = S.occurrence_times(first, until=S.parse_date(text, ctx.now))
         except S.ClassError as e:
@@ -206,10 +210,11 @@ class ClassFormFlow(Flow):
 
     def on_capacity(self, ctx: Context) -> None:
         text = (ctx.msg.text or "").strip().lower().removesuffix("người").strip()
-        if not text.isdigit() or not (1 <= int(text) <= S.MAX_CAPACITY):
+        capacity = parse_int(text, 1, S.MAX_CAPACITY)
+        if capacity is None:
             ctx.reply(f"Bạn nhập một số từ 1 đến {S.MAX_CAPACITY} nhé, ví dụ: 30")
             return
-        ctx.state["capacity"] = int(text)
+        ctx.state["capacity"] = capacity
         ctx.goto("audience")
         ctx.reply("Gửi thông báo cho ai?", buttons=[("Tất cả người đăng ký nhận tin", "taolop:aud:all"),
                                                    ("Chọn tổ dân phố", "taolop:aud:groups")])
@@ -307,10 +312,11 @@ class ClassFormFlow(Flow):
 # --- staff: commands ------------------------------------------------------------------------------
 def _class_arg(ctx: Context, args: str, usage: str) -> tuple[LiteracyClass, list[str]] | None:
     parts = args.replace("#", " ").split()
-    if not parts or not parts[0].isdigit():
+    cid = parse_id(parts[0]) if parts else None
+    if cid is None:
         ctx.reply(usage)
         return None
-    cls = ctx.session.get(LiteracyClass, int(parts[0]))
+    cls = ctx.session.get(LiteracyClass, cid)
     if cls is None or cls.status == "draft":
         ctx.reply(f"Không tìm thấy lớp #{parts[0]}.")
         return None
@@ -329,7 +335,7 @@ def cmd_signups(ctx: Context, args: str) -> None:
     if not got:
         return
     cls, rest = got
-    n = int(rest[0]) if rest and rest[0].isdigit() else None
+    n = parse_int(rest[0], 1, S.MAX_OCCURRENCES) if rest else None
     occ = S.find_occurrence(ctx.session, cls.id, n, ctx.now)
     if occ is None:
         ctx.reply(f"Lớp #{cls.id} không có buổi {n}.")
@@ -358,10 +364,11 @@ def cmd_attendance(ctx: Context, args: str) -> None:
     if not got:
         return
     cls, rest = got
-    if any(not x.isdigit() for x in rest) or len(rest) > 2:
+    nums = [parse_int(x, 0, 100_000) for x in rest]
+    if None in nums or len(rest) > 2:
         ctx.reply(_ATTEND_USAGE)
         return
-    n = int(rest[0]) if rest else None
+    n = nums[0] if rest else None
     occ = S.find_occurrence(ctx.session, cls.id, n, ctx.now, past=True)
     if occ is None:
         ctx.reply(f"Lớp #{cls.id} không có buổi {n}.")
@@ -370,9 +377,9 @@ def cmd_attendance(ctx: Context, args: str) -> None:
         ctx.reply(f"Buổi {occ.n} ({S.when_text(occ.starts_at)}) chưa diễn ra, chưa điểm danh được.")
         return
     if len(rest) == 2:
-        occ.attendance_count, occ.status, occ.marked_at = int(rest[1]), "held", ctx.now
+        occ.attendance_count, occ.status, occ.marked_at = nums[1], "held", ctx.now
         ctx.session.add(occ)
-        ctx.audit("class_attendance", "class_occurrence", occ.id, count=int(rest[1]))
+        ctx.audit("class_attendance", "class_occurrence", occ.id, count=nums[1])
         ctx.reply(f"Đã ghi nhận buổi {occ.n} lớp #{cls.id} có {rest[1]} người dự.")
         return
     _attendance_buttons(ctx, cls, occ)
@@ -396,14 +403,16 @@ def cb_attendance(ctx: Context, payload: str) -> None:
     if not ctx.require(R.STAFF):
         return
     if payload.startswith("done"):
-        occ = ctx.session.get(ClassOccurrence, int(payload[4:] or 0))
+        oid = parse_id(payload[4:])
+        occ = ctx.session.get(ClassOccurrence, oid) if oid is not None else None
         if occ is not None:
             occ.status, occ.marked_at = "held", ctx.now
             ctx.session.add(occ)
             ctx.session.flush()
             ctx.reply(f"Đã lưu điểm danh buổi {occ.n}: {S.attendance(ctx.session, occ)} người có mặt.")
         return
-    su = ctx.session.get(ClassSignup, int(payload)) if payload.isdigit() else None
+    sid = parse_id(payload)
+    su = ctx.session.get(ClassSignup, sid) if sid is not None else None
     occ = ctx.session.get(ClassOccurrence, su.occurrence_id) if su else None
     if su is None or occ is None:
         ctx.reply("Không tìm thấy người đăng ký này.")
@@ -431,6 +440,12 @@ def cmd_delivery(ctx: Context, args: str) -> None:
 def on_erase(ctx: Context) -> None:
     s, pid = ctx.session, ctx.person.id
     S.unsubscribe(s, pid, ctx.now)
-    for su in s.exec(select(ClassSignup).where(ClassSignup.person_id == pid)):
+    signups = list(s.exec(select(ClassSignup).where(ClassSignup.person_id == pid)))
+    for su in signups:
+        if su.status in ("going", "waiting"):
+            occ = s.get(ClassOccurrence, su.occurrence_id)
+            if occ is not None and occ.starts_at > ctx.now:  # a seat to come: free it for the waiting list
+                S.leave(ctx.app, s, su.occurrence_id, pid, ctx.now)
+    for su in signups:
         su.person_id = None  # the head count stays in the statistics, the person does not
         s.add(su)

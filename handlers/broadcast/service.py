@@ -72,6 +72,8 @@ def parse_local_datetime(text: str, now: datetime) -> datetime:
         dt = datetime.fromisoformat(t.upper())
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=TZ)
+        if not 2000 <= dt.year <= 2100:
+            raise ClassError("Ngày giờ không hợp lệ. Ví dụ đúng: 30/11 8:00 hoặc 30/11/2026 08:30.")
         return dt.astimezone(timezone.utc)
     except ValueError:
         pass
@@ -91,7 +93,9 @@ def parse_local_datetime(text: str, now: datetime) -> datetime:
         d = datetime(year, month, day, int(hh), int(mm or 0), tzinfo=TZ)
         if len(nums) == 2 and d < local_now - timedelta(days=1):
             d = d.replace(year=year + 1)  # "5/1" in December means next January
-    except (ValueError, IndexError):
+        if not 2000 <= d.year <= 2100:
+            raise ValueError("year out of range")
+    except (ValueError, IndexError, OverflowError):
         raise ClassError("Ngày giờ không hợp lệ. Ví dụ đúng: 30/11 8:00 hoặc 30/11/2026 08:30.") from None
     return d.astimezone(timezone.utc)
 
@@ -102,8 +106,11 @@ def parse_date(text: str, now: datetime) -> date:
             return date.fromisoformat(text.strip())
         nums = [int(x) for x in text.strip().split("/") if x]
         year = nums[2] if len(nums) > 2 else to_local(now).year
-        return date(year + 2000 if year < 100 else year, nums[1], nums[0])
-    except (ValueError, IndexError):
+        d = date(year + 2000 if year < 100 else year, nums[1], nums[0])
+        if not 2000 <= d.year <= 2100:
+            raise ValueError("year out of range")
+        return d
+    except (ValueError, IndexError, OverflowError):
         raise ClassError("Ngày không hợp lệ. Ví dụ: 28/12 hoặc 28/12/2026.") from None
 
 

@@ -8,6 +8,7 @@ from bot import roles as R
 from bot.clock import fmt_local
 from bot.context import Context
 from bot.core import Button
+from bot.ids import digits_of, parse_id, parse_int
 from bot.router import Flow, Router
 from handlers.reports import service as S
 from handlers.reports.models import CLOSED, RESOLVED, STATUS_LABELS, Report
@@ -59,7 +60,7 @@ def group_buttons(app, prefix: str) -> list[Button]:
 def match_group(app, text: str) -> str | None:
     from nlu.normalize import fold
     t = fold(text).strip()
-    digits = "".join(ch for ch in t if ch.isdigit())
+    digits = digits_of(t)[:4]
     for g in app.profile.residential_groups:
         if t in (g.code, fold(g.name)) or (digits and g.code.endswith(f"-{int(digits):02d}")):
             return g.code
@@ -278,7 +279,7 @@ class ReportFlow(Flow):
         elif b == "phananh:chatonly":
             st["anonymous"], st["phone"] = False, None
         else:
-            digits = "".join(ch for ch in (ctx.msg.text or "") if ch.isdigit())
+            digits = digits_of(ctx.msg.text)
             if not (9 <= len(digits) <= 11):
                 ctx.reply("Số điện thoại chưa đúng (9 đến 11 chữ số). Bạn nhập lại, hoặc chọn một nút bên dưới.",
                           buttons=[("Chỉ báo qua chat", "phananh:chatonly"), ("Gửi ẩn danh", "phananh:anon")])
@@ -413,7 +414,8 @@ def cmd_status(ctx: Context, args: str) -> None:
 
 # --- answering a staff question ----------------------------------------------------------------
 def _own_report(ctx: Context, rid: str) -> Report | None:
-    r = ctx.session.get(Report, int(rid)) if rid.isdigit() else None
+    n = parse_id(rid)
+    r = ctx.session.get(Report, n) if n is not None else None
     if r is None or r.person_id != ctx.person.id:
         ctx.reply("Nút này không còn hiệu lực.")
         return None
@@ -474,7 +476,7 @@ def cb_rate(ctx: Context, payload: str) -> None:
     r = _own_report(ctx, rid)
     if r is None:
         return
-    if not stars.isdigit() or not 1 <= int(stars) <= 5:
+    if parse_int(stars, 1, 5) is None:
         ctx.reply("Nút này không còn hiệu lực.")
         return
     if r.rating is not None:

@@ -7,6 +7,7 @@ from sqlmodel import select
 from bot import roles as R
 from bot.context import Context
 from bot.core import Reply
+from bot.ids import digits_of, parse_id
 from bot.models import Person, RoleGrant
 from bot.router import Flow, Router
 from handlers.reports import service as S
@@ -21,7 +22,8 @@ def _staff_name(p: Person) -> str:
 
 
 def _load(ctx: Context, rid: str) -> Report | None:
-    r = ctx.session.get(Report, int(rid)) if rid.isdigit() else None
+    n = parse_id(rid)
+    r = ctx.session.get(Report, n) if n is not None else None
     if r is None:
         ctx.reply("Không tìm thấy phản ánh này.")
         return None
@@ -69,7 +71,8 @@ def cb_card(ctx: Context, payload: str) -> None:
             ctx.reply(f"Giao phản ánh {r.code} cho ai?",
                       buttons=[(_staff_name(p), f"pa:to:{r.id}:{p.id}") for p in people])
         elif action == "to":
-            member = ctx.session.get(Person, int(extra)) if extra.isdigit() else None
+            mid = parse_id(extra)
+            member = ctx.session.get(Person, mid) if mid is not None else None
             if member is None or not (R.roles_of(ctx.session, member.id) & {R.STAFF}):
                 ctx.reply("Người này không còn là cán bộ, bạn chọn người khác nhé.")
                 return
@@ -101,6 +104,7 @@ class StaffActionFlow(Flow):
     """ask: question -> sent; res: note -> optional photo -> resolved; rej: reason -> rejected."""
     name = "pastaff"
     title = "thao tác xử lý phản ánh"
+    roles = (R.STAFF,)
 
     def handle(self, ctx: Context) -> None:
         # A unit chat is a group: only the one who pressed the button types the note.
@@ -211,7 +215,7 @@ def cmd_record(ctx: Context, args: str) -> None:
         ctx.reply(RECORD_USAGE)
         return
     src, cat, grp, address, desc = parts[:5]
-    phone = "".join(ch for ch in (parts[5] if len(parts) > 5 else "") if ch.isdigit()) or None
+    phone = digits_of(parts[5] if len(parts) > 5 else "") or None
     source = SOURCE_WORDS.get(src.lower().replace(" ", ""))
     problems = []
     if source is None:
@@ -235,6 +239,7 @@ class RecordFlow(Flow):
     """source -> category -> description -> address -> group -> caller's phone -> saved."""
     name = "paghi"
     title = "ghi phản ánh"
+    roles = (R.STAFF,)
 
     def handle(self, ctx: Context) -> None:
         if not ctx.require(R.STAFF):
@@ -295,7 +300,7 @@ class RecordFlow(Flow):
     def on_phone(self, ctx: Context) -> None:
         phone = None
         if ctx.msg.button != "paghi:skip":
-            phone = "".join(ch for ch in (ctx.msg.text or "") if ch.isdigit())
+            phone = digits_of(ctx.msg.text)
             if not 9 <= len(phone) <= 11:
                 ctx.reply("Số điện thoại cần 9 đến 11 chữ số. Nhập lại hoặc bấm Bỏ qua.",
                           buttons=[("Bỏ qua", "paghi:skip")])

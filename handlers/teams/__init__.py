@@ -28,7 +28,21 @@ def register(r: Router) -> None:
     r.command("chuyendoi", "chuyển thành viên sang tổ khác, giao tổ trưởng (cán bộ)", roles=STAFF)(roster.cmd_move)
     r.command("xoathanhvien", "xóa thành viên khỏi tổ CNSCĐ (cán bộ)", roles=STAFF)(roster.cmd_remove)
     r.on_text(form.on_text)
+    r.on_erase(_erase)
     r.on_startup(reminders.on_startup)
+
+
+def _erase(ctx) -> None:
+    """A team member's logged sessions stay in the ward's figures, without who went."""
+    from sqlmodel import select
+
+    from handlers.teams.models import TeamSession
+    pid = ctx.person.id
+    for row in ctx.session.exec(select(TeamSession)):
+        if row.author_id == pid or pid in (row.members or []):
+            row.author_id = None if row.author_id == pid else row.author_id
+            row.members = [m for m in (row.members or []) if m != pid]
+            ctx.session.add(row)
 
 
 def register_cli(sub) -> None:

@@ -7,6 +7,7 @@ from sqlmodel import select
 from bot import roles as R
 from bot.context import Context
 from bot.core import Reply
+from bot.ids import parse_id, parse_int
 from handlers.teams import catalog as C
 from handlers.teams import report as REP
 from handlers.teams import service as S
@@ -37,7 +38,8 @@ def cmd_my_sessions(ctx: Context, args: str) -> None:
 
 
 def _editable(ctx: Context, sid: str) -> TeamSession | None:
-    row = ctx.session.get(TeamSession, int(sid)) if sid.isdigit() else None
+    n = parse_id(sid)
+    row = ctx.session.get(TeamSession, n) if n is not None else None
     if row is None:
         ctx.reply(f"Không tìm thấy buổi hỗ trợ #{sid}. Xem các buổi của bạn: /buoicuatoi")
         return None
@@ -126,11 +128,17 @@ def cmd_team_report(ctx: Context, args: str) -> None:
         ctx.reply(f"Tổ đã nộp báo cáo này lúc {fmt_local(sub.submitted_at)}.")
 
 
+def _year_quarter(s: str) -> tuple[int | None, int | None]:
+    """"2026-3" from a button; None, None for anything else (forged or stale data)."""
+    y, _, q = s.partition("-")
+    year, quarter = parse_int(y, 2000, 2100), parse_int(q, 0, 4)
+    return (year, quarter) if year is not None and quarter is not None else (None, None)
+
+
 def cb_submit(ctx: Context, payload: str) -> None:
     action, group, yq = (payload.split(":") + ["", ""])[:3]
-    try:
-        year, q = (int(x) for x in yq.split("-"))
-    except ValueError:
+    year, q = _year_quarter(yq)
+    if year is None:
         ctx.reply("Nút này đã hết hiệu lực. Bạn gõ /baocaoto để xem lại nhé.")
         return
     if group not in R.groups_of(ctx.session, ctx.person.id, R.TEAM_LEADER):
@@ -199,9 +207,8 @@ def _mark_ward(ctx: Context, year: int, quarter: int) -> None:
 def cb_ward(ctx: Context, payload: str) -> None:
     if not ctx.require(R.STAFF):
         return
-    try:
-        year, q = (int(x) for x in payload.split("-"))
-    except ValueError:
+    year, q = _year_quarter(payload)
+    if year is None:
         ctx.reply("Nút này đã hết hiệu lực.")
         return
     _mark_ward(ctx, year, q)
@@ -210,7 +217,7 @@ def cb_ward(ctx: Context, payload: str) -> None:
 def cmd_ward_done(ctx: Context, args: str) -> None:
     from nlu.normalize import fold
     t = fold(args).split()
-    if t and t[0] == "nam" and len(t) == 2 and t[1].isdigit():
+    if t and t[0] == "nam" and len(t) == 2 and parse_int(t[1], 2000, 2100) is not None:
         return _mark_ward(ctx, int(t[1]), 0)
     yq = C.parse_quarter(args, ctx.now) if args.strip() else None
     if yq is None:

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from bot import roles as R
 from bot.context import Context
+from bot.ids import parse_id
 from bot.router import Flow
 from handlers.teams import catalog as C
 from handlers.teams import service as S
@@ -46,6 +47,7 @@ def number(text: str | None) -> int | str:
 class SessionFlow(Flow):
     name = NAME
     title = "ghi nhận buổi hỗ trợ"
+    roles = (R.TEAM_MEMBER,)
 
     def handle(self, ctx: Context) -> None:
         super().handle(ctx)
@@ -239,8 +241,8 @@ class SessionFlow(Flow):
                 ctx.reply("Bạn chọn ít nhất một người đã đi nhé.")
                 return self.ask_members(ctx)
             return self._next(ctx, "difficulties")
-        if data.startswith(self.b("m-")) and data.removeprefix(self.b("m-")).isdigit():
-            pid = int(data.removeprefix(self.b("m-")))
+        pid = parse_id(data.removeprefix(self.b("m-"))) if data.startswith(self.b("m-")) else None
+        if pid is not None:
             if pid in team_ids:
                 members = ctx.state.setdefault("members", [])
                 members.remove(pid) if pid in members else members.append(pid)

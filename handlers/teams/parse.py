@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
+from bot.ids import parse_id
 from nlu.normalize import fold
 
 # phrase (folded, space-separated) -> figure; None blocks a shorter phrase ("hỗ trợ" is not "hộ").
@@ -157,7 +158,7 @@ def parse_session(text: str, today: date) -> Parsed:
         # "ba cụ già": a number word counts only right before a known figure
         words = [str(_NUMBER_WORDS[w]) if w in _NUMBER_WORDS and (_match_at(words, i + 1) or (None, 0))[0]
                  else w for i, w in enumerate(words)]
-        nums = [i for i, w in enumerate(words) if w.isdigit()]
+        nums = [i for i, w in enumerate(words) if parse_id(w, 9) is not None]
         bounds = [(nums[k - 1] + 1 if k else 0, nums[k + 1] if k + 1 < len(nums) else len(words))
                   for k in range(len(nums))]
         # "vneid 5 ví 3": labels before numbers, when the last number has nothing after it.
@@ -192,6 +193,7 @@ def parse_int(text: str) -> int | None | str:
     f = fold(t)
     if f in ("khong", "0", "ko", "k", "khongco", "chua"):
         return 0
-    if not t.isdigit():
-        return "text"
-    return int(t)
+    if re.fullmatch(r"[0-9]{10,}", t):
+        return "big"
+    n = parse_id(t, 9)
+    return "text" if n is None else n

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from bot import roles as R
 from bot.context import Context
+from bot.ids import parse_id
 from bot.models import Person
 from handlers.teams import service as S
 
@@ -32,10 +33,10 @@ def cmd_teams(ctx: Context, args: str) -> None:
 
 
 def _member(ctx: Context, token: str) -> Person | None:
-    pid = token.lstrip("#")
-    if not pid.isdigit():
+    pid = parse_id(token.lstrip("#"))
+    if pid is None:
         return None
-    p = ctx.session.get(Person, int(pid))
+    p = ctx.session.get(Person, pid)
     if p is None or S.team_of(ctx.session, p.id) is None:
         return None
     return p

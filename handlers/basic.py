@@ -1,7 +1,7 @@
 """Greeting, help, privacy notice, erasing one's own data, small talk."""
 from __future__ import annotations
 
-from sqlmodel import delete, select
+from sqlmodel import delete, select, update
 
 from bot.context import Context
 from bot.models import Conversation, Handoff, OutboxMessage, Person, RoleGrant
@@ -74,8 +74,11 @@ def cb_erase(ctx: Context, payload: str) -> None:
     for c in s.exec(select(Conversation).where(Conversation.person_id == pid)):
         if c.id != ctx.conv.id:
             s.delete(c)
-    for chat in private:  # messages to the person, waiting or delivered
-        s.exec(delete(OutboxMessage).where(OutboxMessage.channel == person.channel, OutboxMessage.chat_id == chat))
+    for chat in private:  # messages to the person: none goes out any more, none says to whom or what
+        to_me = (OutboxMessage.channel == person.channel, OutboxMessage.chat_id == chat)
+        s.exec(update(OutboxMessage).where(*to_me, OutboxMessage.status.in_(("pending", "sending")))
+               .values(status="cancelled"))
+        s.exec(update(OutboxMessage).where(*to_me).values(chat_id="erased", payload={}, dedupe_key=None))
     ctx.end_flow()
     s.flush()
     redact_everywhere(s, idents, skip={Person.__tablename__})

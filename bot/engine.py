@@ -93,6 +93,11 @@ class Engine:
         return replies
 
     # --- attempts, quarantine and stored replies (issue 10, points 1 and 9) -------------------
+    def replay(self, channel: str, update_key: str) -> list[Reply] | None:
+        """The replies stored with an update handled before (None: not handled, or not kept)."""
+        with Session(self.app.db.engine) as s:
+            return self._stored_replies(s, Incoming(channel=channel, chat_id="", user_id="", update_id=update_key))
+
     def _stored_replies(self, s: Session, msg: Incoming) -> list[Reply] | None:
         pu = s.get(ProcessedUpdate, (msg.channel, str(msg.update_id)))
         if pu is None:

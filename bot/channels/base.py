@@ -14,10 +14,10 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable
 
-from sqlmodel import delete, select
+from sqlmodel import delete, select, update
 
 from bot.core import Incoming, Location, Reply
-from bot.models import OutboxMessage
+from bot.models import OutboxMessage, ProcessedUpdate
 from bot.outbox import SendError
 from bot.ratelimit import RateLimiter
 
@@ -102,11 +102,13 @@ class PartSender:
 
     # --- direct replies to an incoming message -------------------------------------------------
     def send_direct(self, app, channel: str, chat_id: str, replies: Iterable[Reply],
-                    is_group: bool = False) -> int:
+                    is_group: bool = False, update_key: str | None = None) -> int:
         """Send at once with retries. Each reply is first journalled as an outbox row in state
         "sending" (which the outbox worker leaves alone), deleted once out, handed to the worker
         if the platform stays unreachable, and recovered at the next start if the process dies
         mid-way. So an outage or a crash delays answers instead of losing them.
+        The journal also clears the replies the engine stored with the update's mark: from then on
+        the journal answers for them, and a redelivered update is not answered twice.
         Returns how many platform messages went out."""
         replies = list(replies)
         if not replies:
@@ -114,7 +116,7 @@ class PartSender:
         # The journal rows are claims like the outbox worker's: their lease (not_before) outlasts
         # every retry of this send, so the worker never sends them too while we are at it.
         lease = timedelta(seconds=self.direct_budget * len(replies) + 60)
-        ids = _journal(app, channel, chat_id, replies, lease)
+        ids = _journal(app, channel, chat_id, replies, lease, update_key)
         sent = 0
         for n, reply in enumerate(replies):
             for op in self.parts(chat_id, reply):
@@ -138,9 +140,13 @@ class PartSender:
         return sent
 
 
-def _journal(app, channel: str, chat_id: str, replies: list[Reply], lease: timedelta) -> list[int]:
+def _journal(app, channel: str, chat_id: str, replies: list[Reply], lease: timedelta,
+             update_key: str | None = None) -> list[int]:
     now = app.clock.now()
     with app.db.session() as s:
+        if update_key:
+            s.exec(update(ProcessedUpdate).where(ProcessedUpdate.channel == channel,
+                                                 ProcessedUpdate.update_key == str(update_key)).values(replies=None))
         rows = [OutboxMessage(channel=channel, chat_id=chat_id, payload=r.to_dict(), kind="reply",
                               status="sending", created_at=now, not_before=now + lease) for r in replies]
         s.add_all(rows)
@@ -222,6 +228,20 @@ class ChatSerialExecutor:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=False)
+
+
+class Replay:
+    """An update handled before (seen_before): only its stored answer, if it never went out."""
+    __slots__ = ("chat_id", "update_key", "is_group")
+
+    def __init__(self, chat_id: str, update_key: str, is_group: bool = False):
+        self.chat_id, self.update_key, self.is_group = chat_id, update_key, is_group
+
+    def send(self, sender: "PartSender", app, channel: str) -> None:
+        replies = app.engine.replay(channel, self.update_key)
+        if replies:  # committed, but the process died before the answer was journalled
+            sender.send_direct(app, channel, self.chat_id, replies, is_group=self.is_group,
+                               update_key=self.update_key)
 
 
 def seen_before(app, channel: str, update_key: str | None) -> bool:

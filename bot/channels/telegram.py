@@ -21,7 +21,8 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
-                               derived_secret, read_webhook, recover_replies, seen_before)
+                               derived_secret, read_webhook, recover_replies, Replay,
+                               seen_before)
 from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
@@ -200,11 +201,14 @@ class TelegramChannel(PartSender):
         if isinstance(msg, Reply):  # something we cannot read: say so, nothing to handle
             self.send_direct(self.app, CHANNEL, update.effective_chat.id, [msg])
             return
+        if isinstance(msg, Replay):
+            msg.send(self, self.app, CHANNEL)
+            return
         with Typing(lambda: self.run(self.bot.send_chat_action(int(msg.chat_id), "typing"), timeout=10)):
             replies = self.app.handle(msg)
-        self.send_direct(self.app, CHANNEL, msg.chat_id, replies, is_group=msg.is_group)
+        self.send_direct(self.app, CHANNEL, msg.chat_id, replies, is_group=msg.is_group, update_key=msg.update_id)
 
-    def to_incoming(self, update) -> Incoming | Reply | None:
+    def to_incoming(self, update) -> Incoming | Reply | Replay | None:
         cq = update.callback_query
         if cq is not None:
             if cq.message is None or not cq.data:
@@ -218,7 +222,7 @@ class TelegramChannel(PartSender):
             return None  # edits, channel posts, service messages
         chat = m.chat
         if seen_before(self.app, CHANNEL, f"m{chat.id}:{m.message_id}"):
-            return None
+            return Replay(str(chat.id), f"m{chat.id}:{m.message_id}", chat.type != "private")
         # Message ids are unique per chat for good; update_ids restart at random after a quiet week.
         msg = Incoming(channel=CHANNEL, chat_id=str(chat.id), user_id=str(m.from_user.id),
                        text=m.text if m.text is not None else m.caption,

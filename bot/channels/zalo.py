@@ -30,7 +30,8 @@ from fastapi.responses import FileResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
-                               derived_secret, read_webhook, recover_replies, seen_before)
+                               derived_secret, read_webhook, recover_replies, Replay,
+                               seen_before)
 from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
@@ -232,10 +233,13 @@ class ZaloChannel(PartSender):
         if isinstance(msg, tuple):  # (chat_id, Reply): something we cannot read
             self.send_direct(self.app, CHANNEL, msg[0], [msg[1]])
             return
+        if isinstance(msg, Replay):
+            msg.send(self, self.app, CHANNEL)
+            return
         with Typing(lambda: self.client.call("sendChatAction", {"chat_id": msg.chat_id, "action": "typing"},
                                              timeout=10)):
             replies = self.app.handle(msg)
-        self.send_direct(self.app, CHANNEL, msg.chat_id, replies, is_group=msg.is_group)
+        self.send_direct(self.app, CHANNEL, msg.chat_id, replies, is_group=msg.is_group, update_key=msg.update_id)
 
     def to_incoming(self, update: dict):
         event = update.get("event_name") or ""
@@ -250,7 +254,7 @@ class ZaloChannel(PartSender):
             return None
         mid = m.get("message_id")
         if seen_before(self.app, CHANNEL, f"m{mid}" if mid else None):
-            return None
+            return Replay(chat_id, f"m{mid}", str(chat.get("chat_type", "")).upper() == "GROUP")
         msg = Incoming(channel=CHANNEL, chat_id=chat_id, user_id=str(sender.get("id") or chat_id),
                        update_id=f"m{mid}" if mid else None,
                        user_name=sender.get("display_name") or sender.get("first_name") or sender.get("name"),

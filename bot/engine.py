@@ -12,7 +12,7 @@ import unicodedata
 from collections import defaultdict
 from typing import TYPE_CHECKING
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, select
 
@@ -79,11 +79,11 @@ class Engine:
         if problem:
             return [Reply(problem)]
         with self._lock(msg):
-            if msg.update_id:
-                earlier = self._begin_attempt(msg)
-                if earlier is not None:  # handled before, or quarantined now
-                    return earlier
             try:
+                if msg.update_id:
+                    earlier = self._begin_attempt(msg)
+                    if earlier is not None:  # handled before, or quarantined now
+                        return earlier
                 replies = self._handle_in_tx(msg)
             except Exception as e:
                 log.exception("handling a message from %s:%s failed", msg.channel, msg.chat_id)
@@ -110,6 +110,10 @@ class Engine:
         attempts all failed; None means: go ahead and handle it."""
         key, now = str(msg.update_id), self.app.clock.now()
         with Session(self.app.db.engine, expire_on_commit=False) as s:
+            if s.bind.dialect.name == "postgresql":
+                # The count must survive our process dying, not the database server: no need to
+                # wait for the disk (a server crash may lose a count, never a message).
+                s.exec(text("SET LOCAL synchronous_commit TO OFF"))
             stored = self._stored_replies(s, msg)
             if stored is not None:
                 return stored
@@ -295,7 +299,11 @@ class Engine:
             ctx.reply(texts.BUTTON_OF_OTHER.format(owner=who))
             return
         if msg.command and msg.command[0] in ("huy", "cancel"):
-            ctx.reply(texts.CANCEL_OF_OTHER.format(title=title, owner=who))
+            if ctx.has_role("staff"):  # a form left open in a group must not block it for good
+                ctx.end_flow()
+                ctx.reply(texts.FLOW_CANCELLED.format(title=title))
+            else:
+                ctx.reply(texts.CANCEL_OF_OTHER.format(title=title, owner=who))
             return
         saved = (conv.flow, conv.step, conv.data, owner, conv.last_buttons)
         conv.flow, conv.step, conv.data, conv.flow_owner_id = None, None, {}, None

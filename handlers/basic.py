@@ -74,6 +74,10 @@ def cb_erase(ctx: Context, payload: str) -> None:
     for c in s.exec(select(Conversation).where(Conversation.person_id == pid)):
         if c.id != ctx.conv.id:
             s.delete(c)
+    for c in s.exec(select(Conversation).where(Conversation.flow_owner_id == pid)):
+        if c.id != ctx.conv.id:  # their half-filled form in a group goes too
+            c.flow, c.step, c.data, c.flow_owner_id = None, None, {}, None
+            s.add(c)
     for chat in private:  # messages to the person: none goes out any more, none says to whom or what
         to_me = (OutboxMessage.channel == person.channel, OutboxMessage.chat_id == chat)
         s.exec(update(OutboxMessage).where(*to_me, OutboxMessage.status.in_(("pending", "sending")))
@@ -118,7 +122,7 @@ def _private_chats(ctx: Context) -> set[str]:
     prof = ctx.app.profile
     shared = {c.chat_id for c in (prof.staff_chat, prof.leadership_chat, *(u.chat for u in prof.units)) if c}
     chats = {ctx.msg.chat_id} if not ctx.msg.is_group else set()
-    if ctx.person.chat_id and ctx.person.chat_id not in shared:
+    if ctx.person.chat_id and ctx.person.chat_id == ctx.person.channel_user_id:  # a private chat's id is the account's
         chats.add(ctx.person.chat_id)
     return chats - shared
 

@@ -210,6 +210,12 @@ def test_a_group_member_cannot_complete_a_staff_members_class_form(app):
     assert "Chủ đề" not in officer.text(button=f"taolop:topic:{topic}")
     with app.db.session() as s:
         assert s.exec(select(Conversation).where(Conversation.chat_id == "-100777")).one().step != "topic"
+    # Another staff member may close a form left open in the group; nobody else may.
+    colleague = GroupMember(app, "tg-colleague", "Cán bộ Tâm")
+    with_role(app, Chat(app, "tg-colleague", name="Cán bộ Tâm"), R.STAFF)
+    assert "Đã hủy" in colleague.text("/huy")
+    with app.db.session() as s:
+        assert s.exec(select(Conversation).where(Conversation.chat_id == "-100777")).one().flow is None
 
 
 def test_a_role_revoked_mid_form_stops_the_form(app):

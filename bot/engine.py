@@ -64,11 +64,40 @@ def _is_binary(text: str) -> bool:
     return bad > 0
 
 
+class RetryLane:
+    """Updates tried before run alone: while one runs, nothing else of this process is being
+    handled. So when the process dies, only the update that killed it has its count raised, and
+    an innocent message that happened to be in flight beside a poison one is not quarantined."""
+
+    def __init__(self):
+        self._cond = threading.Condition()
+        self._active = 0
+        self._alone = False
+
+    def enter(self, alone: bool) -> None:
+        with self._cond:
+            if alone:
+                self._cond.wait_for(lambda: not self._alone and self._active == 0)
+                self._alone = True
+            else:
+                self._cond.wait_for(lambda: not self._alone)
+                self._active += 1
+
+    def leave(self, alone: bool) -> None:
+        with self._cond:
+            if alone:
+                self._alone = False
+            else:
+                self._active -= 1
+            self._cond.notify_all()
+
+
 class Engine:
     def __init__(self, app: "App"):
         self.app = app
         self._locks: dict[tuple[str, str], threading.Lock] = defaultdict(threading.Lock)
         self._locks_guard = threading.Lock()
+        self._lane = RetryLane()
 
     def _lock(self, msg: Incoming) -> threading.Lock:
         with self._locks_guard:
@@ -79,12 +108,22 @@ class Engine:
         if problem:
             return [Reply(problem)]
         with self._lock(msg):
+            alone = False
             try:
                 if msg.update_id:
-                    earlier = self._begin_attempt(msg)
-                    if earlier is not None:  # handled before, or quarantined now
-                        return earlier
-                replies = self._handle_in_tx(msg)
+                    stored, tried = self._peek(msg)
+                    if stored is not None:  # handled before: the original answer
+                        return stored
+                    alone = tried > 0
+                self._lane.enter(alone)
+                try:
+                    if msg.update_id:
+                        earlier = self._begin_attempt(msg)
+                        if earlier is not None:  # handled meanwhile, or quarantined now
+                            return earlier
+                    replies = self._handle_in_tx(msg)
+                finally:
+                    self._lane.leave(alone)
             except Exception as e:
                 log.exception("handling a message from %s:%s failed", msg.channel, msg.chat_id)
                 self._note_failure(msg, e)
@@ -103,6 +142,15 @@ class Engine:
         if pu is None:
             return None
         return [Reply.from_dict(d) for d in (pu.replies or [])]
+
+    def _peek(self, msg: Incoming) -> tuple[list[Reply] | None, int]:
+        """(stored replies of an update handled before, how often it was tried and not finished)."""
+        with Session(self.app.db.engine) as s:
+            stored = self._stored_replies(s, msg)
+            if stored is not None:
+                return stored, 0
+            row = s.get(UpdateAttempt, (msg.channel, str(msg.update_id)))
+            return None, row.attempts if row else 0
 
     def _begin_attempt(self, msg: Incoming) -> list[Reply] | None:
         """Before handling, in its own committed transaction: the replies of an update handled

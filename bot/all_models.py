@@ -4,3 +4,4 @@ import handlers.reports.models  # noqa: F401
 import handlers.teams.models  # noqa: F401
 import handlers.broadcast.models  # noqa: F401
 import bot.webadmin.models  # noqa: F401
+import bot.options  # noqa: F401

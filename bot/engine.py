@@ -16,12 +16,10 @@ from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, delete, select
 
-from bot import texts
+from bot import options, texts
 from bot.context import Context
 from bot.core import Incoming, Reply
-from bot.ids import parse_int
 from bot.models import Conversation, Person, ProcessedUpdate, UpdateAttempt
-from nlu.normalize import fold
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -315,21 +313,9 @@ class Engine:
         return c
 
     def _map_text_to_button(self, ctx: Context) -> None:
-        """Channels without inline keyboards (Zalo, console) show buttons as a numbered list;
-        "2" or the option's words count as pressing it."""
-        msg = ctx.msg
-        if msg.button or not msg.text or msg.command or not ctx.conv.last_buttons:
-            return
-        t = fold(msg.text).strip(" .)")
-        options = ctx.conv.last_buttons
-        n = parse_int(t, 1, len(options))
-        if n is not None:
-            msg.button = options[n - 1]["data"]
-        else:
-            for b in options:
-                if fold(b["text"]) == t:
-                    msg.button = b["data"]
-                    break
+        """A typed "2", "tham gia" or "5 sao" counts as pressing the button it means, on the last
+        reply or on a message the bot sent on its own (bot/options.py)."""
+        options.map_text(ctx)
 
     # --- forms belong to whoever started them (issue 10, point 5) -------------------------------
     def _dispatch_owned(self, ctx: Context) -> None:
@@ -432,6 +418,8 @@ class Engine:
 
     def _understand(self, ctx: Context) -> None:
         u = self.app.nlu.understand(ctx.msg.text or "")
+        for refine in self.app.router.understanding_filters:
+            u = refine(ctx, u)
         ctx.understanding = u  # type: ignore[attr-defined]
         handler = self.app.router.kind_handlers.get(u.kind) or self.app.router.kind_handlers.get("fallback")
         if handler is None:

@@ -24,6 +24,7 @@ class Person(SQLModel, table=True):
     phone: Optional[str] = Field(default=None, max_length=32)
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)
+    address_term: Optional[str] = Field(default=None, max_length=8)  # how they name themselves: "bà", "chú"...
 
 
 class RoleGrant(SQLModel, table=True):
@@ -64,6 +65,10 @@ class Conversation(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     # Who started the open form: in a group, other members' messages go around it.
     flow_owner_id: Optional[int] = None
+    # The procedure under discussion, so "hết bao nhiêu tiền" resolves against it (handlers/faq.py);
+    # kept apart from `data`, which a form owns and clears when it ends.
+    topic: Optional[str] = Field(default=None, max_length=128)
+    topic_at: Optional[datetime] = None
 
 
 class ProcessedUpdate(SQLModel, table=True):

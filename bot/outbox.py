@@ -54,11 +54,21 @@ def enqueue(session: Session, channel: str, chat_id: str, reply: Reply, now: dat
                 session.flush()
         except IntegrityError:
             return None
+        _remember_options(session, row)
         return row
     row = OutboxMessage(channel=channel, chat_id=chat_id, payload=reply.to_dict(), kind=kind,
                         dedupe_key=None, created_at=now, not_before=not_before or now)
     session.add(row)
+    _remember_options(session, row)
     return row
+
+
+def _remember_options(session: Session, row: OutboxMessage) -> None:
+    """Buttons of a message sent on the bot's own initiative can be answered by typing
+    (bot/options.py). Direct replies ("reply") are remembered on the conversation instead."""
+    if row.kind != "reply" and row.payload.get("buttons"):
+        from bot import options
+        options.remember(session, row.channel, row.chat_id, row.payload["buttons"], row.not_before)
 
 
 
@@ -76,6 +86,8 @@ def enqueue_many(session: Session, items: Iterable[tuple[str, str, Reply, str]],
                               created_at=now, not_before=not_before or now)
                 for ch, cid, r, k in chunk if k not in existing]
         session.add_all(rows)
+        for row in rows:
+            _remember_options(session, row)
         session.flush()
         added += len(rows)
     return added

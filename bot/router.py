@@ -48,6 +48,7 @@ class Router:
     callbacks: dict[str, Callable[["Context", str], None]] = field(default_factory=dict)
     flows: dict[str, Flow] = field(default_factory=dict)
     kind_handlers: dict[str, Handler] = field(default_factory=dict)
+    understanding_filters: list[Callable[["Context", object], object]] = field(default_factory=list)
     media_handlers: list[Callable[["Context"], bool]] = field(default_factory=list)
     text_handlers: list[Callable[["Context"], bool]] = field(default_factory=list)
     erasure_hooks: list[Callable[["Context"], None]] = field(default_factory=list)
@@ -81,6 +82,11 @@ class Router:
 
     def on_kind(self, kind: str, fn: Handler) -> None:
         self.kind_handlers[kind] = fn
+
+    def on_understood(self, fn: Callable[["Context", object], object]) -> None:
+        """fn(ctx, understanding) -> understanding, before the kind's handler is chosen: the
+        conversation's context and policies refine what one message alone says."""
+        self.understanding_filters.append(fn)
 
     def on_media(self, fn: Callable[["Context"], bool]) -> None:
         """fn returns True when it took a photo/location sent outside any form."""

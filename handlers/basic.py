@@ -184,21 +184,23 @@ def _redact(value, idents: set[str]):
 
 
 SMALLTALK = {
-    "greet": "Chào bạn! Bạn cần hỏi thủ tục gì hay muốn phản ánh việc gì ở khu phố, cứ nhắn mình nhé.",
-    "thanks": "Dạ không có gì ạ. Bạn cần gì thêm cứ nhắn mình nhé!",
-    "goodbye": "Chào bạn, chúc bạn một ngày tốt lành!",
-    "affirm": "Dạ vâng. Bạn cần mình giúp gì tiếp ạ?",
-    "deny": "Dạ vâng. Bạn cần gì cứ nhắn mình nhé.",
+    "greet": "Chào {you}! {You} cần hỏi thủ tục gì hay muốn phản ánh việc gì ở khu phố, cứ nhắn {me} nhé.",
+    "thanks": "Dạ không có gì ạ. {You} cần gì thêm cứ nhắn {me} nhé!",
+    "goodbye": "Chào {you}, chúc {you} một ngày tốt lành!",
+    "affirm": "Dạ vâng. {You} cần {me} giúp gì tiếp ạ?",
+    "deny": "Dạ vâng. {You} cần gì cứ nhắn {me} nhé.",
 }
 
 
 def on_smalltalk(ctx: Context) -> None:
+    from nlu.dialogue import speak
     u = getattr(ctx, "understanding", None)
     intent = getattr(u, "intent", None) or "greet"
     if intent == "bot_identity":
         ctx.reply(_greeting(ctx))
     else:
-        ctx.reply(SMALLTALK.get(intent, SMALLTALK["greet"]))
+        # how the person names themselves ("bà", "cháu"): answered in kind (handlers/faq.py)
+        ctx.reply(speak(SMALLTALK.get(intent, SMALLTALK["greet"]), getattr(ctx.person, "address_term", None)))
 
 
 def register(r: Router) -> None:

@@ -1,26 +1,199 @@
-"""Procedure questions: answer from the knowledge base, ask back when unsure, and pass what the
-bot cannot answer to ward staff (a handoff), whose answer then reaches the resident."""
+"""Procedure questions: answer from the knowledge base, phone-sized first, the details on request;
+remember the topic under discussion so elliptical follow-ups ("hết bao nhiêu tiền") resolve
+against it; answer out-of-scope messages by policy; pass what staff can answer to them (a
+handoff), whose answer then reaches the resident."""
 from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlmodel import select
 
+from bot import options
 from bot import roles as R
 from bot.clock import fmt_local
 from bot.context import Context
 from bot.ids import digits_of, parse_id
+from bot.core import Button
 from bot.models import Handoff
 from bot.router import Flow, Router
-from knowledge.kb import render_answer
+from nlu import dialogue
+from nlu.understand import Understanding
+
+try:  # knowledge base schema v2 (short + sections)
+    from knowledge.kb import SECTION_LABELS, render_section, render_short
+except ImportError:  # pragma: no cover - until schema v2 lands: derive them from `answer`
+    from knowledge.kb import render_answer as _render_answer
+
+    SECTION_LABELS = {"notes": "Chi tiết", "legal_basis": "Căn cứ pháp lý"}
+
+    def _split_answer(entry, profile) -> tuple[str, str]:
+        text = _render_answer(entry, profile).split("\n\nCăn cứ:")[0]
+        head, rest = "", text
+        for para in text.split("\n\n"):
+            if head and len(head) + len(para) > 420:
+                break
+            head = f"{head}\n\n{para}" if head else para
+        rest = text[len(head):].strip()
+        if len(head) > 450:
+            cut = head.rfind(".", 0, 420)
+            head, rest = head[:cut + 1], (head[cut + 1:] + "\n\n" + rest).strip()
+        return head.strip(), rest
+
+    def render_short(entry, profile) -> str:
+        return _split_answer(entry, profile)[0]
+
+    def render_section(entry, key, profile):
+        if key == "legal_basis" and entry.legal_basis:
+            return "Căn cứ pháp lý:\n" + "\n".join(f"- {x}" for x in entry.legal_basis)
+        if key == "notes":
+            rest = _split_answer(entry, profile)[1]
+            return f"Chi tiết:\n{rest}" if rest else None
+        return None
 
 MAX_QUESTION = 1000
+TOPIC_TTL = timedelta(minutes=30)  # a follow-up after a longer pause is read on its own
+ASPECT_SECTION = {"fee": "fee", "time": "time", "documents": "documents", "where": "where",
+                  "online": "online", "who": "who", "steps": "steps", "legal": "legal_basis"}
+BUTTON_LABELS = {"documents": "Giấy tờ", "fee": "Lệ phí", "time": "Thời gian", "where": "Nơi nộp",
+                 "who": "Ai được làm", "steps": "Các bước", "online": "Làm online", "notes": "Lưu ý",
+                 "legal_basis": "Căn cứ pháp lý", "sources": "Nguồn"}
+MAX_SECTION_BUTTONS = 5
 
 
-def answer_topic(ctx: Context, topic: str) -> None:
+@dataclass(frozen=True)
+class SectionButton:
+    """Typed button data "faqs:<topic>:<section>": one section of one entry."""
+    PREFIX = "faqs"
+    topic: str
+    key: str
+
+    def pack(self) -> str:
+        data = f"{self.PREFIX}:{self.topic}:{self.key}"
+        if len(data.encode()) > 64:  # Telegram's callback_data limit
+            raise ValueError(f"button data too long: {data}")
+        return data
+
+    @classmethod
+    def parse(cls, payload: str) -> "SectionButton | None":
+        topic, _, key = payload.rpartition(":")
+        return cls(topic, key) if topic and key else None
+
+
+# ------------------------------------------------------------------------------ address
+
+def term(ctx: Context) -> str | None:
+    return getattr(ctx.person, "address_term", None)
+
+
+def say(ctx: Context, text: str, buttons=None):
+    """Reply in the assistant's own words, addressing the person as they name themselves."""
+    return ctx.reply(dialogue.speak(text, term(ctx)), buttons=buttons)
+
+
+def _remember_address(ctx: Context, text: str) -> None:
+    t = dialogue.self_term(text)
+    if t is None:
+        return
+    value = t if t in dialogue.ADDRESS else None  # "tôi": neutral
+    if ctx.person.address_term != value:
+        ctx.person.address_term = value
+        ctx.session.add(ctx.person)
+
+
+# ------------------------------------------------------------------------------ context
+
+def current_topic(ctx: Context) -> str | None:
+    c = ctx.conv
+    if not c.topic or c.topic_at is None or c.topic not in ctx.app.kb.by_id:
+        return None
+    if ctx.now.replace(tzinfo=None) - c.topic_at.replace(tzinfo=None) > TOPIC_TTL:
+        return None
+    return c.topic
+
+
+def set_topic(ctx: Context, topic: str | None) -> None:
+    ctx.conv.topic, ctx.conv.topic_at = topic, ctx.now if topic else None
+    ctx.session.add(ctx.conv)
+
+
+def refine(ctx: Context, u: Understanding) -> Understanding:
+    """Runs on every understood message before its kind's handler: out-of-scope policy first,
+    then the conversation's topic (follow-ups), then several topics in one message."""
+    text = ctx.msg.text or ""
+    _remember_address(ctx, text)
+    u = dialogue.apply_policy(text, u)
+    if not (u.kind == "fallback" and u.intent):
+        u, u.aspect = dialogue.resolve(text, u, current_topic(ctx))
+        if u.kind == "faq":
+            u.topics = dialogue.topics_in(text, u, ctx.app.nlu)
+            if len(u.topics) > 1:
+                u.ambiguous = False  # a close call between two procedures the message both names
+    trace = getattr(ctx.app, "trace_understanding", None)
+    if trace is not None:
+        trace(ctx, u)
+    return u
+
+
+# ------------------------------------------------------------------------------ answers
+
+def section_keys(entry) -> list[str]:
+    keys = entry.section_keys() if hasattr(entry, "section_keys") else \
+        [k for k in ("notes", "legal_basis") if k in SECTION_LABELS]
+    return [k for k in keys if k in SECTION_LABELS]
+
+
+def _section_buttons(ctx: Context, entry, shown: str | None = None) -> list[Button]:
+    keys = [k for k in section_keys(entry) if k != shown and k != "sources"]
+    if "legal_basis" in keys and len(keys) > MAX_SECTION_BUTTONS:  # citations last, never crowding
+        keys = [k for k in keys if k != "legal_basis"][:MAX_SECTION_BUTTONS - 1] + ["legal_basis"]
+    return [Button(BUTTON_LABELS.get(k, SECTION_LABELS[k]), SectionButton(entry.id, k).pack())
+            for k in keys[:MAX_SECTION_BUTTONS]]
+
+
+def _personal(ctx: Context, text: str) -> str:
+    """The KB speaks to "bạn"; an elderly resident who wrote "bà" is answered as "bà"."""
+    you, _ = dialogue.address(term(ctx))
+    if you == "bạn":
+        return text
+    text = re.sub(r"(?<![\wÀ-ỹ])bạn(?![\wÀ-ỹ])", you, text)
+    return re.sub(r"(?<![\wÀ-ỹ])Bạn(?![\wÀ-ỹ])", you[:1].upper() + you[1:], text)
+
+
+def first_reply_text(ctx: Context, entry) -> str:
+    return _personal(ctx, f"{entry.title}\n{render_short(entry, ctx.app.profile)}")
+
+
+def answer_topic(ctx: Context, topic: str, aspect: str | None = None) -> None:
     entry = ctx.app.kb.by_id.get(topic)
     if entry is None:
-        ctx.reply("Xin lỗi, nội dung này không còn trong cơ sở tri thức. Bạn hỏi lại giúp mình nhé.")
+        say(ctx, "Xin lỗi, nội dung này không còn trong cơ sở tri thức. {You} hỏi lại giúp {me} nhé.")
         return
-    ctx.reply(f"{entry.title}\n\n{render_answer(entry, ctx.app.profile)}")
+    set_topic(ctx, topic)
+    key = ASPECT_SECTION.get(aspect or "")
+    body = render_section(entry, key, ctx.app.profile) if key and key in section_keys(entry) else None
+    if body:
+        ctx.reply(_personal(ctx, f"{entry.title} - {body}"), buttons=_section_buttons(ctx, entry, shown=key))
+        return
+    ctx.reply(first_reply_text(ctx, entry), buttons=_section_buttons(ctx, entry))
+
+
+def _brief(ctx: Context, entry, limit: int = 220) -> str:
+    text = render_short(entry, ctx.app.profile).strip()
+    if len(text) > limit:
+        cut = max(text.rfind(". ", 0, limit), text.rfind("\n", 0, limit))
+        text = text[:cut + 1].strip() if cut > limit // 3 else text[:limit].rsplit(" ", 1)[0] + "..."
+    return f"• {entry.title}: {text}"
+
+
+def answer_several(ctx: Context, topics: list[str]) -> None:
+    entries = [ctx.app.kb.by_id[t] for t in topics if t in ctx.app.kb.by_id]
+    set_topic(ctx, entries[0].id)
+    parts = [dialogue.speak("{You} hỏi {n} việc, {me} trả lời ngắn từng việc:", term(ctx)).replace(
+        "{n}", str(len(entries)))]
+    parts += [_personal(ctx, _brief(ctx, e)) for e in entries]
+    ctx.reply("\n".join(parts), buttons=[Button(f"Chi tiết: {e.title}"[:60], f"faq:{e.id}") for e in entries])
 
 
 def on_faq(ctx: Context) -> None:
@@ -30,9 +203,13 @@ def on_faq(ctx: Context) -> None:
         buttons.append(("Không phải các ý trên", "faq:none"))
         ctx.conv.data = {**ctx.conv.data, "last_question": ctx.msg.text}
         ctx.save_state()
-        ctx.reply("Ý bạn là nội dung nào dưới đây?", buttons=buttons)
+        say(ctx, "Ý {you} là nội dung nào dưới đây?", buttons=buttons)
         return
-    answer_topic(ctx, u.topic)
+    topics = getattr(u, "topics", None) or [u.topic]
+    if len(topics) > 1:
+        answer_several(ctx, topics)
+        return
+    answer_topic(ctx, u.topic, getattr(u, "aspect", None))
 
 
 def cb_faq(ctx: Context, payload: str) -> None:
@@ -40,6 +217,80 @@ def cb_faq(ctx: Context, payload: str) -> None:
         offer_handoff(ctx, ctx.conv.data.get("last_question"))
         return
     answer_topic(ctx, payload)
+
+
+def cb_section(ctx: Context, payload: str) -> None:
+    b = SectionButton.parse(payload)
+    entry = ctx.app.kb.by_id.get(b.topic) if b else None
+    if entry is None:
+        say(ctx, "Nút này không còn hiệu lực. {You} gõ lại câu hỏi giúp {me} nhé.")
+        return
+    set_topic(ctx, entry.id)
+    body = render_section(entry, b.key, ctx.app.profile)
+    if not body:
+        ctx.reply(first_reply_text(ctx, entry), buttons=_section_buttons(ctx, entry))
+        return
+    ctx.reply(_personal(ctx, f"{entry.title} - {body}"), buttons=_section_buttons(ctx, entry, shown=b.key))
+
+
+# ------------------------------------------------------------------------------ out of scope
+
+CAPABILITIES = ("{Me} là trợ lý của phường, giúp {you} hỏi thủ tục hành chính (khai sinh, kết hôn, cư trú, "
+                "căn cước, VNeID, đất đai, hộ kinh doanh, trợ cấp...) và nhận phản ánh về trật tự, vệ sinh "
+                "đô thị.")
+# Words of a question ward staff could answer: only then is the handoff offered.
+_STAFF_CAN_HELP = dialogue._rx(
+    r"thu tuc", r"giay", r"dang ky", r"ho so", r"phuong", r"xac nhan", r"cap", r"lam lai", r"xin",
+    r"chung thuc", r"to dan pho", r"ho khau", r"tam tru", r"thuong tru", r"dat", r"nha", r"xay",
+    r"tro cap", r"ho tro", r"bao hiem", r"can bo", r"ubnd", r"uy ban", r"cong an", r"nop", r"le phi",
+    r"quy dinh", r"chinh sach", r"ho ngheo", r"hoc", r"truong", r"kinh doanh", r"thue", r"phat")
+
+
+def _policy_reply(ctx: Context, intent: str) -> bool:
+    p = ctx.app.profile
+    police_txt = p.police.name + (f" ({p.police.address}, ĐT {p.police.phone})" if p.police.phone else "")
+    texts = {
+        "oos_emergency": "Nếu đang nguy cấp, {you} gọi ngay 115 (cấp cứu y tế) hoặc 114 (cháy nổ, cứu nạn), "
+                         "hoặc đưa người bệnh đến cơ sở y tế gần nhất. Khi có người gây rối, đe dọa: gọi 113.",
+        "oos_health": "{Me} không tư vấn được về sức khỏe, bệnh tình. {You} nên đến trạm y tế phường hoặc "
+                      "phòng khám, bệnh viện gần nhất để được khám. Nếu nặng (khó thở, sốt cao không hạ, co giật, "
+                      "li bì) gọi ngay 115.",
+        "oos_scam": "{You} cẩn thận: \"vay nóng\", \"tín dụng đen\", app vay lãi cao, người lạ đòi chuyển tiền "
+                    "hay mã OTP thường là lừa đảo hoặc cho vay nặng lãi trái phép. Không chuyển tiền, không gửi "
+                    f"giấy tờ, OTP. Báo ngay cho {police_txt}, hoặc gọi 113 nếu bị đe dọa.",
+        "oos_politics": "Dạ, {me} chỉ hỗ trợ thủ tục hành chính và phản ánh của phường nên xin phép không bàn "
+                        "về chính trị hay nêu ý kiến cá nhân. {You} cần hỏi thủ tục gì cứ nhắn {me} nhé.",
+        "oos_chitchat": "Dạ, việc này {me} không có thông tin. " + CAPABILITIES + " {You} cần gì cứ nhắn {me} nhé.",
+    }
+    if intent not in texts:
+        return False
+    say(ctx, texts[intent])
+    return True
+
+
+def offer_handoff(ctx: Context, question: str | None) -> None:
+    if question:
+        ctx.conv.data = {**ctx.conv.data, "last_question": question}
+        ctx.save_state()
+    say(ctx, "{Me} chưa có câu trả lời chắc chắn cho câu này. " + CAPABILITIES
+        + "\n{You} có muốn gửi câu hỏi này cho cán bộ phường không?",
+        buttons=[("Gửi cho cán bộ phường", "handoffask:yes"), ("Thôi, không cần", "handoffask:no")])
+
+
+def on_fallback(ctx: Context) -> None:
+    u = getattr(ctx, "understanding", None)
+    text = ctx.msg.text or ""
+    if u is not None and u.intent and _policy_reply(ctx, u.intent):
+        return
+    if u is not None and getattr(u, "aspect", None) and not dialogue.names_topic(text):
+        # "lệ phí bao nhiêu" with nothing under discussion: ask which procedure
+        say(ctx, "{You} muốn hỏi về thủ tục nào ạ? Ví dụ: \"lệ phí làm căn cước\", \"khai sinh cần giấy gì\".")
+        return
+    if _STAFF_CAN_HELP.search(dialogue.folded(text)):
+        offer_handoff(ctx, text)
+        return
+    say(ctx, "Dạ, câu này {me} chưa trả lời được. " + CAPABILITIES
+        + " Nếu là việc cần cán bộ phường, {you} gõ /hoicanbo kèm câu hỏi nhé.")
 
 
 def offer_handoff(ctx: Context, question: str | None) -> None:
@@ -50,10 +301,6 @@ def offer_handoff(ctx: Context, question: str | None) -> None:
               "(khai sinh, kết hôn, cư trú, căn cước, VNeID, đất đai, hộ kinh doanh, trợ cấp...) và nhận "
               "phản ánh về trật tự, vệ sinh đô thị.\nBạn có muốn gửi câu hỏi này cho cán bộ phường không?",
               buttons=[("Gửi cho cán bộ phường", "handoffask:yes"), ("Thôi, không cần", "handoffask:no")])
-
-
-def on_fallback(ctx: Context) -> None:
-    offer_handoff(ctx, ctx.msg.text)
 
 
 def cb_handoff_offer(ctx: Context, payload: str) -> None:
@@ -170,10 +417,21 @@ def cmd_answer(ctx: Context, args: str) -> None:
     ctx.reply(f"Đã gửi trả lời cho người hỏi #{h.id}.")
 
 
+def erase(ctx: Context) -> None:
+    """/xoadulieu: the topic under discussion, the remembered address, pending typed options."""
+    set_topic(ctx, None)
+    ctx.person.address_term = None
+    ctx.session.add(ctx.person)
+    options.forget_chat(ctx.session, ctx.msg.channel, ctx.msg.chat_id)
+
+
 def register(r: Router) -> None:
     r.on_kind("faq", on_faq)
     r.on_kind("fallback", on_fallback)
+    r.on_understood(refine)
+    r.on_erase(erase)
     r.callback("faq")(cb_faq)
+    r.callback(SectionButton.PREFIX)(cb_section)
     r.callback("handoffask")(cb_handoff_offer)
     r.flow(HandoffFlow())
     r.command("hoicanbo", "gửi câu hỏi cho cán bộ phường")(

@@ -14,6 +14,9 @@ class Understanding:
     intent: str | None = None  # smalltalk intent: greet | thanks | goodbye | bot_identity
     candidates: list[tuple[str, float]] = field(default_factory=list)  # top KB ids with scores
     ambiguous: bool = False  # close call between candidates: ask "Ý bạn là...?"
+    # Set by the conversation layer (nlu/dialogue.py, handlers/faq.py), not by the understander:
+    topics: list[str] = field(default_factory=list)  # every procedure the message asks about
+    aspect: str | None = None  # fee | time | documents | where | online | who | steps | legal
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from bot import options
 from bot import roles as R
 from bot.clock import fmt_local
 from bot.context import Context
@@ -430,6 +431,8 @@ def cb_info(ctx: Context, payload: str) -> None:
         ctx.reply("Bạn đang điền dở một biểu mẫu. Gõ /huy rồi bấm lại nút \"Trả lời cán bộ\" nhé.")
         return
     ctx.start_flow("painfo", "answer", {"report_id": r.id})
+    if (ctx.msg.text or "").strip():  # typed straight after the staff question (bot/options.py)
+        return InfoFlow().on_answer(ctx)
     ctx.reply(f"Bạn nhập thông tin bổ sung cho phản ánh {r.code} (có thể kèm ảnh). Gõ /huy để thôi.")
 
 
@@ -542,5 +545,6 @@ def register(r: Router) -> None:
     r.on_media(on_media)
     r.callback("pamedia")(cb_media)
     r.callback("pareply")(cb_info)
+    options.accept_free_text("pareply")
     r.callback("parate")(cb_rate)
     r.on_erase(on_erase)

@@ -1,0 +1,180 @@
+"""Typed answers to the bot's buttons, on every channel.
+
+Channels without inline keyboards (Zalo, console) show buttons as a numbered list, and people type
+anyway on Telegram: "1", "tham gia", "5 sao", "không đi được". A reply's buttons are kept on the
+conversation (conv.last_buttons); the buttons of messages the bot sends on its own (class notices,
+rating requests, a staff question) are kept here, per recipient chat with an expiry, written by
+`enqueue` in the sender's transaction. Before a message is understood, the engine matches its text
+against both, newest first (`map_text`).
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Iterable, Optional
+
+from sqlalchemy import JSON, Column, Index, delete
+from sqlmodel import Field, Session, SQLModel, select
+
+from bot.ids import parse_int
+from nlu.normalize import fold
+
+if TYPE_CHECKING:
+    from bot.context import Context
+
+TTL = timedelta(days=7)  # a resolved report auto-closes after 7 days: its rating buttons live as long
+KEEP_PER_CHAT = 5
+MAX_TYPED_WORDS = 5  # longer messages are sentences, never a typed option
+# Button prefixes whose callback takes the free text typed after the message (the reports
+# feature's "Trả lời cán bộ": the typed answer reaches the staff member who asked).
+_FREE_TEXT: set[str] = set()
+
+
+class PendingOption(SQLModel, table=True):
+    """The buttons of one message the bot sent on its own, until answered or expired."""
+    __tablename__ = "pending_option"
+    __table_args__ = (Index("ix_pending_option_chat", "channel", "chat_id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    buttons: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    free_text: Optional[str] = Field(default=None, max_length=128)  # button data free text goes to
+    created_at: datetime
+    expires_at: datetime = Field(index=True)
+
+
+def accept_free_text(prefix: str) -> None:
+    """Free text typed after a message carrying a `prefix:` button goes to that callback."""
+    _FREE_TEXT.add(prefix)
+
+
+def remember(session: Session, channel: str, chat_id: str, buttons: Iterable[dict], now: datetime) -> None:
+    buttons = [{"text": b["text"], "data": b["data"]} for b in buttons]
+    if not buttons:
+        return
+    free = next((b["data"] for b in buttons if b["data"].partition(":")[0] in _FREE_TEXT), None)
+    session.add(PendingOption(channel=channel, chat_id=chat_id, buttons=buttons, free_text=free,
+                              created_at=now, expires_at=now + TTL))
+
+
+def remember_many(session: Session, rows: Iterable[tuple[str, str, list[dict]]], now: datetime) -> None:
+    for channel, chat_id, buttons in rows:
+        remember(session, channel, chat_id, buttons, now)
+
+
+def forget_chat(session: Session, channel: str, chat_id: str) -> None:
+    session.exec(delete(PendingOption).where(PendingOption.channel == channel, PendingOption.chat_id == chat_id))
+
+
+# ---------------------------------------------------------------- loose matching
+
+_NUMBER_WORDS = {"mot": 1, "hai": 2, "ba": 3, "bon": 4, "tu": 4, "nam": 5}
+_NO = ("khong", "ko", "k", "kg", "hong", "hok", "chua", "huy", "thoi", "tu choi", "ban", "no", "khoi")
+_YES = ("co", "tham gia", "dong y", "ok", "oke", "okay", "dc", "duoc", "vang", "da", "u", "uh", "yes",
+        "di", "dung", "chac chan", "xac nhan")
+_SKIP = ("bo qua", "skip", "khong can", "ko can", "thoi khoi", "de sau")
+_STRIP = " .,!?)(:;\"'-"
+
+
+def _clean(text: str) -> str:
+    t = fold(text).strip(_STRIP)
+    return re.sub(r"\s+", " ", re.sub(r"[.,!?;:\"'()]+", " ", t)).strip()
+
+
+def _starts(t: str, words: tuple[str, ...]) -> bool:
+    return any(t == w or t.startswith(w + " ") for w in words)
+
+
+def _polarity(t: str) -> str | None:
+    """"yes", "no", "skip" for a short answer or a button label, None when it is neither."""
+    if _starts(t, _SKIP):
+        return "skip"
+    if _starts(t, _NO):
+        return "no"
+    if _starts(t, _YES):
+        return "yes"
+    return None
+
+
+def _stars(t: str) -> int | None:
+    if t and set(t) <= {"★", "⭐", "*", " "}:
+        return len(t.replace(" ", ""))
+    m = re.fullmatch(r"(\d|mot|hai|ba|bon|tu|nam)\s*(sao|\*|★|diem)", t)
+    if not m:
+        return None
+    return int(m.group(1)) if m.group(1).isdigit() else _NUMBER_WORDS[m.group(1)]
+
+
+def match(text: str, buttons: list[dict]) -> str | None:
+    """The data of the button `text` means, or None. Order: number, label, stars, a label
+    containing every typed word, yes/no/skip meaning; a choice must be unique to count."""
+    t = _clean(text)
+    if not t or not buttons or len(t.split()) > MAX_TYPED_WORDS:
+        return None
+    if t.isdigit():  # "²" is a digit to Python, not an option number
+        n = parse_int(t, 1, len(buttons))
+        return buttons[n - 1]["data"] if n is not None else None
+    labels = [_clean(b["text"]) for b in buttons]
+    for b, lab in zip(buttons, labels):
+        if lab == t:
+            return b["data"]
+    n = _stars(fold(text).strip(_STRIP))
+    if n is not None:
+        hits = [b for b, lab in zip(buttons, labels)
+                if b["text"].count("★") == n or lab in (f"{n} sao", f"{n}*")]
+        return hits[0]["data"] if len(hits) == 1 else None
+    words = t.split()
+    pol = _polarity(t)
+    label_pol = [_polarity(lab) for lab in labels]
+    if pol is None or pol in label_pol:
+        hits = [b for b, lab in zip(buttons, labels) if all(w in lab.split() for w in words)]
+        # "tham gia" is inside "không tham gia" too: a negated label cannot be meant by a plain answer
+        if pol != "no":
+            hits = [b for b, lp in zip(buttons, label_pol) if b in hits and lp != "no"] or hits
+        if len(hits) == 1:
+            return hits[0]["data"]
+    if pol is not None:
+        hits = [b for b, lp in zip(buttons, label_pol) if lp == pol]
+        if len(hits) == 1:
+            return hits[0]["data"]
+    return None
+
+
+# ---------------------------------------------------------------- before understanding
+
+def map_text(ctx: "Context") -> None:
+    """Turn a typed answer into the button it means (msg.button set, msg.text cleared), or route
+    free text to a message that asked for it (msg.button set, text kept)."""
+    msg, conv, now = ctx.msg, ctx.conv, ctx.now
+    if msg.button or not msg.text or msg.command:
+        return
+    s = ctx.session
+    rows = list(s.exec(select(PendingOption).where(
+        PendingOption.channel == msg.channel, PendingOption.chat_id == msg.chat_id,
+        PendingOption.expires_at > now).order_by(PendingOption.created_at.desc(), PendingOption.id.desc())))
+    direct_at = conv.updated_at
+    if conv.flow and direct_at is not None:
+        # in a form, only a notice newer than the form's last question may take the answer
+        rows = [r for r in rows if _naive(r.created_at) > _naive(direct_at)]
+    sources: list[tuple[datetime, list[dict], PendingOption | None]] = [
+        (_naive(r.created_at), r.buttons, r) for r in rows]
+    if conv.last_buttons:
+        sources.append((_naive(direct_at or now), conv.last_buttons, None))
+    sources.sort(key=lambda x: x[0], reverse=True)  # stable: a notice and a reply at once, notice first
+    for _, buttons, row in sources:
+        data = match(msg.text, buttons)
+        if data is not None:
+            msg.button, msg.text = data, None
+            if row is not None:
+                s.delete(row)  # answered: "5" later is a new message, not this rating again
+            return
+    if conv.flow:
+        return
+    newest = sources[0] if sources else None
+    if newest is not None and newest[2] is not None and newest[2].free_text:
+        msg.button = newest[2].free_text
+        s.delete(newest[2])
+
+
+def _naive(dt: datetime) -> datetime:  # the database may hand back naive UTC
+    return dt.replace(tzinfo=None)

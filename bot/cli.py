@@ -26,34 +26,88 @@ def cmd_serve(args) -> int:
     return serve(app, args.host, args.port)
 
 
+class AskSession:
+    """`ask` runs messages through the real engine, one console-like chat per session, on a
+    throw-away SQLite database (the ward's data is never touched): the same session is one
+    conversation, so context carries over, in input order."""
+
+    CHANNEL = "console"
+
+    def __init__(self, app):
+        self.app = app
+        self.seen: dict[str, object] = {}
+        app.trace_understanding = lambda ctx, u: self.seen.__setitem__(ctx.msg.chat_id, u)
+
+    def ask(self, text: str, session: str) -> dict:
+        from bot.core import Incoming
+        from bot.models import Conversation
+        from sqlmodel import select
+        chat_id = f"ask-{session}"[:64]
+        self.seen.pop(chat_id, None)
+        replies = self.app.handle(Incoming(channel=self.CHANNEL, chat_id=chat_id, user_id=chat_id, text=text))
+        u = self.seen.get(chat_id)
+        if u is not None:
+            rec = u.to_dict()
+        else:  # a command, a typed option or a form step: no understanding was needed
+            with self.app.db.session() as s:
+                conv = s.exec(select(Conversation).where(Conversation.channel == self.CHANNEL,
+                                                         Conversation.chat_id == chat_id)).first()
+            kind = "command" if text.strip().startswith("/") else ("form" if conv and conv.flow else "option")
+            rec = {"kind": kind, "topic": conv.topic if conv else None, "topics": [], "category": None,
+                   "confidence": 1.0, "intent": None, "candidates": [], "ambiguous": False, "aspect": None}
+        first = replies[0] if replies else None
+        rec["reply"] = first.text if first else ""
+        rec["buttons"] = [b.text for b in first.buttons] if first else []
+        rec["replies"] = len(replies)
+        return rec
+
+
+def _ask_app(settings: Settings, understander=None):
+    import tempfile
+    from dataclasses import replace
+    from pathlib import Path
+
+    from bot.app import App
+    tmp = Path(tempfile.mkdtemp(prefix="ask-"))
+    # the real data dir holds the search index; the conversation goes to a scratch database
+    return App(replace(settings, database_url=f"sqlite:///{tmp / 'ask.db'}"), understander=understander), tmp
+
+
 def cmd_ask(args) -> int:
-    """One JSON line in, one JSON line out, in order; a bad line gets an error line, not a crash."""
-    from bot.profile import load_profile
-    from knowledge.kb import KnowledgeBase
-    from nlu import pipeline
+    """One JSON line in, one JSON line out, in order; a bad line gets an error line, not a crash.
+    Input: {"text": ..., "session": ...} (session optional: without it every line stands alone)."""
+    import itertools
+    import shutil
 
     settings = Settings.from_env()
-    load_profile(settings.ward_profile)
-    nlu = pipeline.build(settings, KnowledgeBase.load(settings.kb_dir))
+    app, tmp = _ask_app(settings)
+    runner = AskSession(app)
+    counter = itertools.count(1)
     out = sys.stdout
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        try:
-            obj = json.loads(line) if args.jsonl else {"text": line}
-            text = obj["text"] if isinstance(obj, dict) else None
-            if not isinstance(text, str):
-                raise ValueError("missing text")
-        except (ValueError, KeyError, TypeError) as e:
-            out.write(json.dumps({"kind": "error", "topic": None, "category": None, "confidence": 0.0,
-                                  "error": f"invalid input: {e}"}, ensure_ascii=False) + "\n")
+    try:
+        for line in sys.stdin:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                obj = json.loads(line) if args.jsonl else {"text": line}
+                text = obj["text"] if isinstance(obj, dict) else None
+                if not isinstance(text, str):
+                    raise ValueError("missing text")
+                session = obj.get("session")
+                session = f"line-{next(counter)}" if session is None else str(session)
+            except (ValueError, KeyError, TypeError) as e:
+                out.write(json.dumps({"kind": "error", "topic": None, "topics": [], "category": None,
+                                      "confidence": 0.0, "reply": "", "error": f"invalid input: {e}"},
+                                     ensure_ascii=False) + "\n")
+                out.flush()
+                continue
+            rec = {"text": text, "session": session, **runner.ask(text, session)}
+            out.write(json.dumps(rec, ensure_ascii=False) + "\n")
             out.flush()
-            continue
-        u = nlu.understand(text)
-        rec = {"text": text, **u.to_dict()}
-        out.write(json.dumps(rec, ensure_ascii=False) + "\n")
-        out.flush()
+    finally:
+        app.close()
+        shutil.rmtree(tmp, ignore_errors=True)
     return 0
 
 
@@ -98,7 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1")
     s.set_defaults(func=cmd_serve, needs_app=False)
     a = sub.add_parser("ask", help="understand messages: text lines or JSON lines on stdin")
-    a.add_argument("--jsonl", action="store_true", help='input lines are {"text": ...}')
+    a.add_argument("--jsonl", action="store_true", help='input lines are {"text": ..., "session": ...}')
     a.set_defaults(func=cmd_ask, needs_app=False)
     kb = sub.add_parser("kb", help="knowledge base tools")
     kbs = kb.add_subparsers(dest="kb_command", required=True)

@@ -5,7 +5,7 @@ handoff), whose answer then reaches the resident."""
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlmodel import select
@@ -123,9 +123,14 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
     then the conversation's topic (follow-ups), then several topics in one message."""
     text = ctx.msg.text or ""
     _remember_address(ctx, text)
+    u = replace(u, topics=list(u.topics))  # the understander may cache its result: never edit it
     u = dialogue.apply_policy(text, u)
-    if not (u.kind == "fallback" and u.intent):
-        u, u.aspect = dialogue.resolve(text, u, current_topic(ctx))
+    if text.strip().rstrip(".)").isdigit() and len(text.strip()) <= 3:
+        # a number matching no option on screen: never a report or a guess
+        u = replace(u, kind="fallback", intent="number", topic=None, category=None, ambiguous=False)
+    elif not (u.kind == "fallback" and u.intent):
+        u, asp = dialogue.resolve(text, u, current_topic(ctx))
+        u.aspect = asp
         if u.kind == "faq":
             u.topics = dialogue.topics_in(text, u, ctx.app.nlu)
             if len(u.topics) > 1:
@@ -281,6 +286,10 @@ def on_fallback(ctx: Context) -> None:
     u = getattr(ctx, "understanding", None)
     text = ctx.msg.text or ""
     if u is not None and u.intent and _policy_reply(ctx, u.intent):
+        return
+    if u is not None and u.intent == "number":
+        say(ctx, "Số này không có trong các lựa chọn {me} vừa gửi. {You} gõ câu hỏi hoặc chọn lại số "
+                 "trong danh sách giúp {me} nhé.")
         return
     if u is not None and getattr(u, "aspect", None) and not dialogue.names_topic(text):
         # "lệ phí bao nhiêu" with nothing under discussion: ask which procedure

@@ -54,7 +54,35 @@ def cmd_eval(args) -> int:
     results = evaluate_modes(u, rows, MODES)
     print(f"set: {args.set} ({len(rows)} messages), embedder: {settings.embedder}")
     print(report(results, show_errors=not args.quiet))
+    if not args.no_engine:
+        _eval_engine(settings, u, rows, args)
     return 0
+
+
+def _eval_engine(settings, understander, rows, args) -> None:
+    """The same messages and the multi-turn conversations through the real engine (context,
+    policies, replies), on a scratch database."""
+    import json
+    import shutil
+    from bot.cli import AskSession, _ask_app
+    from nlu.evaluate import (conversation_report, evaluate_conversations, evaluate_first_replies,
+                              length_line, multiturn_sets)
+    app, tmp = _ask_app(settings, understander)
+    try:
+        runner = AskSession(app)
+        single = evaluate_first_replies(runner, rows)
+        print(f"\nthrough the engine ({args.set}): FAQ {single['faq']:.3f}, report category "
+              f"{single['complaint']:.3f}, out of scope rejected {single['fallback']:.3f}, "
+              f"small talk {single['smalltalk']:.3f}")
+        print(length_line(single["lengths"]))
+        for path in multiturn_sets():
+            convs = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
+            res = evaluate_conversations(runner, convs, prefix=path.stem)
+            print()
+            print(conversation_report(path.stem, res, show_errors=not args.quiet))
+    finally:
+        app.close()
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def register_cli(sub, kbs) -> None:
@@ -68,4 +96,6 @@ def register_cli(sub, kbs) -> None:
     e = sub.add_parser("eval", help="evaluate understanding on a labelled set")
     e.add_argument("--set", default="test", help="test | dev | path to a JSONL file")
     e.add_argument("-q", "--quiet", action="store_true", help="figures only, no error list")
+    e.add_argument("--no-engine", action="store_true",
+                   help="understanding only: skip the engine run (context, replies, multi-turn sets)")
     e.set_defaults(func=cmd_eval, needs_app=False)

@@ -104,3 +104,83 @@ def report(results: dict[str, dict], show_errors: bool = True) -> str:
                 lines.append(f"  {topic} ({len(errs[topic])})")
                 lines.extend(f"    {e}" for e in errs[topic])
     return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- through the engine
+
+def multiturn_sets() -> list[Path]:
+    return sorted(EVAL_DIR.glob("multiturn-*.jsonl"))
+
+
+def _turn_ok(t: dict, rec: dict) -> bool:
+    gold = t.get("kind", "faq")
+    if gold == "faq":
+        want = t.get("topics") or [t["topic"]]
+        got = rec.get("topics") or ([rec["topic"]] if rec.get("topic") else [])
+        return rec["kind"] == "faq" and rec.get("topic") == want[0] and set(want) <= set(got)
+    if gold == "complaint":
+        return rec["kind"] == "complaint" and rec.get("category") == t.get("category")
+    return rec["kind"] == gold
+
+
+def evaluate_conversations(runner, conversations: list[dict], prefix: str = "mt") -> dict:
+    """Each conversation {"id", "turns": [{"text", "kind", "topic"|"topics"|"category"}]} runs as
+    one session through the real engine (bot.cli.AskSession). First turns and follow-ups are
+    scored apart; every FAQ answer's first reply length is collected."""
+    c: Counter = Counter()
+    errors: list[str] = []
+    lengths: list[int] = []
+    for i, conv in enumerate(conversations):
+        session = f"{prefix}-{conv.get('id', i)}"
+        for j, t in enumerate(conv["turns"]):
+            rec = runner.ask(t["text"], session)
+            group = "oos" if t.get("kind") == "fallback" else ("first" if j == 0 else "followup")
+            ok = _turn_ok(t, rec)
+            c[group] += 1
+            c[group + "_ok"] += ok
+            if rec["kind"] == "faq" and rec.get("reply"):
+                lengths.append(len(rec["reply"]))
+            if not ok:
+                want = t.get("topics") or t.get("topic") or t.get("category") or t.get("kind")
+                errors.append(f"{session}#{j} {t['text']!r}: want {want}, got {rec['kind']}:"
+                              f"{rec.get('topics') or rec.get('topic') or rec.get('category') or rec.get('intent')}")
+
+    def ratio(k):
+        return c[k + "_ok"] / c[k] if c[k] else 0.0
+    return {"conversations": len(conversations), "first": ratio("first"), "n_first": c["first"],
+            "followup": ratio("followup"), "n_followup": c["followup"], "oos": ratio("oos"), "n_oos": c["oos"],
+            "lengths": lengths, "errors": errors}
+
+
+def evaluate_first_replies(runner, rows: list[dict]) -> dict:
+    """Single messages through the engine, each its own session: what residents see first."""
+    lengths, c = [], Counter()
+    for i, r in enumerate(rows):
+        rec = runner.ask(r["text"], f"single-{i}")
+        c["n"] += 1
+        c[r["kind"]] += 1
+        c[r["kind"] + "_ok"] += _turn_ok(r, rec)
+        if rec["kind"] == "faq" and rec.get("reply"):
+            lengths.append(len(rec["reply"]))
+    return {k: (c[k + "_ok"] / c[k] if c[k] else 0.0) for k in ("faq", "complaint", "fallback", "smalltalk")} | {
+        "lengths": lengths}
+
+
+def length_line(lengths: list[int]) -> str:
+    import statistics
+    if not lengths:
+        return "first reply length: no FAQ answers"
+    return (f"first reply length (characters, {len(lengths)} FAQ answers): median "
+            f"{statistics.median(lengths):.0f}, max {max(lengths)}")
+
+
+def conversation_report(name: str, res: dict, show_errors: bool = True) -> str:
+    lines = [f"multi-turn set {name}: {res['conversations']} conversations",
+             f"  first turns     {res['first']:.3f}  ({res['n_first']})",
+             f"  follow-ups      {res['followup']:.3f}  ({res['n_followup']})",
+             f"  out of scope    {res['oos']:.3f}  ({res['n_oos']})",
+             "  " + length_line(res["lengths"])]
+    if show_errors and res["errors"]:
+        lines.append("  errors:")
+        lines.extend("    " + e for e in res["errors"])
+    return "\n".join(lines)

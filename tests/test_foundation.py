@@ -180,15 +180,21 @@ def test_same_user_on_two_channels_are_two_people(app):
 
 
 def test_faq_question_gets_an_answer_with_legal_basis_and_ward_facts(chat):
-    out = chat.text("đăng ký khai sinh cho con cần giấy tờ gì")
-    assert "Căn cứ" in out and "Trung tâm Phục vụ hành chính công phường Hải Châu" in out
-    assert "{" not in out  # every placeholder filled
+    """Phone-sized first reply; the details (ward facts, legal basis last) on request."""
+    first = chat.say("đăng ký khai sinh cho con cần giấy tờ gì")[0]
+    assert "Căn cứ" not in first.text and first.buttons
+    details = [chat.text(button=b.data) for b in first.buttons]
+    everything = first.text + "\n".join(details)
+    assert "Căn cứ pháp lý" in details[-1] and "Luật Hộ tịch" in details[-1]
+    assert "Trung tâm Phục vụ hành chính công phường Hải Châu" in everything
+    assert "{" not in everything  # every placeholder filled
 
 
-def test_out_of_scope_offers_handoff(chat):
+def test_out_of_scope_small_talk_gets_no_handoff_but_staff_stay_reachable(chat):
     replies = chat.say("dự báo thời tiết ngày mai ở Hà Nội thế nào")
-    assert any(b.data == "handoffask:yes" for r in replies for b in r.buttons)
-    out = chat.text(button="handoffask:yes")
+    assert not any(b.data == "handoffask:yes" for r in replies for b in r.buttons)
+    assert "thủ tục hành chính" in replies[0].text
+    out = chat.text("/hoicanbo dự báo thời tiết ngày mai ở Hà Nội thế nào")
     assert "Gửi nguyên câu này" in out
 
 

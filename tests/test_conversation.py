@@ -1,0 +1,340 @@
+"""Conversation v2 (issue 12): the topic under discussion, phone-sized answers with details on
+request, typed answers to every message the bot sends, the out-of-scope policy, respectful
+address, and `ask --jsonl` sessions. Through the engine, the web API, and the Telegram and Zalo
+emulators, on the real understander and database."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import httpx
+import pytest
+from sqlmodel import select
+
+from bot import options
+from bot.config import ROOT
+from bot.models import Conversation, Person
+from tests.channel_helpers import Running
+from tests.conftest import Chat
+from tests.emulators.telegram import TelegramEmulator
+from tests.emulators.zalo import ZaloEmulator
+
+KS = "Đăng ký khai sinh"
+KH = "Đăng ký kết hôn"
+
+
+def _conv(app, chat_id, channel="web") -> Conversation:
+    with app.db.session() as s:
+        return s.exec(select(Conversation).where(Conversation.channel == channel,
+                                                 Conversation.chat_id == chat_id)).one()
+
+
+def _data(replies) -> list[str]:
+    return [b.data for r in replies for b in r.buttons]
+
+
+# ------------------------------------------------------------------------------ 1. context
+
+def test_follow_ups_resolve_against_the_topic_and_a_new_topic_switches_it(app, clock):
+    chat = Chat(app, "ctx-1")
+    first = chat.say("làm giấy khai sinh cho con cần gì")
+    assert first[0].text.startswith(KS)
+    assert _conv(app, "ctx-1").topic == "ho-tich.khai-sinh"
+    for follow_up in ("thế làm online được không", "hết bao nhiêu tiền", "bao lâu thì xong", "cần giấy gì",
+                      "ở đâu"):
+        out = chat.say(follow_up)
+        assert out[0].text.startswith(KS), (follow_up, out[0].text)
+    out = chat.text("còn đăng ký kết hôn thì cần giấy gì")
+    assert out.startswith(KH)
+    assert _conv(app, "ctx-1").topic == "ho-tich.ket-hon"
+    assert chat.text("lệ phí bao nhiêu").startswith(KH)
+    # after half an hour the topic is forgotten: an elliptical question asks which procedure
+    clock.advance(minutes=31)
+    out = chat.text("hết bao nhiêu tiền")
+    assert "thủ tục nào" in out and not out.startswith(KH)
+
+
+def test_an_elliptical_question_without_a_topic_asks_which_procedure(chat):
+    out = chat.say("hết bao nhiêu tiền")
+    assert "thủ tục nào" in out[0].text and not _data(out)
+
+
+def test_a_message_about_two_procedures_answers_each_briefly(app):
+    chat = Chat(app, "multi-1")
+    out = chat.say("làm khai sinh và đăng ký thường trú cho con")
+    text = out[0].text
+    assert KS in text and "Đăng ký thường trú" in text
+    assert _data(out) == ["faq:ho-tich.khai-sinh", "faq:cu-tru.thuong-tru"]
+    assert "Ý bạn là" not in text
+    assert chat.text("cần giấy gì").startswith(KS)  # the first one is under discussion
+
+
+# ------------------------------------------------------------------------------ 2. phone-sized
+
+def test_first_reply_is_short_citations_never_lead_details_on_request(app):
+    chat = Chat(app, "short-1")
+    out = chat.say("đăng ký khai sinh cho con")
+    first = out[0]
+    assert len(first.text) <= 450 + len(KS) + 1
+    assert "Căn cứ" not in first.text and "Luật" not in first.text.split("\n")[1]
+    data = [b.data for b in first.buttons]
+    assert all(d.startswith("faqs:ho-tich.khai-sinh:") for d in data) and data
+    assert data[-1] == "faqs:ho-tich.khai-sinh:legal_basis"  # citations last
+    legal = chat.text(button=data[-1])
+    assert "Căn cứ pháp lý" in legal and "Luật Hộ tịch" in legal
+    # the same by typing the option's number, as on Zalo
+    chat.say("đăng ký khai sinh cho con")
+    assert "Căn cứ pháp lý" in chat.text(str(len(data)))
+    assert "{" not in legal
+
+
+def test_section_button_data_is_typed_and_fits_telegram(app):
+    from handlers.faq import SectionButton
+    for e in app.kb.entries:
+        for key in ("documents", "legal_basis"):
+            b = SectionButton(e.id, key)
+            assert SectionButton.parse(b.pack()[len("faqs:"):]) == b
+    with pytest.raises(ValueError):
+        SectionButton("x" * 70, "fee").pack()
+
+
+# ------------------------------------------------------------------------------ 3. typed answers
+
+@pytest.mark.parametrize("typed, label", [
+    ("1", "Tham gia"), ("tham gia", "Tham gia"), ("Tham gia ạ", "Tham gia"), ("có", "Tham gia"),
+    ("không đi được", "Không tham gia"), ("ko tham gia", "Không tham gia"), ("2", "Không tham gia"),
+])
+def test_loose_matching_of_typed_options(typed, label):
+    buttons = [{"text": "Tham gia", "data": "lop:y:1"}, {"text": "Không tham gia", "data": "lop:n:1"}]
+    assert options.match(typed, buttons) == {"Tham gia": "lop:y:1", "Không tham gia": "lop:n:1"}[label]
+
+
+def test_loose_matching_of_stars_and_refusals():
+    stars = [{"text": "★" * n, "data": f"parate:1:{n}"} for n in range(1, 6)]
+    assert options.match("5 sao", stars) == "parate:1:5"
+    assert options.match("năm sao", stars) == "parate:1:5"
+    assert options.match("4", stars) == "parate:1:4"
+    assert options.match("★★★", stars) == "parate:1:3"
+    assert options.match("7", stars) is None
+    assert options.match("rác ở đầu kiệt chưa ai dọn mấy ngày nay rồi", stars) is None
+    send = [{"text": "Gửi", "data": "f:send"}, {"text": "Hủy", "data": "f:cancel"}]
+    assert options.match("gui", send) == "f:send"
+    assert options.match("không", send) == "f:cancel"
+    assert options.match("đèn không sáng", send) is None  # a sentence, not a refusal
+
+
+def _resolved_report(app, clock, chat: Chat) -> "object":
+    from handlers.reports import service as RS
+    from handlers.reports.models import RESOLVED, Report
+    from tests.reports_helpers import file_report
+    file_report(chat, "Rác đổ đống ở đầu kiệt 45 Trần Phú mấy ngày không ai dọn, bốc mùi")
+    with app.db.session() as s:
+        rep = s.exec(select(Report).order_by(Report.id.desc())).first()
+        RS.transition(app, s, clock.now(), rep, RESOLVED, None, "test", note="đã thu gom")
+        s.commit()
+        return rep.id
+
+
+def test_typed_rating_after_a_status_update(app, clock):
+    from handlers.reports.models import Report
+    chat = Chat(app, "rate-1")
+    rid = _resolved_report(app, clock, chat)
+    chat.say("làm căn cước ở đâu")  # something else in between: the rating request is still open
+    out = chat.text("5 sao")
+    assert "★★★★★" in out
+    with app.db.session() as s:
+        assert s.get(Report, rid).rating == 5
+        assert not s.exec(select(options.PendingOption).where(options.PendingOption.chat_id == "rate-1")).all()
+
+
+def test_typed_answers_to_a_class_notice(app):
+    from handlers.broadcast.models import ClassSignup
+    from tests.broadcast_helpers import publish_class, subscribe_many
+    ids = subscribe_many(app, 2, prefix="cls")
+    publish_class(app)
+    assert "Đã giữ chỗ" in Chat(app, "cls0").text("tham gia ạ")
+    assert "không tham gia" in Chat(app, "cls1").text("không đi được")
+    with app.db.session() as s:
+        status = {x.person_id: x.status for x in s.exec(select(ClassSignup))}
+    assert status == {ids[0]: "going", ids[1]: "declined"}
+    # answered: "1" is no longer this notice's option
+    assert "Đã giữ chỗ" not in Chat(app, "cls0").text("1")
+
+
+def test_free_text_after_a_staff_question_reaches_the_staff(app, clock):
+    from handlers.reports import service as RS
+    from handlers.reports.models import Report
+    from tests.reports_helpers import make_staff, outbox
+    chat = Chat(app, "ask-1")
+    chat.say("Rác đổ đống ở đầu kiệt 45 Trần Phú mấy ngày không ai dọn, bốc mùi")
+    from tests.reports_helpers import file_report  # noqa: F401  (the form is driven below)
+    chat.press("phananh:catok")
+    chat.press("phananh:photodone")
+    chat.say("45 Trần Phú")
+    chat.press("phananh:grp:tdp-01")
+    chat.press("phananh:chatonly")
+    chat.press("phananh:send")
+    with app.db.session() as s:
+        rep = s.exec(select(Report).order_by(Report.id.desc())).first()
+    staff = make_staff(app, clock, unit=rep.unit_id)
+    staff.press(f"pa:ask:{rep.id}")
+    staff.say("Rác nằm bên trái hay bên phải kiệt ạ?")
+    out = chat.text("Bên trái, sát cột điện số 12")
+    assert "Đã chuyển thông tin bổ sung" in out
+    unit = RS.unit_chat(app, rep.unit_id)
+    assert any("Bên trái, sát cột điện số 12" in r.payload["text"] for r in outbox(app, chat_id=unit.chat_id))
+    # one answer per question: the next message is understood normally
+    assert "Căn cước" in chat.text("làm căn cước ở đâu") or "căn cước" in chat.text("làm căn cước ở đâu")
+
+
+# ------------------------------------------------------------------------------ 4. out of scope
+
+@pytest.mark.parametrize("text, expect", [
+    ("con tôi sốt cao co giật phải làm sao", "115"),
+    ("bé nhà em bị tiêu chảy uống thuốc gì", "trạm y tế"),
+    ("chỗ nào cho vay nóng không cần thế chấp", "113"),
+    ("tín dụng đen đòi nợ khủng bố nhà tôi", "113"),
+    ("bạn nghĩ sao về bầu cử tổng thống mỹ", "không bàn về chính trị"),
+    ("thời tiết đà nẵng ngày mai thế nào", "thủ tục hành chính"),
+    ("giá vàng hôm nay bao nhiêu", "thủ tục hành chính"),
+])
+def test_out_of_scope_policy(app, text, expect):
+    chat = Chat(app, "oos-" + str(abs(hash(text)) % 10_000))
+    out = chat.say(text)
+    assert expect in out[0].text, out[0].text
+    assert "handoffask:yes" not in _data(out)  # no staff handoff for these
+    assert _conv(app, chat.chat_id).flow is None  # never a report form
+
+
+def test_handoff_is_offered_only_where_staff_can_help(app):
+    from handlers.faq import on_fallback
+    from bot.context import Context
+    from bot.core import Incoming
+    from nlu.understand import Understanding
+    # what the understander cannot place: an administrative question gets the handoff,
+    # chatter gets what the assistant can do
+    for text, handoff in (("phường có cấp giấy xác nhận cho người đi xuất khẩu lao động không", True),
+                          ("hôm nay bạn vui không", False)):
+        with app.db.session() as s:
+            msg = Incoming(channel="web", chat_id="h-1", user_id="h-1", text=text)
+            person = Person(channel="web", channel_user_id=f"h-{handoff}", chat_id="h-1")
+            s.add(person)
+            s.flush()
+            conv = Conversation(channel="web", chat_id=f"h-{handoff}", data={}, last_buttons=[])
+            ctx = Context(app, s, msg, person, conv)
+            ctx.understanding = Understanding("fallback")
+            on_fallback(ctx)
+            assert ("handoffask:yes" in _data(ctx.replies)) is handoff, ctx.replies[0].text
+            s.rollback()
+
+
+# ------------------------------------------------------------------------------ 5. address
+
+def test_the_bot_mirrors_how_people_name_themselves_and_remembers_it(app):
+    chat = Chat(app, "addr-1")
+    out = chat.text("cho bà hỏi làm căn cước ở đâu")
+    assert "bạn" not in out.lower().split()
+    assert "Bà" in chat.text("bà cảm ơn") and "cháu" in chat.text("ok")
+    with app.db.session() as s:
+        p = s.exec(select(Person).where(Person.channel_user_id == "addr-1")).one()
+        assert p.address_term == "bà"
+    other = Chat(app, "addr-2")
+    assert "Anh" in other.text("anh cảm ơn nhé") and "em" in other.text("anh cảm ơn nhé").split()
+    assert "Chào bạn" in Chat(app, "addr-3").text("xin chào") or "bạn" in Chat(app, "addr-3").text("chào")
+    # /xoadulieu forgets it
+    chat.say("/xoadulieu")
+    chat.press("erase:xoa")
+    with app.db.session() as s:
+        assert s.exec(select(Person).where(Person.channel_user_id == "addr-1")).one().address_term is None
+
+
+# ------------------------------------------------------------------------------ channels
+
+@pytest.fixture(scope="module")
+def _emus():
+    tg, zl = TelegramEmulator().start(), ZaloEmulator().start()
+    yield tg, zl
+    tg.stop()
+    zl.stop()
+
+
+def test_context_and_typed_options_on_telegram_zalo_and_the_web_api(make_app, settings, clock, _emus):
+    tg, zl = _emus
+    tg.reset()
+    zl.reset()
+    with Running(make_app, settings, telegram=tg, zalo=zl) as r:
+        # Telegram: a follow-up and a pressed section button
+        tg.text(42, "làm giấy khai sinh cho con cần gì")
+        tg.wait_sent(42, 1)
+        tg.text(42, "thế làm online được không")
+        tg.wait_sent(42, 2)
+        assert tg.texts(42)[1].startswith(KS)
+        tg.press(42, "faqs:ho-tich.khai-sinh:legal_basis")
+        tg.wait_sent(42, 3)
+        assert "Căn cứ pháp lý" in tg.texts(42)[2]
+        # Zalo (no buttons): numbered options typed as numbers, follow-ups typed
+        zl.text("zu-1", "đăng ký kết hôn cần gì")
+        zl.wait_sent("zu-1", 1)
+        first = zl.texts("zu-1")[0]
+        assert first.startswith(KH) and "(Trả lời bằng số thứ tự)" in first
+        n = [line for line in first.splitlines() if line.endswith("Căn cứ pháp lý")][0].split(".")[0]
+        zl.text("zu-1", n)
+        zl.wait_sent("zu-1", 2)
+        assert "Căn cứ pháp lý" in zl.texts("zu-1")[1]
+        zl.text("zu-1", "hết bao nhiêu tiền")
+        zl.wait_sent("zu-1", 3)
+        assert zl.texts("zu-1")[2].startswith(KH)
+        # Zalo: a rating request sent on the bot's own, answered by typing "5"
+        rid = _resolved_report(r.app, clock, Chat(r.app, "zu-1", channel="zalo"))
+        r.app.wake_outbox()
+        zl.wait_sent("zu-1", 4, timeout=20)
+        assert "đánh giá" in zl.texts("zu-1")[-1]
+        before = len(zl.sent("zu-1"))
+        zl.text("zu-1", "5")
+        zl.wait_sent("zu-1", before + 1)
+        assert "★★★★★" in zl.texts("zu-1")[-1]
+        from handlers.reports.models import Report
+        with r.app.db.session() as s:
+            assert s.get(Report, rid).rating == 5
+        # web API: the same conversation memory; a server-issued session is reused when given
+        headers: dict[str, str] = {}
+
+        def post(text):
+            resp = httpx.post(r.url + "/api/messages", json={"chat_id": "w-ctx", "text": text},
+                              headers=headers, timeout=30)
+            assert resp.status_code == 200
+            body = resp.json()
+            if body.get("session"):
+                headers["X-Session"] = body["session"]
+            return body["replies"]
+        assert post("cho bà hỏi làm căn cước lần đầu ở đâu")[0]["text"]
+        follow = post("có mất tiền không")[0]
+        assert follow["text"].startswith("Cấp thẻ căn cước") and "bạn" not in follow["text"].split()
+        assert "Bà" in post("bà cảm ơn")[0]["text"]
+
+
+# ------------------------------------------------------------------------------ 6. ask --jsonl
+
+def test_ask_jsonl_keeps_each_session_a_conversation(settings, understander):
+    lines = [{"text": "làm giấy khai sinh cho con cần gì", "session": "a"},
+             {"text": "hết bao nhiêu tiền", "session": "b"},
+             {"text": "thế làm online được không", "session": "a"},
+             {"text": "làm khai sinh và đăng ký thường trú cho con", "session": "c"},
+             {"text": "vay nóng ở đâu", "session": "a"}, "not json"]
+    env = {**os.environ, "BOT_DATA_DIR": str(settings.data_dir), "WARD_PROFILE": str(settings.ward_profile),
+           "KB_DIR": str(settings.kb_dir), "DATABASE_URL": "sqlite:////nonexistent/never-used.db"}
+    stdin = "\n".join(x if isinstance(x, str) else json.dumps(x, ensure_ascii=False) for x in lines) + "\n"
+    p = subprocess.run([sys.executable, "-m", "bot", "ask", "--jsonl"], input=stdin, capture_output=True,
+                       text=True, cwd=ROOT, env=env, timeout=600)
+    assert p.returncode == 0, p.stderr
+    out = [json.loads(x) for x in p.stdout.splitlines()]
+    assert len(out) == 6
+    for rec in out[:5]:
+        assert {"kind", "topic", "topics", "category", "confidence", "reply"} <= set(rec)
+    assert out[0]["topic"] == "ho-tich.khai-sinh" and out[0]["reply"].startswith(KS)
+    assert out[1]["kind"] == "fallback"  # no topic in session b
+    assert out[2]["kind"] == "faq" and out[2]["topic"] == "ho-tich.khai-sinh"
+    assert out[3]["topics"] == ["ho-tich.khai-sinh", "cu-tru.thuong-tru"]
+    assert out[4]["kind"] == "fallback" and "113" in out[4]["reply"]
+    assert out[5]["kind"] == "error"

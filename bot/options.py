@@ -105,9 +105,10 @@ def _stars(t: str) -> int | None:
     return int(m.group(1)) if m.group(1).isdigit() else _NUMBER_WORDS[m.group(1)]
 
 
-def match(text: str, buttons: list[dict]) -> str | None:
+def match(text: str, buttons: list[dict], strict: bool = False) -> str | None:
     """The data of the button `text` means, or None. Order: number, label, stars, a label
-    containing every typed word, yes/no/skip meaning; a choice must be unique to count."""
+    containing every typed word, yes/no/skip meaning; a choice must be unique to count.
+    strict (group chats, where people talk among themselves): number or exact label only."""
     t = _clean(text)
     if not t or not buttons or len(t.split()) > MAX_TYPED_WORDS:
         return None
@@ -118,6 +119,8 @@ def match(text: str, buttons: list[dict]) -> str | None:
     for b, lab in zip(buttons, labels):
         if lab == t:
             return b["data"]
+    if strict:
+        return None
     n = _stars(fold(text).strip(_STRIP))
     if n is not None:
         hits = [b for b, lab in zip(buttons, labels)
@@ -149,9 +152,14 @@ def map_text(ctx: "Context") -> None:
     if msg.button or not msg.text or msg.command:
         return
     s = ctx.session
-    rows = list(s.exec(select(PendingOption).where(
-        PendingOption.channel == msg.channel, PendingOption.chat_id == msg.chat_id,
-        PendingOption.expires_at > now).order_by(PendingOption.created_at.desc(), PendingOption.id.desc())))
+    rows = []
+    for i, r in enumerate(s.exec(select(PendingOption).where(
+            PendingOption.channel == msg.channel, PendingOption.chat_id == msg.chat_id)
+            .order_by(PendingOption.created_at.desc(), PendingOption.id.desc()))):
+        if _naive(r.expires_at) <= _naive(now) or i >= KEEP_PER_CHAT:
+            s.delete(r)  # expired or crowded out: tidied when the chat next writes
+        else:
+            rows.append(r)
     direct_at = conv.updated_at
     if conv.flow and direct_at is not None:
         # in a form, only a notice newer than the form's last question may take the answer
@@ -162,7 +170,7 @@ def map_text(ctx: "Context") -> None:
         sources.append((_naive(direct_at or now), conv.last_buttons, None))
     sources.sort(key=lambda x: x[0], reverse=True)  # stable: a notice and a reply at once, notice first
     for _, buttons, row in sources:
-        data = match(msg.text, buttons)
+        data = match(msg.text, buttons, strict=msg.is_group)
         if data is not None:
             msg.button, msg.text = data, None
             if row is not None:

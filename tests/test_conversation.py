@@ -122,6 +122,9 @@ def test_loose_matching_of_stars_and_refusals():
     assert options.match("gui", send) == "f:send"
     assert options.match("không", send) == "f:cancel"
     assert options.match("đèn không sáng", send) is None  # a sentence, not a refusal
+    # in a group chat people talk among themselves: only a number or the exact label counts
+    assert options.match("không", send, strict=True) is None
+    assert options.match("Gửi", send, strict=True) == "f:send" and options.match("2", send, strict=True) == "f:cancel"
 
 
 def _resolved_report(app, clock, chat: Chat) -> "object":

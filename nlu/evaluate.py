@@ -25,11 +25,22 @@ def evaluate_modes(understander, rows: list[dict], modes=MODES) -> dict[str, dic
         if hasattr(understander, "decide"):
             s = understander.scores(r["text"])
             for m in modes:
-                preds[m].append(understander.decide(s, m))
+                preds[m].append(_rejected(understander.decide(s, m)))
         else:
             for m in modes:
-                preds[m].append(understander.understand(r["text"]))
+                preds[m].append(_rejected(understander.understand(r["text"])))
     return {m: score(rows, preds[m]) for m in modes}
+
+
+def _rejected(u):
+    """The out-of-scope intents (oos_health, oos_scam... in nlu/data/) are rejections with a
+    specific answer: they count as kind "fallback", as the assistant treats them."""
+    from dataclasses import replace
+
+    from nlu.dialogue import OOS_INTENTS
+    if u.kind == "smalltalk" and (u.intent or "") in OOS_INTENTS:
+        return replace(u, kind="fallback")
+    return u
 
 
 def evaluate(understander, rows: list[dict], mode: str = "hybrid") -> dict:

@@ -249,7 +249,8 @@ def test_the_bot_mirrors_how_people_name_themselves_and_remembers_it(app):
     chat.say("/xoadulieu")
     chat.press("erase:xoa")
     with app.db.session() as s:
-        assert s.exec(select(Person).where(Person.channel_user_id == "addr-1")).one().address_term is None
+        gone = s.exec(select(Person).where(Person.channel_user_id == "addr-1")).first()
+        assert gone is None or gone.address_term is None
 
 
 # ------------------------------------------------------------------------------ channels

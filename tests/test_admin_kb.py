@@ -121,3 +121,29 @@ def test_kb_edit_needs_csrf(client, app):
     data = _fields(client.get(f"/admin/kb/{e.id}").text)
     data["csrf"] = "sai"
     assert client.post(f"/admin/kb/{e.id}", data=dict(data, action="save")).status_code == 403
+
+
+def test_new_question_reindexed_in_the_background(make_app, settings, kb_dir):
+    """With the app's own index (here the fast `hash` embedder), a question added from the form
+    is learnt by a rebuild in the background while the old index keeps answering."""
+    import threading
+
+    from bot.server import create_api
+    app = make_app(settings=replace(settings, kb_dir=kb_dir, embedder="hash"), understander=None)
+    old = app.nlu  # builds this app's index in its data dir
+    make_account(app)
+    e = app.kb.entries[0]
+    new_q = "cho hỏi thủ tục nuôi chim yến trên sân thượng nhà phố"
+    with TestClient(create_api(app, background=False)) as c:
+        login(c)
+        data = _fields(c.get(f"/admin/kb/{e.id}").text)
+        data["questions"] = data["questions"] + "\n" + new_q
+        r = c.post(f"/admin/kb/{e.id}", data=dict(data, action="save"), follow_redirects=True)
+        assert "Đã lưu" in r.text
+    assert new_q in app.kb.by_id[e.id].questions
+    for t in threading.enumerate():
+        if t.name == "kb-reindex":
+            t.join(timeout=600)
+    assert app._nlu is not old
+    u = app.nlu.understand(new_q)
+    assert u.topic == e.id or e.id in [t for t, _ in u.candidates]

@@ -186,8 +186,11 @@ def reload_kb_later(app) -> None:
     changed = kb.fingerprint() != app.kb.fingerprint()
     app.kb = kb
     nlu = getattr(app, "_nlu", None)
-    if not changed or nlu is None or type(nlu).__module__.split(".")[0] != "nlu":
-        return  # nothing to re-index, or an understander the app was given (tests) is kept
+    # Re-index only an index this app built and keeps in its own data dir; an understander it
+    # was handed (tests, tools) is kept as it is.
+    own_index = (app.settings.data_dir / "index").is_dir()
+    if not changed or nlu is None or not own_index or type(nlu).__module__.split(".")[0] != "nlu":
+        return
 
     def rebuild():
         with _rebuild_lock:

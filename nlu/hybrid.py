@@ -162,8 +162,11 @@ class EmbeddingCache:
         if self.enabled and self.path.exists():
             try:
                 with np.load(self.path, allow_pickle=False) as z:
-                    self._vecs = z["vecs"]
-                    self._keys = {k: i for i, k in enumerate(z["keys"].tolist())}
+                    vecs, keys = z["vecs"], z["keys"].tolist()
+                if len(keys) != len(vecs):  # rows no longer match keys: every lookup would be wrong
+                    raise ValueError(f"{len(keys)} keys for {len(vecs)} vectors")
+                self._vecs = vecs
+                self._keys = {k: i for i, k in enumerate(keys)}
             except Exception as e:  # noqa: BLE001 - a damaged cache is ignored
                 log.warning("embedding cache %s unreadable (%s)", self.path, e)
 
@@ -183,11 +186,22 @@ class EmbeddingCache:
     def store(self, texts: list[str], vecs: list) -> None:
         if not self.enabled or not texts:
             return
-        keys = list(self._keys) + [self.key(t) for t in texts]
-        new = np.vstack([np.asarray(v, np.float32) for v in vecs])
-        allv = new if self._vecs is None or self._vecs.shape[1] != new.shape[1] else np.vstack([self._vecs, new])
-        if allv is new:
-            keys = keys[len(self._keys):]
+        # Rows are taken through the key map, never by position: a file written by two processes
+        # at once can repeat a key, and keys deduplicated on load must not shift the vectors.
+        fresh: dict[str, np.ndarray] = {}
+        for t, v in zip(texts, vecs):
+            k = self.key(t)
+            if k not in self._keys:
+                fresh[k] = np.asarray(v, np.float32)
+        if not fresh:
+            return
+        new = np.vstack(list(fresh.values()))
+        old_keys = list(self._keys)
+        keys = old_keys + list(fresh)
+        if self._vecs is None or self._vecs.shape[1] != new.shape[1]:
+            allv, keys = new, list(fresh)
+        else:
+            allv = np.vstack([self._vecs[[self._keys[k] for k in old_keys]], new])
         keys, allv = keys[-self.MAX:], allv[-self.MAX:]
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,3 +5,4 @@ import handlers.teams.models  # noqa: F401
 import handlers.broadcast.models  # noqa: F401
 import bot.webadmin.models  # noqa: F401
 import bot.options  # noqa: F401
+import bot.web_session  # noqa: F401

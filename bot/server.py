@@ -10,8 +10,10 @@ from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse
-from sqlmodel import select
+from sqlmodel import select, update
 
+from bot import httpsafe as H
+from bot import web_session as W
 from bot.core import Incoming, Location
 from bot.models import OutboxMessage
 
@@ -22,6 +24,35 @@ MAX_BODY = 64 * 1024
 
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
+
+
+def _message_fields(data) -> dict:
+    """Incoming's fields from a POST /api/messages body, or BadInput. chat_id and user_id are
+    only a label the client gives its session: identity comes from the session itself."""
+    if not isinstance(data, dict):
+        raise H.BadInput("JSON phải là một đối tượng, ví dụ {\"text\": \"xin chào\"}.")
+    label = H.opt_str(data, "chat_id", 64) or H.opt_str(data, "user_id", 64)
+    text = data.get("text")
+    if text is not None and not isinstance(text, str):
+        raise H.BadInput("text phải là chuỗi.")
+    button = H.opt_str(data, "button", 200)
+    loc = None
+    if data.get("location") is not None:
+        raw = data["location"]
+        if not isinstance(raw, dict):
+            raise H.BadInput("location phải có lat và lon là số.")
+        loc = Location(H.finite_number(raw.get("lat"), "location.lat", -90, 90),
+                       H.finite_number(raw.get("lon"), "location.lon", -180, 180))
+    mid = H.opt_str(data, "message_id", 100)
+    name = H.opt_str(data, "user_name", 200)
+    return dict(label=label.strip() if label else None, text=text, button=button, location=loc,
+                update_id=mid, user_name=name or None)
+
+
+def _set_cookie(resp: JSONResponse, request: Request, token: str, app) -> None:
+    secure = request.url.scheme == "https" or (app.settings.public_url or "").startswith("https://")
+    resp.set_cookie(W.COOKIE, token, max_age=W.IDLE_DAYS * 86400, httponly=True, samesite="lax",
+                    secure=secure, path="/")
 
 
 class OutboxWorker:
@@ -73,6 +104,8 @@ def create_api(app, background: bool = True) -> FastAPI:
 
     api = FastAPI(title="Trợ lý số phường", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
     api.state.bot = app
+    # Every route's body is bounded before it is buffered; webhooks carry bigger updates.
+    api.add_middleware(H.BodyLimit, default=MAX_BODY, limits={"/webhook": 1024 * 1024})
     on_start, on_stop = [], []
     api.state.on_start, api.state.on_stop = on_start, on_stop
 
@@ -88,58 +121,46 @@ def create_api(app, background: bool = True) -> FastAPI:
 
     @api.post("/api/messages")
     async def post_message(request: Request):
-        ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if ctype != "application/json":
-            return _error(415, "Nội dung phải ở dạng JSON (Content-Type: application/json).")
-        body = await request.body()
-        if len(body) > MAX_BODY:
-            return _error(413, "Yêu cầu quá lớn.")
         try:
-            data = json.loads(body.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError):
-            return _error(400, "JSON không hợp lệ.")
-        if not isinstance(data, dict):
-            return _error(400, "JSON phải là một đối tượng có chat_id và text.")
-        chat_id = data.get("chat_id")
-        if isinstance(chat_id, int) and not isinstance(chat_id, bool):
-            chat_id = str(chat_id)
-        if not isinstance(chat_id, str) or not chat_id.strip() or len(chat_id) > 64:
-            return _error(400, "Thiếu chat_id (chuỗi, tối đa 64 ký tự).")
-        text, button = data.get("text"), data.get("button")
-        if text is not None and not isinstance(text, str):
-            return _error(400, "text phải là chuỗi.")
-        if button is not None and (not isinstance(button, str) or len(button) > 200):
-            return _error(400, "button phải là chuỗi.")
-        loc = None
-        if data.get("location") is not None:
-            try:
-                loc = Location(float(data["location"]["lat"]), float(data["location"]["lon"]))
-            except (TypeError, KeyError, ValueError):
-                return _error(400, "location phải có lat và lon là số.")
-        user_id = data.get("user_id", chat_id)
-        msg = Incoming(channel="web", chat_id=chat_id.strip(), user_id=str(user_id)[:64], text=text,
-                       button=button, location=loc, update_id=(str(data["message_id"])[:128]
-                                                                if data.get("message_id") is not None else None),
-                       user_name=(str(data["user_name"])[:200] if data.get("user_name") else None))
+            data = await H.request_json(request, MAX_BODY)
+            msg_fields = _message_fields(data)
+        except H.BadInput as e:
+            return H.error_response(e)
         from starlette.concurrency import run_in_threadpool
+        row, new_token = await run_in_threadpool(W.find_or_create, app.db, W.token_of(request), app.clock.now(),
+                                                 msg_fields.pop("label"))
+        chat_id = W.chat_id_of(row.id)
+        if msg_fields["update_id"]:  # retries are recognised per session: one cannot pre-empt another's ids
+            msg_fields["update_id"] = f"{chat_id}:{msg_fields['update_id']}"
+        msg = Incoming(channel="web", chat_id=chat_id, user_id=chat_id, **msg_fields)
         replies = await run_in_threadpool(app.handle, msg)
-        return {"replies": [r.to_dict() for r in replies]}
+        token = new_token or W.token_of(request)
+        resp = JSONResponse({"replies": [r.to_dict() for r in replies], "session": token})
+        if new_token:
+            _set_cookie(resp, request, new_token, app)
+        return resp
+
+    @api.get("/api/notifications")
+    def pull_notifications(request: Request):
+        """The web chat has no push channel: it polls for messages sent to it on the bot's own
+        initiative (staff answers, report status changes). Only the caller's own session's
+        messages, each claimed by one conditional UPDATE so two workers never deliver one twice."""
+        now = app.clock.now()
+        with app.db.session() as s:
+            row = W.find(s, W.token_of(request), now)
+            if row is None:
+                return _error(401, "Phiên trò chuyện không hợp lệ hoặc đã hết hạn: hãy gửi một tin nhắn để bắt đầu lại.")
+            claimed = s.exec(update(OutboxMessage).where(
+                OutboxMessage.channel == "web", OutboxMessage.chat_id == W.chat_id_of(row.id),
+                OutboxMessage.status == "pending", OutboxMessage.not_before <= now)
+                .values(status="sent", sent_at=now, attempts=OutboxMessage.attempts + 1)
+                .returning(OutboxMessage.id, OutboxMessage.payload)).all()
+        return {"replies": [payload for _id, payload in sorted(claimed, key=lambda r: r[0])]}
 
     @api.get("/api/messages/{chat_id}/notifications")
-    def pull_notifications(chat_id: str):
-        """The web chat has no push channel: it polls for messages sent to it on the bot's own
-        initiative (staff answers, report status changes)."""
-        now = app.clock.now()
-        out = []
-        with app.db.session() as s:
-            rows = s.exec(select(OutboxMessage).where(
-                OutboxMessage.channel == "web", OutboxMessage.chat_id == chat_id,
-                OutboxMessage.status == "pending", OutboxMessage.not_before <= now).order_by(OutboxMessage.id))
-            for row in rows:
-                out.append(row.payload)
-                row.status, row.sent_at, row.attempts = "sent", now, row.attempts + 1
-                s.add(row)
-        return {"replies": out}
+    def old_notifications(chat_id: str):
+        # Anyone could read any chat's messages here; the route stays only to say where to go.
+        return _error(410, "Đường dẫn này đã bỏ; dùng GET /api/notifications với phiên của bạn (cookie hoặc X-Session).")
 
     from bot.channels import mount_all
     mount_all(api, app)

@@ -27,6 +27,9 @@ def bot_env(settings, **extra) -> dict:
     return env
 
 
+SESSIONS: dict[tuple[str, str], str] = {}
+
+
 class Server:
     def __init__(self, settings, **env):
         self.port = free_port()
@@ -54,9 +57,37 @@ class Server:
             self.proc.wait(timeout=20)
 
     def post(self, chat_id: str, text=None, **kw) -> dict:
-        r = httpx.post(self.url + "/api/messages", json={"chat_id": chat_id, "text": text, **kw}, timeout=30)
+        """As the web chat of `chat_id` (a label: the server-issued session is the identity,
+        kept per label and database so a restarted server still knows the chat)."""
+        key = (self.env["DATABASE_URL"], chat_id)
+        headers = {"X-Session": SESSIONS[key]} if key in SESSIONS else {}
+        r = httpx.post(self.url + "/api/messages", json={"chat_id": chat_id, "text": text, **kw},
+                       headers=headers, timeout=30)
         r.raise_for_status()
-        return r.json()
+        body = r.json()
+        SESSIONS[key] = body["session"]
+        return body
+
+    def session(self, chat_id: str) -> str:
+        return SESSIONS[(self.env["DATABASE_URL"], chat_id)]
+
+    def chat_id(self, label: str) -> str:
+        """The web chat id ("s-<n>") the server gave the session of `label`."""
+        import hashlib
+        from sqlalchemy import create_engine, text
+        eng = create_engine(self.env["DATABASE_URL"])
+        try:
+            with eng.connect() as c:
+                n = c.execute(text("SELECT id FROM web_session WHERE token_hash = :h"),
+                              {"h": hashlib.sha256(self.session(label).encode()).hexdigest()}).scalar_one()
+        finally:
+            eng.dispose()
+        return f"s-{n}"
+
+    def notifications(self, chat_id: str) -> list[dict]:
+        r = httpx.get(self.url + "/api/notifications", headers={"X-Session": self.session(chat_id)}, timeout=30)
+        r.raise_for_status()
+        return r.json()["replies"]
 
     def texts(self, chat_id: str, text=None, **kw) -> str:
         return "\n".join(x["text"] for x in self.post(chat_id, text, **kw)["replies"])

@@ -266,17 +266,81 @@ def secret_ok(given: str | None, expected: str) -> bool:
 
 async def read_webhook(request, header: str, secret: str, max_bytes: int):
     """(payload, None) for a genuine webhook call, or (None, error response): a missing secret
-    header is 401, a wrong one 403 (nothing is processed either way), oversize 413, bad JSON 400."""
+    header is 401, a wrong one 403 (nothing is processed either way), oversize 413 (declared or
+    counted while streaming, never buffered whole), bad JSON 400. NUL and lone surrogates in a
+    genuine update are cleaned, not refused: the platform would only redeliver it."""
     from fastapi.responses import JSONResponse
+    from bot import httpsafe as H
     given = request.headers.get(header)
     if not secret_ok(given, secret):
         return None, JSONResponse({"error": "forbidden"}, status_code=401 if given is None else 403)
-    if int(request.headers.get("content-length") or 0) > max_bytes:
-        return None, JSONResponse({"error": "too large"}, status_code=413)
     try:
-        return await request.json(), None
-    except Exception:
-        return None, JSONResponse({"error": "invalid JSON"}, status_code=400)
+        return H.parse_json(await H.read_body(request, max_bytes), max_bytes, strip=True), None
+    except H.BadInput as e:
+        return None, JSONResponse({"error": e.message}, status_code=e.status)
+
+
+# The fields of a webhook update the adapters read, with their types: a payload that carries
+# one of them with another type is acknowledged and ignored (logged), never handled half-way.
+_INT, _STR, _BOOL, _NUM = "int", "str", "bool", "num"
+_ID = (_INT, _STR)
+_TG_USER = {"id": _INT, "is_bot": _BOOL, "first_name": _STR, "last_name": _STR, "username": _STR}
+_TG_MESSAGE = {
+    "message_id": _INT, "chat": {"id": _INT, "type": _STR, "title": _STR}, "from": _TG_USER,
+    "text": _STR, "caption": _STR,
+    "photo": [{"file_id": _STR, "file_size": _INT, "width": _INT, "height": _INT}],
+    "document": {"file_id": _STR, "file_name": _STR, "mime_type": _STR, "file_size": _INT},
+    "location": {"latitude": _NUM, "longitude": _NUM}, "contact": {"phone_number": _STR},
+    "sticker": {"file_id": _STR},
+}
+TELEGRAM_UPDATE = {"update_id": _INT, "message": _TG_MESSAGE,
+                   "callback_query": {"id": _STR, "from": _TG_USER, "data": _STR, "message": _TG_MESSAGE}}
+_ZL_MESSAGE = {"message_id": _ID, "chat": {"id": _ID, "chat_type": _STR},
+               "from": {"id": _ID, "is_bot": _BOOL, "display_name": _STR, "first_name": _STR, "name": _STR},
+               "text": _STR, "caption": _STR, "photo": _STR, "photo_url": _STR, "sticker": _STR,
+               "location": {"latitude": _NUM, "longitude": _NUM}}
+ZALO_UPDATE = {"event_name": _STR, "message": _ZL_MESSAGE}
+_MAX_ID = 2 ** 63 - 1
+
+
+def _type_ok(v, t) -> bool:
+    if isinstance(t, tuple):
+        return any(_type_ok(v, x) for x in t)
+    if t == _INT:
+        return isinstance(v, int) and not isinstance(v, bool) and abs(v) <= _MAX_ID
+    if t == _STR:
+        return isinstance(v, str) and len(v) <= 65536
+    if t == _BOOL:
+        return isinstance(v, bool)
+    if t == _NUM:
+        import math
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) and abs(v) <= 180
+    return False
+
+
+def shape_problem(value, schema, where: str = "") -> str | None:
+    """None when every field `schema` names is absent, null or of its type; else the first
+    field that is not (e.g. "message.chat.id")."""
+    if isinstance(schema, dict):
+        if not isinstance(value, dict):
+            return where or "update"
+        for key, sub in schema.items():
+            v = value.get(key)
+            if v is None:
+                continue
+            bad = shape_problem(v, sub, f"{where}.{key}" if where else key)
+            if bad:
+                return bad
+        return None
+    if isinstance(schema, list):
+        if not isinstance(value, list) or len(value) > 100:
+            return where
+        for i, item in enumerate(value):
+            bad = shape_problem(item, schema[0], f"{where}.{i}")
+            if bad:
+                return bad
+        return None
+    return None if _type_ok(value, schema) else where
 
 
 class Typing:

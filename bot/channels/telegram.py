@@ -22,7 +22,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
                                derived_secret, read_webhook, recover_replies, Replay,
-                               seen_before)
+                               seen_before, shape_problem, TELEGRAM_UPDATE)
 from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
@@ -357,6 +357,10 @@ def mount(api, app) -> None:
         if refused is not None:
             return refused
         from telegram import Update
+        bad = shape_problem(data, TELEGRAM_UPDATE)
+        if bad:  # acknowledged, or Telegram redelivers it; nothing is handled half-way
+            log.warning("malformed Telegram update ignored (field %s)", bad)
+            return {"ok": True}
         try:
             update = Update.de_json(data, channel.bot)
         except Exception as e:  # not an update we understand: acknowledge, or Telegram retries forever

@@ -31,7 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
                                derived_secret, read_webhook, recover_replies, Replay,
-                               seen_before)
+                               seen_before, shape_problem, ZALO_UPDATE)
 from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
@@ -382,6 +382,10 @@ def mount(api, app) -> None:
         # Zalo wraps the event as {"ok": true, "result": {...}}; accept the bare event too.
         update = data.get("result") if isinstance(data, dict) and isinstance(data.get("result"), dict) else data
         if not isinstance(update, dict) or not update.get("event_name"):
+            return {"ok": True}
+        bad = shape_problem(update, ZALO_UPDATE)
+        if bad:  # acknowledged, or Zalo redelivers it; nothing is handled half-way
+            log.warning("malformed Zalo update ignored (field %s)", bad)
             return {"ok": True}
         import asyncio
         await asyncio.wrap_future(channel.executor.submit(_chat_key(update), lambda: channel.process(update)))

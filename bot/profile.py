@@ -172,6 +172,14 @@ def load_profile(path: Path) -> WardProfile:
         for g in rule.groups:
             if g not in group_codes:
                 problems.append(f"{path}: routing.{i}.groups: unknown residential group '{g}'")
+    # Staff and unit chats receive residents' names and phone numbers and act with staff rights:
+    # a web chat id is not something the ward owns, so they must be Telegram or Zalo groups.
+    owned = [(f"units.{i}.chat", u.chat) for i, u in enumerate(profile.units)]
+    owned += [("staff_chat", profile.staff_chat), ("leadership_chat", profile.leadership_chat)]
+    for field, ref in owned:
+        if ref is not None and ref.channel == "web":
+            problems.append(f"{path}: {field}.channel: 'web' is not allowed for staff and unit chats "
+                            "(anyone could open a web chat with that id); use a telegram or zalo group")
     if len(group_codes) != len(profile.residential_groups):
         problems.append(f"{path}: residential_groups: duplicate code")
     if problems:

@@ -38,7 +38,7 @@ class FakeNLU:
 class StaffChat(Chat):
     """A staff member pressing buttons in the unit's group chat."""
 
-    def __init__(self, app, user_id="staff-1", chat_id="unit-ktht", name="Cán bộ Lan"):
+    def __init__(self, app, user_id="staff-1", chat_id="-1001000000001", name="Cán bộ Lan"):
         super().__init__(app, chat_id=chat_id, user_id=user_id, name=name)
 
     def say(self, text=None, **kw):

@@ -138,7 +138,7 @@ def test_handoff_reaches_staff_and_the_answer_reaches_the_resident(app, clock):
     with app.db.session() as s:
         rows = s.exec(select(OutboxMessage).where(OutboxMessage.chat_id == "res-1")).all()
         assert len(rows) == 1 and "Chủ nhật phường nghỉ" in rows[0].payload["text"]
-        staff_notes = s.exec(select(OutboxMessage).where(OutboxMessage.chat_id == "ward-staff")).all()
+        staff_notes = s.exec(select(OutboxMessage).where(OutboxMessage.chat_id == "-1001000000010")).all()
         assert len(staff_notes) == 1
         assert s.get(Handoff, int(hid)).status == "answered"
 

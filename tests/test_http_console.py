@@ -108,7 +108,7 @@ def test_console_chat_ends_at_eof_and_resumes_a_form_in_the_next_run(settings):
     assert "Phường Hải Châu" in out and "Bỏ qua" in out and "1. Bỏ qua" in out
     out2 = _console(settings, "1\n1\n")  # skip the phone number, then press "1. Gửi"
     assert "Xin hỏi thủ tục tách hộ" in out2 and "Đã gửi câu hỏi" in out2
-    assert "[thông báo tới ward-staff]" not in out2  # staff chat is a web chat, not the console
+    assert "[thông báo tới -1001000000010]" not in out2  # the staff chat is a Telegram group, not the console
 
 
 def test_console_handles_empty_input(settings):

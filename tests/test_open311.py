@@ -65,7 +65,7 @@ def test_post_creates_a_request_that_enters_the_lifecycle(client, app):
     (body,) = r.json()
     assert set(body) == {"service_request_id", "service_notice", "account_id"}
     assert body["service_request_id"] == "PA-2026-000001" and body["account_id"] == "acc-9"
-    card = outbox(app, "unit-ktht", "report:1:card")[0].payload["text"]  # same routing as the chat
+    card = outbox(app, "-1001000000001", "report:1:card")[0].payload["text"]  # same routing as the chat
     assert "Open311" in card and "https://example.org/a.jpg" in card and "An Nguyễn" in card
     with app.db.session() as s:
         assert {t.key for t in s.exec(select(ScheduledTask).where(ScheduledTask.key.startswith("report:")))} == {"report:1:remind", "report:1:escalate"}

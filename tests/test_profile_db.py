@@ -34,6 +34,10 @@ def test_sample_profile_is_valid():
     (lambda d: d["boundary"].__setitem__("lat", 123), "boundary.lat"),
     (lambda d: d.__setitem__("categories", {"rac-thai": {"unit": "nope"}}), "categories.rac-thai.unit"),
     (lambda d: d["units"][0].__setitem__("chat", {"channel": "fax", "chat_id": 1}), "units.0.chat.channel"),
+    # Web chat ids are claimable by anyone: never a staff or unit chat.
+    (lambda d: d["units"][1].__setitem__("chat", {"channel": "web", "chat_id": "unit-ca"}), "units.1.chat.channel"),
+    (lambda d: d.__setitem__("staff_chat", {"channel": "web", "chat_id": "ward-staff"}), "staff_chat.channel"),
+    (lambda d: d.__setitem__("leadership_chat", {"channel": "web", "chat_id": "x"}), "leadership_chat.channel"),
 ])
 def test_profile_errors_name_the_field(tmp_path, mutate, field):
     d = _sample()

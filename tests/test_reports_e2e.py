@@ -43,7 +43,7 @@ def test_report_lifecycle_with_reminder_escalation_restart_and_rating(make_app, 
     assert code == "PA-2026-000001" and "Phòng Kinh tế, Hạ tầng và Đô thị" in out
 
     # routing: the unit's staff chat gets a card with the photo and the action buttons
-    (card,) = outbox(a1, "unit-ktht", "report:1:card")
+    (card,) = outbox(a1, "-1001000000001", "report:1:card")
     assert card.payload["photo"].endswith("hien-truong.jpg")
     assert code in card.payload["text"] and "45 Lê Lợi" in card.payload["text"]
     assert "0905123456" in card.payload["text"] and "Tổ dân phố 2" in card.payload["text"]
@@ -56,13 +56,13 @@ def test_report_lifecycle_with_reminder_escalation_restart_and_rating(make_app, 
     assert run_due(a2, prefix="report:") == 0
     clock.advance(hours=24)  # rac-thai: 24 h to accept
     assert run_due(a2, prefix="report:") == 1
-    (reminder,) = outbox(a2, "unit-ktht", "report:1:remind")
+    (reminder,) = outbox(a2, "-1001000000001", "report:1:remind")
     assert reminder.dedupe_key == "report:1:remind" and "Nhắc việc" in reminder.payload["text"]
-    assert run_due(a2, prefix="report:") == 0 and len(outbox(a2, "unit-ktht", "report:1:remind")) == 1  # never twice
-    assert not outbox(a2, "ward-leadership")
+    assert run_due(a2, prefix="report:") == 0 and len(outbox(a2, "-1001000000001", "report:1:remind")) == 1  # never twice
+    assert not outbox(a2, "-1001000000020")
     clock.advance(hours=24)  # 2x SLA and still not handled: the ward leadership is told
     assert run_due(a2, prefix="report:") == 1
-    (esc,) = outbox(a2, "ward-leadership")
+    (esc,) = outbox(a2, "-1001000000020")
     assert esc.dedupe_key == "report:1:escalate" and code in esc.payload["text"] and "quá hạn" in esc.payload["text"]
 
     # staff act from the unit chat on the restarted app
@@ -128,20 +128,20 @@ def test_quiet_hours_shift_non_urgent_reminders_but_not_urgent_ones(make_app, cl
     # rac-thai (24 h) would be due at 23:00 tomorrow: moved to 06:00 the day after
     assert local(fire["report:1:remind"]) == datetime(2026, 11, 25, 6, 0)
     # the cards too: the non-urgent one waits for the morning, the urgent one goes at once
-    assert local(outbox(app, "unit-ktht", "report:1:card")[0].not_before) == datetime(2026, 11, 24, 6, 0)
-    assert local(outbox(app, "unit-ca", "report:2:card")[0].not_before) == datetime(2026, 11, 23, 23, 0)
+    assert local(outbox(app, "-1001000000001", "report:1:card")[0].not_before) == datetime(2026, 11, 24, 6, 0)
+    assert local(outbox(app, "-1001000000002", "report:2:card")[0].not_before) == datetime(2026, 11, 23, 23, 0)
     # tieng-on (4 h) is urgent: the reminder goes at 03:00, at night
     assert local(fire["report:2:remind"]) == datetime(2026, 11, 24, 3, 0)
     clock.set(datetime(2026, 11, 24, 3, 0))
     assert run_due(app, prefix="report:") == 1
-    (urgent,) = outbox(app, "unit-ca", "report:2:remind")
+    (urgent,) = outbox(app, "-1001000000002", "report:2:remind")
     assert local(urgent.not_before) == datetime(2026, 11, 24, 3, 0)
     clock.set(datetime(2026, 11, 24, 23, 30))
     run_due(app, prefix="report:")  # (the urgent report's escalation is due by now)
-    assert outbox(app, "unit-ca", "report:2:escalate") and not outbox(app, "unit-ktht", "report:1:remind")
+    assert outbox(app, "-1001000000002", "report:2:escalate") and not outbox(app, "-1001000000001", "report:1:remind")
     clock.set(datetime(2026, 11, 25, 6, 0))
     run_due(app, prefix="report:")  # the non-urgent one went in the morning
-    assert len(outbox(app, "unit-ktht", "report:1:remind")) == 1
+    assert len(outbox(app, "-1001000000001", "report:1:remind")) == 1
 
 
 def test_reminders_are_caught_up_once_after_downtime_and_held_until_morning(make_app, clock, nlu):
@@ -152,7 +152,7 @@ def test_reminders_are_caught_up_once_after_downtime_and_held_until_morning(make
     clock.set(datetime(2026, 11, 24, 23, 30))  # the server was down past the reminder time (09:00)
     a2 = make_app(understander=nlu)
     assert run_due(a2, prefix="report:") == 1 and run_due(a2, prefix="report:") == 0
-    (late,) = outbox(a2, "unit-ktht", "report:1:remind")
+    (late,) = outbox(a2, "-1001000000001", "report:1:remind")
     local = late.not_before.astimezone(clock.local().tzinfo)
     assert (local.date().day, local.hour) == (25, 6)  # caught up, but not sent in the night
 
@@ -169,7 +169,7 @@ def test_handled_report_cancels_its_reminders(make_app, clock, nlu):
     staff.say(button="pastaff:skip")
     clock.advance(days=3)
     assert run_due(app, prefix="report:") == 0  # resolved: no escalation either
-    assert not outbox(app, "ward-leadership")
+    assert not outbox(app, "-1001000000020")
     clock.advance(days=5)
     assert run_due(app, prefix="report:") == 1  # only the auto-close after 7 days
     with app.db.session() as s:

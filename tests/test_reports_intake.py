@@ -131,7 +131,7 @@ def test_address_and_group_instead_of_location(app):
         r = s.exec(select(Report).where(Report.code == code)).one()
         assert (r.group_code, r.address, r.lat, r.anonymous, r.contact_name) == (
             "tdp-03", "Kiệt 45 Lê Lợi, gần trường tiểu học", None, True, None)
-    card = outbox(app, "unit-ktht", "report:1:card")[0].payload["text"]
+    card = outbox(app, "-1001000000001", "report:1:card")[0].payload["text"]
     assert "ẩn danh" in card and "Nguyễn" not in card
 
 
@@ -167,8 +167,8 @@ def test_nearby_report_is_linked_and_follows_the_main_one(app, clock, tmp_path):
     out = file_report(Chat(app, "r2"), "Bãi rác bốc mùi đầu kiệt Lê Lợi", location=NEAR_50M)
     second = "PA-2026-000002"
     assert first in out and f"mã {second}" in out and "đã có người phản ánh" in out
-    assert outbox(app, "unit-ktht", "report:2:linked")
-    assert not outbox(app, "unit-ktht", "report:2:card")  # no second card for the same thing
+    assert outbox(app, "-1001000000001", "report:2:linked")
+    assert not outbox(app, "-1001000000001", "report:2:card")  # no second card for the same thing
     staff.press("pa:acc:1")
     staff.press("pa:res:1")
     staff.say("Đã thu gom")
@@ -236,7 +236,7 @@ def test_staff_ask_for_more_information_and_the_answer_reaches_them(app, clock, 
     assert "bên trái hay bên phải" in q["text"] and q["buttons"][0]["data"] == "pareply:1"
     assert "thông tin bổ sung" in res.text(button="pareply:1")
     assert "Đã chuyển" in res.text("Bên trái, cạnh cột điện", photos=[photo(tmp_path, "them.jpg")])
-    fwd = outbox(app, "unit-ktht")[-1].payload
+    fwd = outbox(app, "-1001000000001")[-1].payload
     assert "cạnh cột điện" in fwd["text"] and fwd["photo"].endswith("them.jpg")
     with app.db.session() as s:
         assert len(s.get(Report, 1).photos) == 1
@@ -297,7 +297,7 @@ def test_staff_record_a_hotline_report_with_the_form(app, clock):
         assert (r.code, r.source, r.category, r.group_code, r.contact_phone, r.chat_id) == (
             code, "hotline", "cay-xanh", "tdp-05", "0912345678", None)
         assert r.recorded_by is not None
-    assert "đường dây nóng 1022" in outbox(app, "unit-ktht", "report:1:card")[0].payload["text"]
+    assert "đường dây nóng 1022" in outbox(app, "-1001000000001", "report:1:card")[0].payload["text"]
     assert "Chưa ghi được" in staff.text("/ghiphananh fax | rac | tdp-99 | x | y")
 
 
@@ -311,7 +311,7 @@ def test_ward_routing_rule_by_residential_group(make_app, settings, understander
     app = make_app(settings=replace(settings, ward_profile=p), understander=FakeNLU(understander))
     file_report(Chat(app, "r1"), "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR, group="tdp-06")
     file_report(Chat(app, "r2"), "Rác ở chợ không ai dọn", address="Chợ Hàn", group="tdp-01")
-    assert outbox(app, "unit-vhxh", "report:1:card") and outbox(app, "unit-ktht", "report:2:card")
+    assert outbox(app, "-1001000000003", "report:1:card") and outbox(app, "-1001000000001", "report:2:card")
     with app.db.session() as s:
         r = s.get(Report, 1)
         assert r.unit_id == "vhxh" and r.resolve_by - r.created_at == timedelta(hours=24)

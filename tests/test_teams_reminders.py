@@ -20,7 +20,7 @@ from tests.conftest import Chat
 from tests.helpers import bot_env
 from tests.teams_helpers import enrol
 
-STAFF_CHAT = "ward-staff"  # knowledge/ward.yaml staff_chat
+STAFF_CHAT = "-1001000000010"  # knowledge/ward.yaml staff_chat
 
 
 def reminder_counts(app) -> Counter:
@@ -176,4 +176,4 @@ def test_cli_prints_the_plan(settings, app):
     assert len(lines) == 36
     assert lines[0].startswith("2026-03-13 08:00  teams:2026-q1:team:d7")
     assert "2026-03-20 08:00  teams:2026-q1:team:late" in out and "2026-11-30 08:00  teams:2026-annual:late" in out
-    assert "còn 7 ngày" in out and "cán bộ phường (web:ward-staff)" in out
+    assert "còn 7 ngày" in out and "cán bộ phường (telegram:-1001000000010)" in out

@@ -277,3 +277,25 @@ def opt_str(data: dict, key: str, max_len: int, field: str | None = None) -> str
 def error_response(e: BadInput):
     from fastapi.responses import JSONResponse
     return JSONResponse({"error": e.message}, status_code=e.status)
+
+
+# --- secrets in URLs ----------------------------------------------------------------------------
+SECRET_PARAMS = {b"token", b"access_token", b"api_key", b"apikey", b"session"}
+TOKEN_IN_URL = ("Không gửi mã truy cập trong đường dẫn (?token=...): đường dẫn được ghi vào nhật ký. "
+                "Hãy gửi mã trong tiêu đề Authorization: Bearer MÃ (hoặc X-Token; Open311: X-Api-Key).")
+
+
+class NoSecretsInQuery:
+    """ASGI middleware: a credential in the query string ends up in access logs, proxies and
+    browser history, so such a request is refused (400) before any route sees it."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http" and scope.get("query_string"):
+            for pair in scope["query_string"].split(b"&"):
+                name = pair.split(b"=", 1)[0].lower()
+                if name in SECRET_PARAMS:
+                    return await _send_json(send, 400, {"error": TOKEN_IN_URL})
+        return await self.app(scope, receive, send)

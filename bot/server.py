@@ -13,6 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse
 from sqlmodel import select, update
 
 from bot import httpsafe as H
+from bot import signing
 from bot import web_session as W
 from bot.core import Incoming, Location
 from bot.models import OutboxMessage
@@ -106,6 +107,7 @@ def create_api(app, background: bool = True) -> FastAPI:
     api.state.bot = app
     # Every route's body is bounded before it is buffered; webhooks carry bigger updates.
     api.add_middleware(H.BodyLimit, default=MAX_BODY, limits={"/webhook": 1024 * 1024})
+    api.add_middleware(H.NoSecretsInQuery)
     on_start, on_stop = [], []
     api.state.on_start, api.state.on_stop = on_start, on_stop
 
@@ -139,6 +141,16 @@ def create_api(app, background: bool = True) -> FastAPI:
         if new_token:
             _set_cookie(resp, request, new_token, app)
         return resp
+
+    files_key = signing.load_key(app.settings.data_dir)
+
+    @api.get("/files/{token}/{name}", include_in_schema=False)
+    def signed_file(token: str, name: str):
+        """Media and generated reports through expiring signed links (bot/signing.py) only."""
+        p = signing.resolve(files_key, app.settings.data_dir, token)
+        if p is None:
+            return _error(404, "Liên kết không đúng hoặc đã hết hạn.")
+        return FileResponse(p)
 
     @api.get("/api/notifications")
     def pull_notifications(request: Request):

@@ -41,11 +41,15 @@ def person_for(session: Session, token: str, now: datetime) -> int | None:
 
 
 def bearer(request) -> str:
-    """The token of `Authorization: Bearer ...`, or of `?token=` (a link opened in a browser)."""
+    """The token of `Authorization: Bearer ...` or `X-Token: ...`. Never from the URL: a
+    `?token=` is refused before any route runs (bot.httpsafe.NoSecretsInQuery), since URLs are
+    written to access logs."""
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return request.query_params.get("token", "").strip()
+        token = token.strip()
+    else:
+        token = request.headers.get("x-token", "").strip()
+    return token if 0 < len(token) <= 200 and token.isascii() else ""
 
 
 def erase(session: Session, person_id: int) -> None:

@@ -71,7 +71,7 @@ def test_post_creates_a_request_that_enters_the_lifecycle(client, app):
         assert {t.key for t in s.exec(select(ScheduledTask).where(ScheduledTask.key.startswith("report:")))} == {"report:1:remind", "report:1:escalate"}
         rep = s.get(Report, 1)
         assert (rep.source, rep.contact_email, rep.external_account_id) == ("open311", "an@example.org", "acc-9")
-    (got,) = client.get(BASE + "/requests/PA-2026-000001.json").json()
+    (got,) = client.get(BASE + "/requests/PA-2026-000001.json", headers={"X-Api-Key": KEY}).json()  # full detail
     assert FIELDS <= set(got)
     assert got["status"] == "open" and got["service_code"] == "rac-thai" and got["lat"] == 16.0671
     assert got["long"] == 108.2231 and got["address"] == "Chợ Hàn, 119 Trần Phú"

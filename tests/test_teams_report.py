@@ -170,7 +170,10 @@ def test_authenticated_download_401_403_200(data, settings):
         wb = load_workbook(io.BytesIO(r.content))
         summary = {row[0]: (row[1], row[2]) for row in _rows(wb["Tổng hợp"])}
         assert summary["Số hộ đã đến"] == (15, 34)
+        # Tokens only in headers: a ?token= would be written to access logs.
         r = httpx.get(srv.url + "/reports/teams/2026/q4.png", params={"token": staff_token}, timeout=60)
+        assert r.status_code == 400 and "Authorization" in r.json()["error"]
+        r = httpx.get(srv.url + "/reports/teams/2026/q4.png", headers={"X-Token": staff_token}, timeout=60)
         assert r.status_code == 200 and r.content[:4] == b"\x89PNG"
         team = srv.url + "/reports/teams/2026/q4/tdp-01.xlsx"
         r = httpx.get(team, headers={"Authorization": f"Bearer {leader_token}"}, timeout=60)

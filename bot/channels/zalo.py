@@ -14,9 +14,6 @@ errors lose the platform's error code, which the retry policy needs.
 """
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import logging
 import mimetypes
 import threading
@@ -32,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
                                derived_secret, read_webhook, recover_replies, Replay,
                                seen_before, shape_problem, ZALO_UPDATE)
+from bot import signing
 from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
@@ -110,7 +108,7 @@ class ZaloChannel(PartSender):
         self.client = ZaloClient(self.token, self.api_root)
         self.public_url = (s.public_url or "").rstrip("/") or None
         self.secret = s.zalo_webhook_secret or derived_secret(self.token, "zalo-webhook")
-        self.files_key = derived_secret(self.token, "zalo-files").encode()
+        self.files_key = signing.load_key(s.data_dir)
         self.data_dir = Path(s.data_dir).resolve()
         self.media_dir = self.data_dir / "media" / CHANNEL
         self.limiter = limiter or zalo_limiter()
@@ -309,31 +307,16 @@ class ZaloChannel(PartSender):
         return att
 
     # --- sending ----------------------------------------------------------------------------
-    def file_url(self, path: str) -> str | None:
-        """A public, signed link to a file under BOT_DATA_DIR: Zalo's sendPhoto takes a URL only."""
+    def file_url(self, path: str, ttl: int = signing.PHOTO_TTL) -> str | None:
+        """A public, signed and expiring link to a media file or generated report under
+        BOT_DATA_DIR (bot/signing.py): Zalo's sendPhoto takes a URL only."""
         if not self.public_url:
             return None
-        try:
-            rel = Path(path).resolve().relative_to(self.data_dir).as_posix()
-        except ValueError:
-            return None
-        token = base64.urlsafe_b64encode(rel.encode()).decode().rstrip("=")
-        sig = hmac.new(self.files_key, rel.encode(), hashlib.sha256).hexdigest()[:32]
-        return f"{self.public_url}{FILES_PATH}/{token}.{sig}/{Path(rel).name}"
+        signed = signing.sign(self.files_key, self.data_dir, path, ttl)
+        return f"{self.public_url}{FILES_PATH}/{signed}" if signed else None
 
     def resolve_file(self, token: str) -> Path | None:
-        enc, _, sig = token.partition(".")
-        try:
-            rel = base64.urlsafe_b64decode(enc + "=" * (-len(enc) % 4)).decode()
-        except (ValueError, UnicodeDecodeError):
-            return None
-        good = hmac.new(self.files_key, rel.encode(), hashlib.sha256).hexdigest()[:32]
-        if not hmac.compare_digest(sig.encode(), good.encode()):
-            return None
-        p = (self.data_dir / rel).resolve()
-        if self.data_dir not in p.parents or not p.is_file():
-            return None
-        return p
+        return signing.resolve(self.files_key, self.data_dir, token)
 
     def _api(self, method: str, params: dict):
         try:
@@ -345,7 +328,7 @@ class ZaloChannel(PartSender):
         text = numbered(reply)
         photo_url = self.file_url(reply.photo) if reply.photo else None
         if reply.document:
-            link = self.file_url(reply.document)
+            link = self.file_url(reply.document, signing.DOCUMENT_TTL)
             name = reply.document_name or Path(reply.document).name
             text = f"{text}\nTải tệp {name}: {link}" if link else f"{text}\n{NO_ATTACHMENT}"
         elif reply.photo and not photo_url:

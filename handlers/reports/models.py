@@ -51,6 +51,8 @@ class Report(SQLModel, table=True):
     contact_phone: Optional[str] = Field(default=None, max_length=32)
     contact_email: Optional[str] = Field(default=None, max_length=200)
     anonymous: bool = False
+    # The resident agreed to show the description in public reads (Open311 without a key).
+    publish_description: bool = False
     external_account_id: Optional[str] = Field(default=None, max_length=100)  # Open311 account_id
     recorded_by: Optional[int] = None  # staff who typed in a phone or meeting report
     parent_id: Optional[int] = Field(default=None, foreign_key="report.id", index=True)  # duplicate of

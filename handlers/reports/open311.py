@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
+from bot import httpsafe as H
 from bot.clock import TZ, fmt_local
 from handlers.reports import service as S
 from handlers.reports.models import OPEN_STATUSES, Report
@@ -23,6 +24,19 @@ MAX_BODY = 64 * 1024
 MAX_RESULTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,190}\.[^@\s]{2,}$")
+_REQUEST_ID = re.compile(r"PA-[0-9]{4}-[0-9]{6}|[0-9]{1,9}", re.ASCII | re.IGNORECASE)
+MAX_PAGE = 100_000
+# Personal data in free text: phone numbers (9-11 digits, spaced or dotted) and e-mail addresses.
+_PHONE_IN_TEXT = re.compile(r"(?<![0-9])(?:\+?84|0)(?:[\s.-]?[0-9]){8,10}(?![0-9])", re.ASCII)
+_EMAIL_IN_TEXT = re.compile(r"[^@\s]{1,64}@[^@\s]{1,190}\.[A-Za-z]{2,}")
+PUBLIC_DECIMALS = 3  # about 100 m: where, not whose door
+
+
+def mask_personal(text: str | None) -> str | None:
+    """Phone numbers and e-mail addresses in public text become [đã ẩn]."""
+    if not text:
+        return text
+    return _PHONE_IN_TEXT.sub("[đã ẩn]", _EMAIL_IN_TEXT.sub("[đã ẩn]", text))
 
 
 class Open311Error(Exception):
@@ -49,8 +63,11 @@ def parse_w3c(name: str, value: str) -> datetime:
             if not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?", v):
                 raise ValueError
             dt = datetime.fromisoformat(v.replace("Z", "+00:00"))
+        if not 2000 <= dt.year <= 2100:
+            raise ValueError
     except ValueError:
-        raise Open311Error(400, f"{name} must be a w3c datetime, e.g. 2026-11-23T09:00:00+07:00") from None
+        raise Open311Error(400, f"{name} must be a w3c datetime between the years 2000 and 2100, "
+                                "e.g. 2026-11-23T09:00:00+07:00") from None
     return dt if dt.tzinfo else dt.replace(tzinfo=TZ)
 
 
@@ -67,7 +84,11 @@ def service_of(app, cat) -> dict:
     }
 
 
-def request_of(app, session, r: Report) -> dict:
+def request_of(app, session, r: Report, full: bool = False) -> dict:
+    """One service request. `full` (a ward system with an API key) sees everything the standard
+    has; the public sees category, status, dates, the location rounded to about 100 m and the
+    description only where the resident agreed to publish it, with phone numbers and e-mail
+    addresses masked; never the address, contact or media of the reporter."""
     notes = None
     if r.reject_reason:
         notes = r.reject_reason
@@ -76,7 +97,7 @@ def request_of(app, session, r: Report) -> dict:
     elif r.parent_id:
         main = session.get(Report, r.parent_id)
         notes = f"Trùng với phản ánh {main.code if main else r.parent_id}, được xử lý chung."
-    return {
+    out = {
         "service_request_id": r.code,
         "status": "open" if r.status in OPEN_STATUSES else "closed",
         "status_notes": notes,
@@ -96,23 +117,56 @@ def request_of(app, session, r: Report) -> dict:
         # Photos sent in the chat are private files; only a URL the submitter gave is public.
         "media_url": r.media_url,
     }
+    if full:
+        return out
+    published = bool(getattr(r, "publish_description", False))
+    out.update(
+        status_notes=mask_personal(notes),
+        description=mask_personal(r.description) if published else None,
+        address=None,
+        lat=round(r.lat, PUBLIC_DECIMALS) if r.lat is not None else None,
+        long=round(r.lon, PUBLIC_DECIMALS) if r.lon is not None else None,
+        media_url=r.media_url if published and not r.anonymous else None,
+    )
+    return out
 
 
 def _list(params, name: str) -> list[str]:
-    return [x.strip() for x in (params.get(name) or "").split(",") if x.strip()]
+    raw = params.get(name) or ""
+    if len(raw) > 4000:
+        raise Open311Error(400, f"{name} is too long")
+    return [x.strip() for x in raw.split(",") if x.strip()]
 
 
-def query_requests(app, params) -> list[dict]:
+def _positive(params, name: str, cap: int) -> int | None:
+    if not params.get(name):
+        return None
+    try:
+        n = H.strict_id(params[name], name, max_digits=9)
+    except H.BadInput:
+        raise Open311Error(400, f"{name} must be a positive integer (ASCII digits)") from None
+    if n < 1:
+        raise Open311Error(400, f"{name} must be a positive integer (ASCII digits)")
+    return min(n, cap)
+
+
+def query_requests(app, params, full: bool = False) -> list[dict]:
+    for k, v in params.items():
+        if "\x00" in k or "\x00" in v:
+            raise Open311Error(400, "parameters must not contain NUL characters")
     with app.db.session() as s:
         ids = _list(params, "service_request_id")
         if ids:  # the standard: with ids, the other filters are ignored
+            bad = [i for i in ids if not _REQUEST_ID.fullmatch(i)]
+            if bad:
+                raise Open311Error(400, f"service_request_id is not valid: {bad[0][:40]}")
             rows = [r for r in (S.by_code(s, i) for i in ids[:MAX_RESULTS]) if r is not None]
-            return [request_of(app, s, r) for r in rows]
+            return [request_of(app, s, r, full) for r in rows]
         q = select(Report)
         codes = _list(params, "service_code")
         unknown = [c for c in codes if c not in app.categories]
         if unknown:
-            raise Open311Error(400, f"unknown service_code: {', '.join(unknown)[:200]}")
+            raise Open311Error(400, f"unknown service_code: {', '.join(unknown)[:200]!r}")
         if codes:
             q = q.where(Report.category.in_(codes))
         statuses = _list(params, "status")
@@ -132,22 +186,34 @@ def query_requests(app, params) -> list[dict]:
             q = q.where(Report.created_at >= start)
         if end is not None:
             q = q.where(Report.created_at <= end)
-        limit = MAX_RESULTS
-        if params.get("limit"):
-            if not params["limit"].isdigit() or int(params["limit"]) < 1:
-                raise Open311Error(400, "limit must be a positive integer")
-            limit = min(int(params["limit"]), MAX_RESULTS)
-        rows = s.exec(q.order_by(Report.created_at.desc(), Report.id.desc()).limit(limit))
-        return [request_of(app, s, r) for r in rows]
+        limit = _positive(params, "limit", MAX_RESULTS) or MAX_RESULTS
+        page = _positive(params, "page", MAX_PAGE) or 1
+        rows = s.exec(q.order_by(Report.created_at.desc(), Report.id.desc()).offset((page - 1) * limit).limit(limit))
+        return [request_of(app, s, r, full) for r in rows]
+
+
+def key_ok(app, key: str | None) -> bool:
+    if not key or len(key) > 200:
+        return False
+    ok = False
+    for k in app.settings.open311_api_keys:  # compare with every key: timing says nothing
+        ok |= hmac.compare_digest(k.encode("utf-8"), key.encode("utf-8", "replace"))
+    return ok
+
+
+def header_key(request: Request) -> str | None:
+    """An API key in X-Api-Key or Authorization: Bearer (never the URL, which is logged)."""
+    k = request.headers.get("x-api-key")
+    if k:
+        return k.strip()
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
 
 
 def _check_key(app, key: str | None) -> None:
     if not key:
         raise Open311Error(401, "api_key is required to submit a service request")
-    ok = False
-    for k in app.settings.open311_api_keys:  # compare with every key: timing says nothing
-        ok |= hmac.compare_digest(k.encode("utf-8"), key.encode("utf-8"))
-    if not ok:
+    if not key_ok(app, key):
         raise Open311Error(403, "api_key is not valid")
 
 
@@ -162,6 +228,11 @@ def _float(name: str, v: str, lo: float, hi: float) -> float:
 
 
 def create_request(app, form: dict[str, str]) -> list[dict]:
+    for k, v in form.items():
+        try:
+            H.check_text(k), H.check_text(v)
+        except H.BadInput:
+            raise Open311Error(400, f"{k[:40]!r} contains characters that are not allowed (NUL, lone surrogates)") from None
     _check_key(app, form.get("api_key"))
     code = (form.get("service_code") or "").strip()
     if not code:
@@ -195,12 +266,18 @@ def create_request(app, form: dict[str, str]) -> list[dict]:
         raise Open311Error(400, "phone is not valid")
     name = " ".join(x.strip() for x in (form.get("first_name") or "", form.get("last_name") or "") if x.strip())
     account = (form.get("account_id") or "").strip()[:100] or None
+    consent = (form.get("publish_description") or "").strip().lower()
+    if consent not in ("", "true", "false", "1", "0", "yes", "no"):
+        raise Open311Error(400, "publish_description must be true or false")
+    publish = consent in ("true", "1", "yes")
     now = app.clock.now()
     with app.db.session() as s:
         r = S.create_report(app, s, now, category=code, description=desc, source="open311", lat=lat, lon=lon,
                             address=address, media_url=media, contact_name=name[:200] or None,
                             contact_phone=phone, contact_email=email, external_account_id=account,
                             actor_label="open311")
+        r.publish_description = publish
+        s.add(r)
         if r.parent_id:
             notice = (f"Sự việc đã được phản ánh trước ({s.get(Report, r.parent_id).code}) và đang được xử lý; "
                       "phản ánh này được theo dõi chung.")
@@ -221,27 +298,42 @@ def register_routes(api: FastAPI, app) -> None:
         # Every service has metadata false: there is no definition to fetch.
         if code in app.categories:
             return _error(400, f"service {code} has no metadata (metadata is false)")
-        return _error(404, f"service_code not found: {code[:64]}")
+        return _error(404, f"service_code not found: {code[:64]!r}")
+
+    def full_access(request: Request) -> bool | JSONResponse:
+        key = header_key(request)
+        if key is None:
+            return False
+        return True if key_ok(app, key) else _error(403, "api key is not valid")
 
     @api.get(PREFIX + "/requests.json")
     def get_requests(request: Request):
+        full = full_access(request)
+        if isinstance(full, JSONResponse):
+            return full
         try:
-            return query_requests(app, dict(request.query_params))
+            return query_requests(app, dict(request.query_params), full)
         except Open311Error as e:
             return _error(e.code, e.description)
 
     @api.get(PREFIX + "/requests/{request_id}.json")
-    def get_request(request_id: str):
+    def get_request(request_id: str, request: Request):
+        full = full_access(request)
+        if isinstance(full, JSONResponse):
+            return full
+        if not _REQUEST_ID.fullmatch(request_id):
+            return _error(404, f"service_request_id not found: {request_id[:64]!r}")
         with app.db.session() as s:
             r = S.by_code(s, request_id)
             if r is None:
                 return _error(404, f"service_request_id not found: {request_id[:64]}")
-            return [request_of(app, s, r)]
+            return [request_of(app, s, r, full)]
 
     @api.post(PREFIX + "/requests.json")
     async def post_request(request: Request):
-        body = await request.body()
-        if len(body) > MAX_BODY:
+        try:
+            body = await H.read_body(request, MAX_BODY)
+        except H.BadInput:
             return _error(413, "request body is too large")
         ctype = request.headers.get("content-type", "").split(";")[0].strip().lower()
         try:
@@ -254,9 +346,9 @@ def register_routes(api: FastAPI, app) -> None:
                 return _error(400, "send the fields as application/x-www-form-urlencoded")
         except UnicodeDecodeError:
             return _error(400, "the body must be UTF-8")
-        # api_key may also come in the query string, as many clients send it there.
-        if "api_key" not in form and request.query_params.get("api_key"):
-            form["api_key"] = request.query_params["api_key"]
+        # The key comes in the body (the standard) or a header; never the URL (refused earlier).
+        if "api_key" not in form and header_key(request):
+            form["api_key"] = header_key(request)
         try:
             return await run_in_threadpool(create_request, app, form)
         except Open311Error as e:

@@ -24,8 +24,10 @@ def register_routes(api, app) -> None:
     def auth(request: Request, s):
         return tokens.person_for(s, tokens.bearer(request), app.clock.now())
 
-    def serve(request: Request, year: int, name: str, group: str | None):
-        m = re.fullmatch(r"q([1-4])\.(xlsx|png)", name)
+    def serve(request: Request, year_raw: str, name: str, group: str | None):
+        # Strict ASCII parsing: "²", 5000-digit years or a NUL in a name are a 404, not an error.
+        m = re.fullmatch(r"q([1-4])\.(xlsx|png)", name, re.ASCII)
+        year = int(year_raw) if re.fullmatch(r"[0-9]{4}", year_raw, re.ASCII) else 0
         if not m or not 2000 <= year <= 2100:
             return _error(404, "Không có báo cáo này. Dạng đúng: /reports/teams/2026/q1.xlsx")
         if group is not None and app.profile.group(group) is None:
@@ -45,10 +47,10 @@ def register_routes(api, app) -> None:
         return FileResponse(xlsx, media_type=XLSX, filename=REP.file_name(data))
 
     @api.get("/reports/teams/{year}/{name}")
-    def ward_report(year: int, name: str, request: Request):
+    def ward_report(year: str, name: str, request: Request):
         return serve(request, year, name, None)
 
     @api.get("/reports/teams/{year}/q{q}/{name}")
-    def team_report(year: int, q: int, name: str, request: Request):
+    def team_report(year: str, q: str, name: str, request: Request):
         group, dot, ext = name.rpartition(".")
-        return serve(request, year, f"q{q}.{ext}", group if dot else name)
+        return serve(request, year, f"q{q[:2]}.{ext[:8]}", group if dot else name)

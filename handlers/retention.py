@@ -4,7 +4,8 @@
 - processed-update marks after 7 days (platforms stop redelivering within a day), and the
   replies stored with them (for a retry after a lost answer) after one day;
 - quarantined messages (handling failed repeatedly) after `retention.conversation_days`;
-- delivered or failed outbox rows (they hold message texts) after `retention.conversation_days`.
+- delivered or failed outbox rows (they hold message texts) after `retention.conversation_days`;
+- web chat sessions unused for bot.web_session.IDLE_DAYS.
 Residents' reports keep their own retention (their contact details are erased by /xoadulieu).
 """
 from __future__ import annotations
@@ -43,7 +44,10 @@ def purge(app, session: Session, now: datetime) -> dict[str, int]:
     n_quar = safety.purge(session, now, days)
     n_out = session.exec(delete(OutboxMessage).where(OutboxMessage.status.in_(("sent", "failed", "blocked", "cancelled")),
                                                      OutboxMessage.created_at < cutoff)).rowcount
-    return {"conversations": n_conv, "updates": n_upd, "outbox": n_out, "replies": n_rep, "quarantine": n_quar}
+    from bot import web_session
+    n_web = web_session.purge(session, now)
+    return {"conversations": n_conv, "updates": n_upd, "outbox": n_out, "replies": n_rep, "quarantine": n_quar,
+            "web_sessions": n_web}
 
 
 @sched.task_kind(KIND)

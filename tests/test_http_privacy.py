@@ -208,3 +208,18 @@ def test_class_api_hostile_ids(client, path):
                                   "/reports/teams/2026/q1/..%2F..%2Fbot.db"])
 def test_team_download_hostile_paths(client, path):
     assert client.get(path).status_code in (400, 401, 404)
+
+
+def test_idle_web_sessions_expire_and_are_purged(app, clock):
+    from scheduler.core import run_due
+    from bot import web_session as W
+    with app.db.session() as s:
+        row, tok = W.create(s, clock.now(), label="x")
+    with app.db.session() as s:
+        assert W.find(s, tok, clock.now()).id == row.id
+    clock.advance(days=W.IDLE_DAYS + 1)
+    with app.db.session() as s:
+        assert W.find(s, tok, clock.now()) is None  # expired: the browser gets a new one
+    run_due(app, prefix="retention:")
+    with app.db.session() as s:
+        assert s.get(W.WebSession, row.id) is None

@@ -223,3 +223,45 @@ def test_idle_web_sessions_expire_and_are_purged(app, clock):
     run_due(app, prefix="retention:")
     with app.db.session() as s:
         assert s.get(W.WebSession, row.id) is None
+
+
+def _staff_token(app) -> str:
+    from bot import roles as R, tokens
+    from bot.models import Person
+    now = app.clock.now()
+    with app.db.session() as s:
+        p = Person(channel="telegram", channel_user_id="77", chat_id="77", created_at=now, last_seen_at=now)
+        s.add(p)
+        s.flush()
+        R.grant(s, p, R.STAFF, now)
+        return tokens.issue(s, p.id, now)[0]
+
+
+GOOD_CLASS = {"topic": "vneid", "starts_at": "2026-11-29T08:00", "cultural_house": "tdp-01", "capacity": 20}
+
+
+@pytest.mark.parametrize("patch", [
+    {"starts_at": "0001-01-01T00:00"}, {"starts_at": "9999-12-31T23:59"}, {"starts_at": "0001-01-01T00:00+14:00"},
+    {"starts_at": 20261129}, {"starts_at": ["x"]}, {"starts_at": "x" * 5000},
+    {"repeat": {"until": "0001-01-01"}}, {"repeat": {"until": "31/12/99999"}}, {"repeat": {"until": "²/²"}},
+    {"repeat": {"weeks": 10 ** 17}}, {"repeat": {"weeks": "3"}}, {"repeat": [1]},
+    {"capacity": 10 ** 17}, {"capacity": 1.5}, {"capacity": True}, {"capacity": "20"},
+    {"duration_minutes": 10 ** 17}, {"topic": {"a": 1}}, {"cultural_house": 1}, {"cultural_house": ["tdp-01"]},
+    {"place": 5, "cultural_house": None}, {"audience": {"groups": "tdp-01"}}, {"audience": {"team": 5}},
+    {"audience": {"groups": [1, 2]}}, {"audience": 7},
+])
+def test_class_api_hostile_bodies_are_400(client, app, patch):
+    tok = _staff_token(app)
+    body = {**GOOD_CLASS, **patch}
+    r = client.post("/api/classes", json={k: v for k, v in body.items() if v is not None},
+                    headers={"Authorization": f"Bearer {tok}"})
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]
+
+
+def test_class_api_hostile_json_is_400(client, app):
+    tok = _staff_token(app)
+    for raw in (b"[" * 5000, b'{"capacity": NaN}', b'{"capacity": ' + b"9" * 5000 + b"}", b'{"topic": "\\u0000"}'):
+        r = client.post("/api/classes", content=raw, headers={"Authorization": f"Bearer {tok}",
+                                                               "content-type": "application/json"})
+        assert r.status_code == 400, r.text

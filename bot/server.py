@@ -106,7 +106,9 @@ def create_api(app, background: bool = True) -> FastAPI:
     api = FastAPI(title="Trợ lý số phường", lifespan=lifespan, docs_url="/api/docs", redoc_url=None)
     api.state.bot = app
     # Every route's body is bounded before it is buffered; webhooks carry bigger updates.
-    api.add_middleware(H.BodyLimit, default=MAX_BODY, limits={"/webhook": 1024 * 1024})
+    # Photo uploads (web chat, back office) allow a 10 MB photo plus the form around it.
+    api.add_middleware(H.BodyLimit, default=MAX_BODY, limits={
+        "/webhook": 1024 * 1024, "/api/messages/photo": 11 * 1024 * 1024, "/admin": 11 * 1024 * 1024})
     api.add_middleware(H.NoSecretsInQuery)
     on_start, on_stop = [], []
     api.state.on_start, api.state.on_stop = on_start, on_stop

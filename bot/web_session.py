@@ -68,6 +68,9 @@ def create(session: Session, now: datetime, label: str | None = None) -> tuple[W
 
 def find_or_create(db, token: str | None, now: datetime, label: str | None = None) -> tuple[WebSession, str | None]:
     """(row, new token or None when the given one is still valid)."""
+    if label:
+        from bot.httpsafe import clean_text
+        label = clean_text(label)[:64].strip() or None
     with db.session() as s:
         row = find(s, token, now)
         if row is not None:

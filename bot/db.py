@@ -7,11 +7,23 @@ from typing import Iterator
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, create_engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MIGRATION_LOCK = 0x7472_6F6C_79  # PostgreSQL advisory lock key: "troly"
+
+
+def insert_ignore(session_or_conn, table, values: dict, keys: list[str]):
+    """Runs INSERT ... ON CONFLICT (keys) DO NOTHING on PostgreSQL and SQLite: creating a row
+    two workers may create at the same instant, without an error and without a duplicate."""
+    dialect = getattr(session_or_conn, "dialect", None) or session_or_conn.get_bind().dialect
+    if dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return session_or_conn.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=keys))
 
 
 def make_engine(url: str) -> Engine:
@@ -48,6 +60,10 @@ def migrate(engine: Engine) -> None:
 
     cfg = alembic_config(engine.url.render_as_string(hide_password=False))
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # Several workers starting at once on an empty database: one migrates, the others
+            # wait here, then find nothing left to do. The lock ends with this transaction.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")
 

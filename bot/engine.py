@@ -19,7 +19,10 @@ from sqlmodel import Session, delete, select
 from bot import options, texts
 from bot.context import Context
 from bot.core import Incoming, Reply
+from bot.db import insert_ignore
+from bot.ids import parse_int
 from bot.models import Conversation, Person, ProcessedUpdate, UpdateAttempt
+from nlu.normalize import fold
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -119,7 +122,9 @@ class Engine:
                         earlier = self._begin_attempt(msg)
                         if earlier is not None:  # handled meanwhile, or quarantined now
                             return earlier
-                    replies = self._handle_in_tx(msg)
+                    # Inside the lane: a message that crashes understanding runs alone too.
+                    understanding = self._understand_early(msg)
+                    replies = self._handle_in_tx(msg, understanding)
                 finally:
                     self._lane.leave(alone)
             except Exception as e:
@@ -233,7 +238,36 @@ class Engine:
             return texts.EMPTY_INPUT
         return None
 
-    def _handle_in_tx(self, msg: Incoming) -> list[Reply]:
+    def _understand_early(self, msg: Incoming):
+        """Understanding reads only the search index, so it runs before the write transaction
+        (on SQLite, the database's write lock): messages of different chats are understood in
+        parallel and the transaction stays short. Only for plain text with no form running and
+        no numbered option it could answer; anything else is understood lazily if at all."""
+        if msg.button or msg.command or msg.photos or msg.files or msg.location is not None \
+                or not (msg.text and msg.text.strip()):
+            return None
+        with Session(self.app.db.engine) as s:
+            row = s.exec(select(Conversation.flow, Conversation.last_buttons).where(
+                Conversation.channel == msg.channel, Conversation.chat_id == msg.chat_id)).first()
+        if row is not None and (row[0] or self._as_button(msg.text, row[1] or [])):
+            return None
+        return self.app.nlu.understand(msg.text)
+
+    @staticmethod
+    def _as_button(text: str, options: list) -> str | None:
+        """The button a text answer stands for ("2" or an option's words), if any."""
+        if not options:
+            return None
+        t = fold(text).strip(" .)")
+        n = parse_int(t, 1, len(options))
+        if n is not None:
+            return options[n - 1]["data"]
+        for b in options:
+            if fold(b["text"]) == t:
+                return b["data"]
+        return None
+
+    def _handle_in_tx(self, msg: Incoming, understanding=None) -> list[Reply]:
         with Session(self.app.db.engine, expire_on_commit=False) as s:
             pu = None
             if msg.update_id:
@@ -248,6 +282,8 @@ class Engine:
             person = self._person(s, msg)
             conv = self._conversation(s, msg, person)
             ctx = Context(self.app, s, msg, person, conv)
+            if understanding is not None:
+                ctx.understanding = understanding
             self._map_text_to_button(ctx)
             self._dispatch_owned(ctx)
             if getattr(ctx, "erased", False):
@@ -283,14 +319,16 @@ class Engine:
                                            UpdateAttempt.update_key == str(msg.update_id)))
 
     def _person(self, s: Session, msg: Incoming) -> Person:
-        p = s.exec(select(Person).where(Person.channel == msg.channel,
-                                        Person.channel_user_id == msg.user_id)).first()
+        q = select(Person).where(Person.channel == msg.channel, Person.channel_user_id == msg.user_id)
+        p = s.exec(q).first()
         now = self.app.clock.now()
         if p is None:
-            p = Person(channel=msg.channel, channel_user_id=msg.user_id, chat_id=msg.chat_id,
-                       display_name=msg.user_name, created_at=now, last_seen_at=now)
-            s.add(p)
-            s.flush()
+            # Another worker may be creating this person right now: insert-or-nothing, then read.
+            insert_ignore(s, Person.__table__, dict(channel=msg.channel, channel_user_id=msg.user_id,
+                                                    chat_id=msg.chat_id, display_name=msg.user_name,
+                                                    created_at=now, last_seen_at=now),
+                          ["channel", "channel_user_id"])
+            p = s.exec(q).one()
         else:
             p.last_seen_at = now
             if not msg.is_group:
@@ -306,10 +344,11 @@ class Engine:
             q = q.with_for_update()  # serialise two workers handling the same chat
         c = s.exec(q).first()
         if c is None:
-            c = Conversation(channel=msg.channel, chat_id=msg.chat_id, person_id=person.id, data={},
-                             last_buttons=[], updated_at=self.app.clock.now())
-            s.add(c)
-            s.flush()
+            insert_ignore(s, Conversation.__table__, dict(channel=msg.channel, chat_id=msg.chat_id,
+                                                          person_id=person.id, data={}, last_buttons=[],
+                                                          updated_at=self.app.clock.now()),
+                          ["channel", "chat_id"])
+            c = s.exec(q).one()
         return c
 
     def _map_text_to_button(self, ctx: Context) -> None:
@@ -417,10 +456,10 @@ class Engine:
         self._understand(ctx)
 
     def _understand(self, ctx: Context) -> None:
-        u = self.app.nlu.understand(ctx.msg.text or "")
+        u = ctx.understanding  # computed before the write transaction, or now
         for refine in self.app.router.understanding_filters:
             u = refine(ctx, u)
-        ctx.understanding = u  # type: ignore[attr-defined]
+        ctx.understanding = u
         handler = self.app.router.kind_handlers.get(u.kind) or self.app.router.kind_handlers.get("fallback")
         if handler is None:
             ctx.reply(texts.FALLBACK)

@@ -122,6 +122,9 @@ class OutboxMessage(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: Optional[datetime] = None
     last_error: Optional[str] = Field(default=None, max_length=500)
+    # Worker holding the claim while "sending" (BOT_WORKER_ID): a restarting worker takes back
+    # only its own claims; another worker's wait for their lease to run out.
+    owner: Optional[str] = Field(default=None, max_length=64)
 
 
 class AuditEvent(SQLModel, table=True):

@@ -164,6 +164,22 @@ def requeue_stale(db, now: datetime) -> int:
     return n
 
 
+def recover_own_claims(db, owner: str | None) -> int:
+    """At a worker's start: rows it had claimed in its previous life go back to pending at once.
+    Other workers' claims are theirs until their lease runs out (requeue_stale), so restarting one
+    worker never resends what another is sending. Direct-reply journals: bot.channels.base."""
+    with db.session() as s:
+        res = s.exec(update(OutboxMessage)
+                     .where(OutboxMessage.status == "sending", OutboxMessage.kind != "reply",
+                            OutboxMessage.owner == owner)
+                     .values(status="pending", last_error="interrupted while sending; requeued")
+                     .execution_options(synchronize_session=False))
+        n = res.rowcount or 0
+    if n:
+        log.warning("requeued %d outbox rows this worker (%s) claimed before its restart", n, owner)
+    return n
+
+
 @dataclass
 class _Job:
     id: int
@@ -191,8 +207,10 @@ class Dispatcher:
     def __init__(self, db, senders: dict[str, Sender], now: Callable[[], datetime],
                  limiters: dict[str, RateLimiter | None] | None = None, threads: int = 16,
                  claim_batch: int | None = None, lease: float = DEFAULT_LEASE,
-                 max_attempts: int = MAX_ATTEMPTS, kinds: Iterable[str] | None = None):
+                 max_attempts: int = MAX_ATTEMPTS, kinds: Iterable[str] | None = None,
+                 owner: str | None = None):
         self.db, self.senders, self.now = db, senders, now
+        self.owner = owner  # this worker's id on its claims (recover_own_claims)
         self.limiters = {ch: (limiters[ch] if limiters and ch in limiters else limiter_for(ch, snd))
                          for ch, snd in senders.items()}
         self.threads = max(1, threads)
@@ -228,7 +246,7 @@ class Dispatcher:
             # Conditional on "pending": on SQLite another process may have claimed some meanwhile;
             # the lease timestamp then tells our claims from theirs.
             s.exec(update(OutboxMessage).where(OutboxMessage.id.in_(ids), OutboxMessage.status == "pending")
-                   .values(status="sending", not_before=lease_until)
+                   .values(status="sending", not_before=lease_until, owner=self.owner)
                    .execution_options(synchronize_session=False))
             won = set(s.exec(select(OutboxMessage.id).where(OutboxMessage.id.in_(ids),
                                                             OutboxMessage.status == "sending",

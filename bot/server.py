@@ -87,6 +87,11 @@ class OutboxWorker:
         self._thread.join(timeout=10)
 
     def _run(self):
+        from bot.outbox import recover_own_claims
+        try:
+            recover_own_claims(self.app.db, self.app.settings.worker_id)
+        except Exception:
+            log.exception("recovering this worker's outbox claims failed")
         while not self._stop.is_set():
             try:
                 while self.app.deliver_outbox() and not self._stop.is_set():

@@ -148,7 +148,8 @@ def _journal(app, channel: str, chat_id: str, replies: list[Reply], lease: timed
             s.exec(update(ProcessedUpdate).where(ProcessedUpdate.channel == channel,
                                                  ProcessedUpdate.update_key == str(update_key)).values(replies=None))
         rows = [OutboxMessage(channel=channel, chat_id=chat_id, payload=r.to_dict(), kind="reply",
-                              status="sending", created_at=now, not_before=now + lease) for r in replies]
+                              status="sending", created_at=now, not_before=now + lease,
+                              owner=app.settings.worker_id) for r in replies]
         s.add_all(rows)
         s.flush()
         return [r.id for r in rows]
@@ -178,12 +179,16 @@ def _hand_over(app, ids: list[int], error: str, rest: Reply) -> None:
 
 
 def recover_replies(app, channel: str) -> int:
-    """At start: replies a previous process journalled but never finished go to the outbox
-    worker. Nothing of this process is in flight yet, so "sending" means interrupted."""
+    """At start: replies this worker journalled in a previous life but never finished go to the
+    outbox worker. Nothing of this process is in flight yet, so "sending" means interrupted.
+    Other workers' journals are theirs (they are sending them now); a worker that never comes
+    back leaves them to the outbox when their lease runs out."""
+    mine = app.settings.worker_id
     with app.db.session() as s:
         rows = list(s.exec(select(OutboxMessage).where(OutboxMessage.channel == channel,
                                                        OutboxMessage.kind == "reply",
-                                                       OutboxMessage.status == "sending")))
+                                                       OutboxMessage.status == "sending",
+                                                       (OutboxMessage.owner == mine) | (OutboxMessage.owner.is_(None)))))
         for row in rows:
             row.status, row.not_before = "pending", app.clock.now()
             s.add(row)

@@ -27,6 +27,7 @@ from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
 from bot.ratelimit import RateLimiter
+from bot.ratelimit import limiter as shared_limiter
 
 log = logging.getLogger(__name__)
 
@@ -41,9 +42,10 @@ UNSUPPORTED = ("Mình chưa xem được loại tin nhắn này. Bạn gõ bằn
                "giúp mình nhé.")
 
 
-def telegram_limiter() -> RateLimiter:
+def telegram_limiter(db=None) -> RateLimiter:
     # Telegram's published limits: ~30 messages/s overall, 1/s per chat, 20/min per group.
-    return RateLimiter(per_second=30, per_chat_interval=1.0, group_per_minute=20)
+    # With a database (PostgreSQL), every worker shares the overall rate (bot.ratelimit.limiter).
+    return shared_limiter(db, "telegram", per_second=30, per_chat_interval=1.0, group_per_minute=20)
 
 
 def _seconds(value) -> float:
@@ -59,7 +61,7 @@ class TelegramChannel(PartSender):
         self.public_url = (s.public_url or "").rstrip("/") or None
         self.secret = s.telegram_webhook_secret or derived_secret(self.token, "telegram-webhook")
         self.media_dir = Path(s.data_dir) / "media" / CHANNEL
-        self.limiter = limiter or telegram_limiter()
+        self.limiter = limiter or telegram_limiter(app.db)
         self.poll_timeout = poll_timeout
         self.executor = ChatSerialExecutor(workers=8, name="telegram")
         self.loop: asyncio.AbstractEventLoop | None = None

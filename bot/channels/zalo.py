@@ -34,6 +34,7 @@ from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
 from bot.ratelimit import RateLimiter
+from bot.ratelimit import limiter as shared_limiter
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,11 @@ UNSUPPORTED = ("Mình chưa xem được loại tin nhắn này. Bạn gõ bằn
 NO_ATTACHMENT = "(Tệp đính kèm chưa gửi được qua Zalo; bạn xem trên web chat của phường nhé.)"
 
 
-def zalo_limiter() -> RateLimiter:
+def zalo_limiter(db=None) -> RateLimiter:
     # Zalo publishes no figures beyond answering 429 "Quota exceeded"; stay well below
     # Telegram's limits and let 429s slow us down further.
-    return RateLimiter(per_second=15, per_chat_interval=1.0, group_per_minute=20)
+    # With a database (PostgreSQL), every worker shares the overall rate (bot.ratelimit.limiter).
+    return shared_limiter(db, "zalo", per_second=15, per_chat_interval=1.0, group_per_minute=20)
 
 
 class ZaloApiError(Exception):
@@ -111,7 +113,7 @@ class ZaloChannel(PartSender):
         self.files_key = signing.load_key(s.data_dir)
         self.data_dir = Path(s.data_dir).resolve()
         self.media_dir = self.data_dir / "media" / CHANNEL
-        self.limiter = limiter or zalo_limiter()
+        self.limiter = limiter or zalo_limiter(app.db)
         self.poll_timeout = poll_timeout
         self.webhook_delay = 1.0
         self.executor = ChatSerialExecutor(workers=8, name="zalo")

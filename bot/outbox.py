@@ -164,7 +164,7 @@ def requeue_stale(db, now: datetime) -> int:
     return n
 
 
-def recover_own_claims(db, owner: str | None) -> int:
+def recover_own_claims(db, owner: str | None, now: datetime) -> int:
     """At a worker's start: rows it had claimed in its previous life go back to pending at once.
     Other workers' claims are theirs until their lease runs out (requeue_stale), so restarting one
     worker never resends what another is sending. Direct-reply journals: bot.channels.base."""
@@ -172,7 +172,7 @@ def recover_own_claims(db, owner: str | None) -> int:
         res = s.exec(update(OutboxMessage)
                      .where(OutboxMessage.status == "sending", OutboxMessage.kind != "reply",
                             OutboxMessage.owner == owner)
-                     .values(status="pending", last_error="interrupted while sending; requeued")
+                     .values(status="pending", not_before=now, last_error="interrupted while sending; requeued")
                      .execution_options(synchronize_session=False))
         n = res.rowcount or 0
     if n:

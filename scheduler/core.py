@@ -60,10 +60,11 @@ def schedule(session: Session, key: str, kind: str, fire_at: datetime, payload: 
     # Several workers schedule the same task at start-up: insert-or-nothing, never a key clash.
     from bot.db import insert_ignore
     from bot.models import utcnow
-    res = insert_ignore(session, ScheduledTask.__table__,
-                        dict(key=key, kind=kind, fire_at=fire_at, payload=dict(payload or {}),
-                             status="pending", done_at=None, created_at=utcnow()), ["key"])
-    return (res.rowcount or 0) > 0
+    created = insert_ignore(session, ScheduledTask.__table__,
+                            dict(key=key, kind=kind, fire_at=fire_at, payload=dict(payload or {}),
+                                 status="pending", done_at=None, created_at=utcnow()), ["key"],
+                            returning=True)
+    return created
 
 
 def cancel(session: Session, key: str | None = None, prefix: str | None = None) -> int:

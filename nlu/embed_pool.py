@@ -115,30 +115,40 @@ class _Child:
         self.dim = int(hello.shape[1])
 
     def _read_reply(self, timeout: float) -> np.ndarray:
-        out = self.proc.stdout
         timer = threading.Timer(timeout, self.kill)  # a hung model counts as a crash
         timer.start()
         try:
-            kind = _read_exact(out, 1)
-            if kind == b"V":
-                rows, dim = struct.unpack("<II", _read_exact(out, 8))
-                data = _read_exact(out, rows * dim * 4)
-                return np.frombuffer(data, dtype=np.float32).reshape(rows, dim)
-            if kind == b"E":
-                (n,) = struct.unpack("<I", _read_exact(out, 4))
-                raise ValueError(_read_exact(out, n).decode("utf-8", "replace"))
-            raise EOFError(f"embedder child sent {kind!r}")
+            return self._read()
         finally:
             timer.cancel()
 
+    def _read(self) -> np.ndarray:
+        out = self.proc.stdout
+        kind = _read_exact(out, 1)
+        if kind == b"V":
+            rows, dim = struct.unpack("<II", _read_exact(out, 8))
+            data = _read_exact(out, rows * dim * 4)
+            return np.frombuffer(data, dtype=np.float32).reshape(rows, dim)
+        if kind == b"E":
+            (n,) = struct.unpack("<I", _read_exact(out, 4))
+            raise ValueError(_read_exact(out, n).decode("utf-8", "replace"))
+        raise EOFError(f"embedder child sent {kind!r}")
+
     def embed(self, texts: list[str], timeout: float) -> np.ndarray:
         data = json.dumps(texts, ensure_ascii=True).encode()
+        # The deadline covers the write too: a child hung after corrupting its heap stops
+        # reading, and a request larger than the pipe's buffer would block here for ever.
+        timer = threading.Timer(timeout, self.kill)
+        timer.start()
         try:
-            self.proc.stdin.write(struct.pack("<I", len(data)) + data)
-            self.proc.stdin.flush()
-        except (BrokenPipeError, OSError) as e:
-            raise EOFError(str(e)) from e
-        return self._read_reply(timeout)
+            try:
+                self.proc.stdin.write(struct.pack("<I", len(data)) + data)
+                self.proc.stdin.flush()
+            except (BrokenPipeError, OSError, ValueError) as e:
+                raise EOFError(str(e)) from e
+            return self._read()
+        finally:
+            timer.cancel()
 
     def alive(self) -> bool:
         return self.proc.poll() is None

@@ -78,6 +78,7 @@ class SharedRateLimiter(RateLimiter):
         from bot.db import insert_ignore
         super().__init__(per_second, per_chat_interval, group_per_minute, clock=wall, sleep=sleep)
         self.db, self.name, self._wall = db, name, wall
+        self._penalty_until = 0.0
         with db.engine.begin() as c:
             insert_ignore(c, RateSlot.__table__, {"name": name, "next_at": 0.0}, ["name"])
 
@@ -90,30 +91,44 @@ class SharedRateLimiter(RateLimiter):
                 .returning(t.c.next_at)).scalar_one()
         return float(new) - step
 
-    def _reserve(self, chat_id: str, is_group: bool) -> float:
-        with self._lock:  # per-chat and group pacing: local, as in RateLimiter
-            now = self._wall()
-            at = max(now, self._next_chat.get(chat_id, 0.0))
+    def _local_earliest(self, chat_id: str, is_group: bool) -> float:
+        """When this worker may send to this chat: per-chat and group pacing and 429 penalties
+        stay in the process, as in RateLimiter."""
+        with self._lock:
+            at = max(self._next_chat.get(chat_id, 0.0), self._penalty_until)
             if is_group:
                 window = self._group_sent.setdefault(chat_id, deque())
-                while window and window[0] <= at - 60:
+                while window and window[0] <= self._wall() - 60:
                     window.popleft()
                 if len(window) >= self.group_per_minute:
                     at = max(at, window[0] + 60)
-        at = self._take(at, 1.0 / self.per_second)
+            return at
+
+    def acquire(self, chat_id: str, is_group: bool = False) -> None:
+        chat_id = str(chat_id)
+        # Wait for local reasons first, then take the next shared slot: a worker that must wait
+        # (a 429, a chat's 1 s pacing) never pushes the other workers' schedule out.
+        local = self._local_earliest(chat_id, is_group) - self._wall()
+        if local > 0:
+            self._sleep(local)
+        at = self._take(self._wall(), 1.0 / self.per_second)
         with self._lock:
             if is_group:
                 self._group_sent.setdefault(chat_id, deque()).append(at)
-            self._next_chat[chat_id] = max(self._next_chat.get(chat_id, 0.0), at + self.per_chat_interval)
+            self._next_chat[chat_id] = at + self.per_chat_interval
             if len(self._next_chat) > 100_000:
+                now = self._wall()
                 self._next_chat = {k: v for k, v in self._next_chat.items() if v > now}
-        return at - self._wall()
+        wait = at - self._wall()
+        if wait > 0:
+            self._sleep(wait)
 
     def penalise(self, seconds: float) -> None:
-        t = RateSlot.__table__
-        until = self._wall() + seconds
-        with self.db.engine.begin() as c:
-            c.execute(update(t).where(t.c.name == self.name, t.c.next_at < until).values(next_at=until))
+        """A 429 stops this worker's sends for retry_after, as in RateLimiter. Kept in the process:
+        written to the shared row it would outlive a restart and stop every worker for the
+        whole wait, where Telegram's flood control is often about one chat."""
+        with self._lock:
+            self._penalty_until = max(self._penalty_until, self._wall() + seconds)
 
 
 def shared_enabled(db) -> bool:

@@ -125,8 +125,9 @@ def fuzz(inputs: list[tuple[str, str]], workers: int, batch: int, sanitised: boo
                 for name, t in chunk:
                     child, ok1 = runner.run_batch(child, [t])
                     if not ok1:
+                        alone = runner.confirm(t)
                         with runner.lock:
-                            crashers.append((name, t, runner.confirm(t)))
+                            crashers.append((name, t, alone))
             with runner.lock:
                 done[0] += len(chunk)
                 if progress and done[0] % (batch * 20) < len(chunk):

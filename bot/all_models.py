@@ -7,3 +7,4 @@ import handlers.broadcast.models  # noqa: F401
 import bot.webadmin.models  # noqa: F401
 import bot.options  # noqa: F401
 import bot.web_session  # noqa: F401
+import knowledge.unanswered  # noqa: F401

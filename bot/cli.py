@@ -112,14 +112,11 @@ def cmd_ask(args) -> int:
 
 
 def cmd_kb_export(args) -> int:
-    from knowledge.kb import KnowledgeBase
+    from knowledge.kb import KnowledgeBase, export_record
     settings = Settings.from_env()
     kb = KnowledgeBase.load(settings.kb_dir)
     for e in kb.entries:
-        rec = {"id": e.id, "title": e.title, "questions": e.questions, "answer": e.answer,
-               "legal_basis": e.legal_basis, "where": e.where, "online": e.online,
-               "reviewed": e.reviewed.isoformat() if e.reviewed else None}
-        sys.stdout.write(json.dumps(rec, ensure_ascii=False) + "\n")
+        sys.stdout.write(json.dumps(export_record(e), ensure_ascii=False) + "\n")
     return 0
 
 

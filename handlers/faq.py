@@ -18,6 +18,8 @@ from bot.ids import digits_of, parse_id
 from bot.core import Button
 from bot.models import Handoff
 from bot.router import Flow, Router
+from knowledge import feedback
+from knowledge.unanswered import record as record_unanswered
 from nlu import dialogue
 from nlu.understand import Understanding
 
@@ -181,7 +183,8 @@ def answer_topic(ctx: Context, topic: str, aspect: str | None = None) -> None:
     if body:
         ctx.reply(_personal(ctx, f"{entry.title} - {body}"), buttons=_section_buttons(ctx, entry, shown=key))
         return
-    ctx.reply(first_reply_text(ctx, entry), buttons=_section_buttons(ctx, entry))
+    fb = [Button(*b) for b in feedback.log_answer(ctx, entry.id)]  # "Có ích" / "Chưa đúng ý"
+    ctx.reply(first_reply_text(ctx, entry), buttons=_section_buttons(ctx, entry) + fb)
 
 
 def _brief(ctx: Context, entry, limit: int = 220) -> str:
@@ -203,6 +206,7 @@ def answer_several(ctx: Context, topics: list[str]) -> None:
 
 def on_faq(ctx: Context) -> None:
     u = ctx.understanding  # type: ignore[attr-defined]
+    record_unanswered(ctx.session, ctx.msg.text or "", u, ctx.now)  # only if ambiguous or low confidence
     if u.ambiguous and len(u.candidates) > 1:
         buttons = [(ctx.app.kb.by_id[t].title, f"faq:{t}") for t, _ in u.candidates[:3] if t in ctx.app.kb.by_id]
         buttons.append(("Không phải các ý trên", "faq:none"))
@@ -295,6 +299,7 @@ def on_fallback(ctx: Context) -> None:
         # "lệ phí bao nhiêu" with nothing under discussion: ask which procedure
         say(ctx, "{You} muốn hỏi về thủ tục nào ạ? Ví dụ: \"lệ phí làm căn cước\", \"khai sinh cần giấy gì\".")
         return
+    record_unanswered(ctx.session, text, u, ctx.now, reason="fallback")
     if _STAFF_CAN_HELP.search(dialogue.folded(text)):
         offer_handoff(ctx, text)
         return
@@ -435,6 +440,7 @@ def erase(ctx: Context) -> None:
 
 
 def register(r: Router) -> None:
+    feedback.register(r)
     r.on_kind("faq", on_faq)
     r.on_kind("fallback", on_fallback)
     r.on_understood(refine)

@@ -12,14 +12,19 @@ import yaml
 
 from nlu.normalize import fold, normalize, syllables
 
-REQUIRED = ("id", "title", "questions", "answer", "legal_basis", "where", "reviewed")
-KNOWN_KEYS = set(REQUIRED) | {"online", "may_change"}
-WHERE = {"ttpvhcc", "conganphuong", "online"}
+REQUIRED = ("id", "title", "questions", "short", "sources", "where", "reviewed")
+KNOWN_KEYS = set(REQUIRED) | {"sections", "legal_basis", "online", "may_change", "answer"}
+WHERE = {"ttpvhcc", "conganphuong", "conganphuong_or_online", "online"}
 # Same keys as WardProfile.placeholders(): what an answer may use.
 PLACEHOLDERS = {"ward_name", "centre_name", "centre_address", "centre_hours", "centre_phone", "police_name",
                 "police_address", "police_phone", "hotline", "portal_url", "city_portal_url"}
 ID_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*(?:\.[a-z0-9]+(?:-[a-z0-9]+)*)+$")
 SPEC_ID_RE = re.compile(r"^\s*-\s*id:\s*([A-Za-z0-9._-]+)\s*$", re.MULTILINE)
+SPEC_FILES = ("kb-topics.yaml", "kb-topics-added.yaml")
+# Legal citations belong in legal_basis, shown on request, never in the first reply.
+CITATION_RE = re.compile(r"\b(Nghị định|Thông tư|Nghị quyết|Quyết định|Luật [A-ZĐ]|Điều \d|NĐ-CP|TT-B|/QH\d)")
+WARN_DAYS = 183   # about 6 months: worth a look
+ERROR_DAYS = 365  # 12 months: facts this old are not to be served
 MIN_QUESTIONS = 6
 NEAR_DUP = 0.85
 
@@ -35,13 +40,30 @@ class Problem:
         return f"{self.file}:{self.line}: {'lỗi' if self.level == 'error' else 'cảnh báo'}: {self.message}"
 
 
-def default_spec_path(kb_dir: Path) -> Path | None:
-    """../shared/spec/kb-topics.yaml relative to the repository root, when present."""
+def default_spec_paths(kb_dir: Path | None = None) -> list[Path]:
+    """The topic lists (kb-topics.yaml, kb-topics-added.yaml) in shared/spec/ inside the repository
+    or in the nearest parent directory that has one."""
     root = Path(__file__).resolve().parent.parent
-    for cand in (root.parent / "shared" / "spec" / "kb-topics.yaml", root / "shared" / "spec" / "kb-topics.yaml"):
-        if cand.exists():
-            return cand
-    return None
+    bases = [root / "shared" / "spec"] + [p / "shared" / "spec" for p in root.parents]  # worktrees sit deeper
+    out = []
+    for name in SPEC_FILES:
+        for base in bases:
+            if (base / name).exists():
+                out.append(base / name)
+                break
+    return out
+
+
+def default_spec_path(kb_dir: Path | None = None) -> Path | None:
+    """The original topic list only (kept for callers that want the first 38 topics)."""
+    paths = [p for p in default_spec_paths(kb_dir) if p.name == SPEC_FILES[0]]
+    return paths[0] if paths else None
+
+
+def _sample_profile():
+    from bot.config import ROOT
+    from bot.profile import load_profile
+    return load_profile(ROOT / "knowledge" / "ward.yaml")
 
 
 def spec_topic_ids(path: Path) -> list[tuple[str, int]]:
@@ -86,9 +108,29 @@ def _near_pairs(questions: list[tuple[str, str, str, int]]):
     return out
 
 
-def check(kb_dir: Path, spec_path: Path | None = None, today: date | None = None,
-          stale_days: int = 365) -> list[Problem]:
+def _placeholder_problems(text: str) -> tuple[set[str], str | None]:
+    try:
+        return {n for _, n, _, _ in string.Formatter().parse(text) if n is not None}, None
+    except ValueError as e:
+        return set(), str(e)
+
+
+def _as_date(val) -> date | None:
+    if isinstance(val, str):
+        try:
+            return date.fromisoformat(val.strip())
+        except ValueError:
+            return None
+    return val if isinstance(val, date) else None
+
+
+def check(kb_dir: Path, spec_path: Path | list[Path] | None = None, today: date | None = None,
+          warn_days: int = WARN_DAYS, error_days: int = ERROR_DAYS, profile=None) -> list[Problem]:
+    """Every problem of the KB in kb_dir; spec_path: one topic list or several, each topic must
+    have an entry. `short` is measured filled with `profile` (default: the sample ward profile)."""
+    from knowledge.kb import SECTION_KEYS, SHORT_MAX, fill
     today = today or date.today()
+    profile = profile or _sample_profile()
     problems: list[Problem] = []
     ids: dict[str, tuple[str, int]] = {}
     questions: list[tuple[str, str, str, int]] = []  # (entry id, text, file, line)
@@ -101,6 +143,18 @@ def check(kb_dir: Path, spec_path: Path | None = None, today: date | None = None
 
     def warn(f, line, msg):
         problems.append(Problem("warning", f, line, msg))
+
+    def ln(node) -> int:
+        return node.start_mark.line + 1
+
+    def text_placeholders(f, node, what):
+        names, bad = _placeholder_problems(str(node.value))
+        if bad:
+            err(f, ln(node), f"dấu ngoặc nhọn không khớp trong '{what}': {bad}")
+        for n in sorted(names):
+            if n not in PLACEHOLDERS:
+                err(f, ln(node), f"placeholder không có: {{{n}}} (dùng được: {', '.join(sorted(PLACEHOLDERS))})")
+        return bad is None
 
     for path in files:
         f = str(path)
@@ -116,46 +170,91 @@ def check(kb_dir: Path, spec_path: Path | None = None, today: date | None = None
         top = {k.value: v for k, v in root.value}
         entries = top.get("entries")
         if not isinstance(entries, yaml.SequenceNode):
-            err(f, (entries.start_mark.line + 1) if entries is not None else 1, "thiếu danh sách 'entries'")
+            err(f, ln(entries) if entries is not None else 1, "thiếu danh sách 'entries'")
             continue
         for node in entries.value:
-            line = node.start_mark.line + 1
+            line = ln(node)
             if not isinstance(node, yaml.MappingNode):
                 err(f, line, "mỗi mục phải là một mapping (id, title, questions, ...)")
                 continue
             fields = {k.value: (k, v) for k, v in node.value}
+            legacy = "answer" in fields and "short" not in fields
             for key, (knode, _) in fields.items():
                 if key not in KNOWN_KEYS:
-                    warn(f, knode.start_mark.line + 1, f"khóa lạ '{key}' (bị bỏ qua)")
+                    warn(f, ln(knode), f"khóa lạ '{key}' (bị bỏ qua)")
+            if legacy:
+                # schema v1, tolerated while the old files are reshaped: short/sections/sources later
+                warn(f, line, "mục dạng cũ ('answer'): cần chuyển sang 'short' + 'sections' + 'sources'")
+            elif "answer" in fields:
+                err(f, ln(fields["answer"][0]), "'answer' không còn dùng: nội dung nằm trong 'short' và 'sections'")
             for key in REQUIRED:
-                if key not in fields:
+                if key not in fields and not (legacy and key in ("short", "sources")):
                     err(f, line, f"thiếu trường '{key}'")
             eid = None
             if "id" in fields:
-                knode, vnode = fields["id"]
+                vnode = fields["id"][1]
                 eid = str(_scalar(vnode) or "")
-                ln = vnode.start_mark.line + 1
                 if not ID_RE.match(eid):
-                    err(f, ln, f"id '{eid}' không đúng dạng 'linh-vuc.ten-thu-tuc'")
+                    err(f, ln(vnode), f"id '{eid}' không đúng dạng 'linh-vuc.ten-thu-tuc'")
                 if eid in ids:
                     pf, pl = ids[eid]
-                    err(f, ln, f"id '{eid}' trùng với mục ở {pf}:{pl}")
+                    err(f, ln(vnode), f"id '{eid}' trùng với mục ở {pf}:{pl}")
                 else:
-                    ids[eid] = (f, ln)
+                    ids[eid] = (f, ln(vnode))
             label = eid or f"(mục dòng {line})"
-            for key in ("title", "answer"):
+            for key in ("title", "short", "answer"):
                 if key in fields:
                     v = fields[key][1]
                     if not isinstance(v, yaml.ScalarNode) or not str(v.value).strip():
-                        err(f, v.start_mark.line + 1, f"'{key}' trống")
+                        err(f, ln(v), f"'{key}' trống")
+                    elif key != "title" and text_placeholders(f, v, key) and key == "short":
+                        filled = fill(str(v.value).strip(), profile)
+                        if len(filled) > SHORT_MAX:
+                            err(f, ln(v), f"{label}: 'short' dài {len(filled)} ký tự khi điền thông tin "
+                                f"phường mẫu, tối đa {SHORT_MAX}: chuyển chi tiết sang 'sections'")
+                        if CITATION_RE.search(str(v.value)):
+                            warn(f, ln(v), f"{label}: 'short' có trích dẫn văn bản pháp lý; "
+                                 "để trong 'legal_basis' (chỉ hiện khi hỏi thêm)")
+            if "sections" in fields:
+                snode = fields["sections"][1]
+                if not isinstance(snode, yaml.MappingNode):
+                    err(f, ln(snode), f"'sections' phải là mapping với các khóa: {', '.join(SECTION_KEYS)}")
+                else:
+                    for k, v in snode.value:
+                        if k.value not in SECTION_KEYS:
+                            err(f, ln(k), f"mục con lạ trong 'sections': '{k.value}' "
+                                f"(dùng được: {', '.join(SECTION_KEYS)})")
+                        elif not isinstance(v, yaml.ScalarNode) or not str(v.value).strip():
+                            err(f, ln(v), f"'sections.{k.value}' trống hoặc không phải chữ")
+                        else:
+                            text_placeholders(f, v, f"sections.{k.value}")
+            if "sources" in fields:
+                snode = fields["sources"][1]
+                urls = []
+                if not isinstance(snode, yaml.SequenceNode):
+                    err(f, ln(snode), "'sources' phải là danh sách {url, title, checked}")
+                else:
+                    for item in snode.value:
+                        val = _scalar(item)
+                        if isinstance(val, str):
+                            urls.append(val)
+                            continue
+                        if not isinstance(val, dict) or not val.get("url"):
+                            err(f, ln(item), "mỗi nguồn cần 'url' (và 'title', 'checked')")
+                            continue
+                        urls.append(str(val["url"]))
+                        if "checked" in val and _as_date(val["checked"]) is None:
+                            err(f, ln(item), "'checked' của nguồn phải là ngày dạng YYYY-MM-DD")
+                if not any(re.match(r"^https?://\S+$", u.strip()) for u in urls):
+                    err(f, ln(snode), f"{label}: cần ít nhất một nguồn http(s) người dân hoặc cán bộ mở được")
             if "questions" in fields:
                 qnode = fields["questions"][1]
                 if not isinstance(qnode, yaml.SequenceNode):
-                    err(f, qnode.start_mark.line + 1, "'questions' phải là danh sách câu hỏi")
+                    err(f, ln(qnode), "'questions' phải là danh sách câu hỏi")
                 else:
                     seen: dict[str, int] = {}
                     for q in qnode.value:
-                        ql = q.start_mark.line + 1
+                        ql = ln(q)
                         if not isinstance(q, yaml.ScalarNode) or not str(q.value).strip():
                             err(f, ql, "câu hỏi trống hoặc không phải chữ")
                             continue
@@ -166,44 +265,30 @@ def check(kb_dir: Path, spec_path: Path | None = None, today: date | None = None
                         seen[key] = ql
                         questions.append((label, q.value, f, ql))
                     if len(qnode.value) < MIN_QUESTIONS:
-                        warn(f, qnode.start_mark.line + 1,
-                             f"{label}: chỉ có {len(qnode.value)} câu hỏi, nên có ít nhất {MIN_QUESTIONS}")
-            if "answer" in fields and isinstance(fields["answer"][1], yaml.ScalarNode):
-                v = fields["answer"][1]
-                try:
-                    names = {n for _, n, _, _ in string.Formatter().parse(str(v.value)) if n is not None}
-                except ValueError as e:
-                    err(f, v.start_mark.line + 1, f"dấu ngoặc nhọn không khớp trong 'answer': {e}")
-                    names = set()
-                for n in sorted(names):
-                    if n not in PLACEHOLDERS:
-                        err(f, v.start_mark.line + 1, f"placeholder không có: {{{n}}} "
-                            f"(dùng được: {', '.join(sorted(PLACEHOLDERS))})")
+                        err(f, ln(qnode), f"{label}: chỉ có {len(qnode.value)} câu hỏi, cần ít nhất {MIN_QUESTIONS}")
             if "where" in fields:
                 v = fields["where"][1]
                 if str(getattr(v, "value", "")) not in WHERE:
-                    err(f, v.start_mark.line + 1, f"'where' phải là một trong {', '.join(sorted(WHERE))}")
+                    err(f, ln(v), f"'where' phải là một trong {', '.join(sorted(WHERE))}")
             if "legal_basis" in fields:
                 v = fields["legal_basis"][1]
                 empty = (isinstance(v, yaml.SequenceNode) and not v.value) or \
                         (isinstance(v, yaml.ScalarNode) and not str(v.value).strip())
                 if empty:
-                    err(f, v.start_mark.line + 1, "'legal_basis' trống: ghi văn bản pháp lý làm căn cứ")
+                    warn(f, ln(v), f"{label}: 'legal_basis' trống: nên ghi văn bản pháp lý làm căn cứ")
             if "reviewed" in fields:
                 v = fields["reviewed"][1]
-                val = _scalar(v)
-                if isinstance(val, str):
-                    try:
-                        val = date.fromisoformat(val)
-                    except ValueError:
-                        val = None
-                if not isinstance(val, date):
-                    err(f, v.start_mark.line + 1, "'reviewed' phải là ngày dạng YYYY-MM-DD")
-                elif (today - val).days > stale_days:
-                    warn(f, v.start_mark.line + 1, f"{label}: thông tin kiểm tra lần cuối {val.isoformat()}, "
-                         f"đã quá {stale_days} ngày, cần rà soát lại")
+                val = _as_date(_scalar(v))
+                if val is None:
+                    err(f, ln(v), "'reviewed' phải là ngày dạng YYYY-MM-DD")
+                elif (today - val).days > error_days:
+                    err(f, ln(v), f"{label}: thông tin kiểm tra lần cuối {val.isoformat()}, đã quá "
+                        f"{error_days} ngày: rà soát lại trước khi dùng")
+                elif (today - val).days > warn_days:
+                    warn(f, ln(v), f"{label}: thông tin kiểm tra lần cuối {val.isoformat()}, đã quá "
+                         f"{warn_days} ngày, nên rà soát lại")
                 elif val > today:
-                    warn(f, v.start_mark.line + 1, f"{label}: ngày rà soát {val.isoformat()} ở tương lai")
+                    warn(f, ln(v), f"{label}: ngày rà soát {val.isoformat()} ở tương lai")
 
     # The same question under two entries: the bot cannot know which to answer.
     by_key: dict[str, tuple[str, str, str, int]] = {}
@@ -218,8 +303,10 @@ def check(kb_dir: Path, spec_path: Path | None = None, today: date | None = None
         warn(b[2], b[3], f"câu hỏi {b[1]!r} ({b[0]}) gần giống {a[1]!r} ({a[0]}, {a[2]}:{a[3]}); "
              "nên viết rõ khác biệt")
 
-    if spec_path is not None and Path(spec_path).exists():
-        for sid, sline in spec_topic_ids(spec_path):
-            if sid not in ids:
-                err(str(spec_path), sline, f"chủ đề '{sid}' trong danh mục chưa có mục nào trong {kb_dir}")
+    specs = [spec_path] if isinstance(spec_path, (str, Path)) else list(spec_path or [])
+    for sp in specs:
+        if Path(sp).exists():
+            for sid, sline in spec_topic_ids(sp):
+                if sid not in ids:
+                    err(str(sp), sline, f"chủ đề '{sid}' trong danh mục chưa có mục nào trong {kb_dir}")
     return problems

@@ -1,4 +1,6 @@
-"""Load the staff-edited knowledge base and render answers with the ward's own facts."""
+"""Load the staff-edited knowledge base (entry schema v2) and render answers with the ward's own
+facts. An entry has a phone-sized `short` first reply and `sections` of details the conversation
+shows on request; `Entry.answer` (the full text) is derived from them, never written in YAML."""
 from __future__ import annotations
 
 import string
@@ -10,7 +12,32 @@ import yaml
 
 from bot.profile import WardProfile
 
-WHERE_LABELS = {"ttpvhcc": "centre", "conganphuong": "police", "online": "online"}
+WHERE_LABELS = {"ttpvhcc": "centre", "conganphuong": "police", "conganphuong_or_online": "police",
+                "online": "online"}
+
+# Section keys in the order they are shown, with the Vietnamese headings residents see.
+SECTION_KEYS = ("documents", "fee", "time", "where", "who", "steps", "online", "notes")
+SECTION_LABELS = {
+    "documents": "Giấy tờ cần mang",
+    "fee": "Lệ phí",
+    "time": "Thời gian giải quyết",
+    "where": "Nơi nộp",
+    "who": "Ai được làm, điều kiện",
+    "steps": "Các bước",
+    "online": "Làm trực tuyến",
+    "notes": "Lưu ý",
+    # not sections in YAML, but shown the same way on request
+    "legal_basis": "Căn cứ pháp lý",
+    "sources": "Nguồn tham khảo",
+}
+SHORT_MAX = 450  # characters of the first reply once placeholders are filled
+
+
+@dataclass
+class Source:
+    url: str
+    title: str = ""
+    checked: date | None = None
 
 
 @dataclass
@@ -18,7 +45,9 @@ class Entry:
     id: str
     title: str
     questions: list[str]
-    answer: str
+    short: str = ""
+    sections: dict[str, str] = field(default_factory=dict)  # SECTION_KEYS order, non-empty only
+    sources: list[Source] = field(default_factory=list)
     legal_basis: list[str] = field(default_factory=list)
     where: str = "ttpvhcc"
     online: str | None = None
@@ -26,23 +55,71 @@ class Entry:
     may_change: bool = False
     source: str = ""  # file it came from, for error messages
     line: int = 0
+    legacy_answer: str = ""  # schema v1 `answer`, read only while old files remain
+
+    @property
+    def answer(self) -> str:
+        """The full text (placeholders unfilled): short, every section under its heading, and the
+        legal basis. Kept for `kb export` and channels that show everything at once."""
+        parts = [(self.short or self.legacy_answer).strip()]
+        for key, text in self.sections.items():
+            parts.append(f"{SECTION_LABELS[key]}:\n{text.strip()}")
+        if self.legal_basis:
+            parts.append(f"{SECTION_LABELS['legal_basis']}:\n" + "\n".join(f"- {x}" for x in self.legal_basis))
+        return "\n\n".join(p for p in parts if p)
+
+    def section_keys(self) -> list[str]:
+        """Keys render_section can show for this entry, in display order."""
+        keys = list(self.sections)
+        if self.legal_basis:
+            keys.append("legal_basis")
+        if self.sources:
+            keys.append("sources")
+        return keys
 
 
 class KBError(ValueError):
     pass
 
 
+def _date(v) -> date | None:
+    if isinstance(v, date):
+        return v
+    if isinstance(v, str):
+        try:
+            return date.fromisoformat(v.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def _sources(raw) -> list[Source]:
+    out = []
+    for s in raw if isinstance(raw, list) else []:
+        if isinstance(s, str):
+            out.append(Source(url=s.strip()))
+        elif isinstance(s, dict) and s.get("url"):
+            out.append(Source(url=str(s["url"]).strip(), title=str(s.get("title") or "").strip(),
+                              checked=_date(s.get("checked"))))
+    return out
+
+
+def _sections(raw) -> dict[str, str]:
+    raw = raw if isinstance(raw, dict) else {}
+    return {k: str(raw[k]).strip() for k in SECTION_KEYS if raw.get(k) is not None and str(raw[k]).strip()}
+
+
 def _entry_from(raw: dict, source: str, line: int) -> Entry:
-    reviewed = raw.get("reviewed")
-    if isinstance(reviewed, str):
-        reviewed = date.fromisoformat(reviewed)
     lb = raw.get("legal_basis") or []
     return Entry(
         id=str(raw.get("id", "")), title=str(raw.get("title", "")),
-        questions=[str(q) for q in raw.get("questions") or []], answer=str(raw.get("answer", "")).strip(),
+        questions=[str(q) for q in raw.get("questions") or []],
+        short=str(raw.get("short") or "").strip(), sections=_sections(raw.get("sections")),
+        sources=_sources(raw.get("sources")),
         legal_basis=[lb] if isinstance(lb, str) else [str(x) for x in lb],
-        where=str(raw.get("where", "ttpvhcc")), online=raw.get("online"), reviewed=reviewed,
+        where=str(raw.get("where", "ttpvhcc")), online=raw.get("online"), reviewed=_date(raw.get("reviewed")),
         may_change=bool(raw.get("may_change", False)), source=source, line=line,
+        legacy_answer=str(raw.get("answer") or "").strip(),
     )
 
 
@@ -59,6 +136,14 @@ def _construct_mapping(loader, node, deep=False):
 _LineLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+def _strip_lines(v):
+    if isinstance(v, dict):
+        return {k: _strip_lines(x) for k, x in v.items() if k != "__line__"}
+    if isinstance(v, list):
+        return [_strip_lines(x) for x in v]
+    return v
+
+
 def load_raw(kb_dir: Path) -> list[tuple[Path, dict]]:
     """(file, raw entry with __line__) for every entry; raises KBError on unreadable files."""
     out = []
@@ -71,7 +156,10 @@ def load_raw(kb_dir: Path) -> list[tuple[Path, dict]]:
             raise KBError(f"{path}:1: thiếu danh sách 'entries'")
         for raw in doc["entries"]:
             if isinstance(raw, dict):
-                out.append((path, raw))
+                line = raw.get("__line__", 0)
+                clean = _strip_lines(raw)
+                clean["__line__"] = line
+                out.append((path, clean))
     return out
 
 
@@ -104,14 +192,61 @@ class _Safe(dict):
         return "{" + key + "}"
 
 
+def fill(text: str, profile: WardProfile) -> str:
+    """Placeholders ({centre_address}, ...) replaced by the ward's facts; a stray brace never crashes."""
+    try:
+        return string.Formatter().vformat(text, (), _Safe(profile.placeholders()))
+    except (ValueError, IndexError, KeyError, AttributeError):
+        return text
+
+
+def caution(entry: Entry, profile: WardProfile) -> str:
+    """One line for entries whose facts may change: where to confirm before going."""
+    if not entry.may_change:
+        return ""
+    return f"Quy định có thể thay đổi, bạn hỏi lại {profile.centre.name} ({profile.centre.phone}) trước khi đi nhé."
+
+
+def render_short(entry: Entry, profile: WardProfile) -> str:
+    """The first reply: the short text filled in, plus the caution line when facts may change."""
+    text = fill(entry.short or entry.legacy_answer, profile).strip()
+    note = caution(entry, profile)
+    return text + ("\n" + note if note else "")
+
+
+def render_section(entry: Entry, key: str, profile: WardProfile) -> str | None:
+    """One section under its Vietnamese heading, or None when the entry has no such section.
+    Keys: SECTION_KEYS, plus "legal_basis" and "sources"."""
+    label = SECTION_LABELS.get(key)
+    if label is None:
+        return None
+    if key == "legal_basis":
+        body = "\n".join(f"- {x}" for x in entry.legal_basis)
+    elif key == "sources":
+        body = "\n".join(f"- {s.title}: {s.url}" if s.title else f"- {s.url}" for s in entry.sources)
+    else:
+        body = fill(entry.sections.get(key, ""), profile).strip()
+    if not body:
+        return None
+    return f"{label}:\n{body}"
+
+
 def render_answer(entry: Entry, profile: WardProfile) -> str:
-    text = string.Formatter().vformat(entry.answer, (), _Safe(profile.placeholders()))
+    """Everything at once (the v1 behaviour): the full answer, review date and caution."""
+    text = fill(entry.answer, profile)
     tail = []
-    if entry.legal_basis:
-        tail.append("Căn cứ: " + "; ".join(entry.legal_basis) + ".")
     if entry.reviewed:
         tail.append(f"Thông tin cập nhật ngày {entry.reviewed.strftime('%d/%m/%Y')}.")
     if entry.may_change:
-        tail.append(f"Quy định có thể đã thay đổi, bạn nên hỏi lại {profile.centre.name} "
-                    f"({profile.centre.phone}) trước khi đi.")
+        tail.append(caution(entry, profile))
     return text + ("\n\n" + " ".join(tail) if tail else "")
+
+
+def export_record(e: Entry) -> dict:
+    """One `kb export --jsonl` line: what other tools (evaluation, back office, audits) read."""
+    return {"id": e.id, "title": e.title, "questions": e.questions, "answer": e.answer, "short": e.short,
+            "sections": dict(e.sections), "legal_basis": e.legal_basis,
+            "sources": [{"url": s.url, "title": s.title, "checked": s.checked.isoformat() if s.checked else None}
+                        for s in e.sources],
+            "where": e.where, "online": e.online,
+            "reviewed": e.reviewed.isoformat() if e.reviewed else None, "may_change": e.may_change}

@@ -10,10 +10,10 @@ from bot.config import Settings
 def cmd_kb_check(args) -> int:
     from pathlib import Path
 
-    from knowledge.check import check, default_spec_path
+    from knowledge.check import check, default_spec_paths
     settings = Settings.from_env()
-    spec = Path(args.spec) if args.spec else default_spec_path(settings.kb_dir)
-    problems = check(settings.kb_dir, spec, stale_days=args.stale_days)
+    specs = [Path(x) for x in args.spec] if args.spec else default_spec_paths(settings.kb_dir)
+    problems = check(settings.kb_dir, specs, warn_days=args.warn_days, error_days=args.error_days)
     for p in problems:
         print(p, file=sys.stderr if p.level == "error" else sys.stdout)
     n_err = sum(p.level == "error" for p in problems)
@@ -24,7 +24,7 @@ def cmd_kb_check(args) -> int:
     from knowledge.kb import KnowledgeBase
     kb = KnowledgeBase.load(settings.kb_dir)
     print(f"OK: {len(kb.entries)} mục, {sum(len(e.questions) for e in kb.entries)} câu hỏi, {n_warn} cảnh báo"
-          + ("" if spec else " (không tìm thấy danh mục chủ đề để đối chiếu)"))
+          + ("" if specs else " (không tìm thấy danh mục chủ đề để đối chiếu)"))
     return 0
 
 
@@ -85,10 +85,114 @@ def _eval_engine(settings, understander, rows, args) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def _db(settings):
+    from bot.db import Database
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.database_url)
+    db.migrate()
+    return db
+
+
+def cmd_kb_unanswered(args) -> int:
+    from bot.clock import fmt_local
+    from knowledge.unanswered import groups
+    settings = Settings.from_env()
+    db = _db(settings)
+    try:
+        with db.session() as s:
+            gs = groups(s, limit=args.limit)
+            if not gs:
+                print("Không có câu hỏi nào chưa trả lời được.")
+                return 0
+            for g in gs:
+                guess = ", ".join(f"{x['topic']} ({x['score']:.2f})" for x in g.guesses) or "không có"
+                print(f"[{g.count} lần, gần nhất {fmt_local(g.last_seen)}] đoán: {guess}")
+                for q in g.questions:
+                    print(f"  #{q.id} ({q.count}x, {q.reason}): {q.text}")
+            print("Gắn vào mục: python -m bot kb attach ID[,ID...] TOPIC; "
+                  "ngoài phạm vi: python -m bot kb out-of-scope ID[,ID...]")
+    finally:
+        db.dispose()
+    return 0
+
+
+def _ids(text: str) -> list[int]:
+    out = []
+    for part in text.replace(" ", "").split(","):
+        if not part.lstrip("#").isdigit():
+            raise ValueError(part)
+        out.append(int(part.lstrip("#")))
+    return out
+
+
+def cmd_kb_attach(args) -> int:
+    from bot.clock import Clock
+    from knowledge.kb import KnowledgeBase
+    from knowledge.unanswered import UnansweredError, attach
+    settings = Settings.from_env()
+    try:
+        ids = _ids(args.id)
+    except ValueError as e:
+        print(f"Mã câu hỏi không hợp lệ: {e}", file=sys.stderr)
+        return 2
+    db = _db(settings)
+    try:
+        with db.session() as s:
+            path = attach(s, ids, args.topic, settings.kb_dir, args.actor, Clock().now())
+    except UnansweredError as e:
+        print(e, file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    print(f"Đã thêm {len(ids)} câu hỏi vào {args.topic} ({path}).")
+    if not args.no_index:
+        from nlu.hybrid import load_or_build
+        load_or_build(KnowledgeBase.load(settings.kb_dir), settings.data_dir, settings.embedder, progress=False)
+        print("Đã cập nhật chỉ mục tìm kiếm.")
+    return 0
+
+
+def cmd_kb_out_of_scope(args) -> int:
+    from bot.clock import Clock
+    from knowledge.unanswered import UnansweredError, mark_out_of_scope
+    settings = Settings.from_env()
+    try:
+        ids = _ids(args.id)
+    except ValueError as e:
+        print(f"Mã câu hỏi không hợp lệ: {e}", file=sys.stderr)
+        return 2
+    db = _db(settings)
+    try:
+        with db.session() as s:
+            path = mark_out_of_scope(s, ids, args.actor, Clock().now())
+    except UnansweredError as e:
+        print(e, file=sys.stderr)
+        return 1
+    finally:
+        db.dispose()
+    print(f"Đã đánh dấu ngoài phạm vi {len(ids)} câu hỏi ({path}).")
+    return 0
+
+
 def register_cli(sub, kbs) -> None:
+    un = kbs.add_parser("unanswered", help="questions the bot could not answer, grouped, most asked first")
+    un.add_argument("--limit", type=int, default=30, help="number of groups")
+    un.set_defaults(func=cmd_kb_unanswered, needs_app=False)
+    at = kbs.add_parser("attach", help="add unanswered question(s) to a KB entry as example questions")
+    at.add_argument("id", help="question id(s), comma-separated")
+    at.add_argument("topic", help="entry id, e.g. ho-tich.khai-sinh")
+    at.add_argument("--actor", default="cli", help="who did it (kept with the question)")
+    at.add_argument("--no-index", action="store_true", help="do not rebuild the search index now")
+    at.set_defaults(func=cmd_kb_attach, needs_app=False)
+    oos = kbs.add_parser("out-of-scope", help="mark unanswered question(s) out of scope")
+    oos.add_argument("id", help="question id(s), comma-separated")
+    oos.add_argument("--actor", default="cli", help="who did it (kept with the question)")
+    oos.set_defaults(func=cmd_kb_out_of_scope, needs_app=False)
     c = kbs.add_parser("check", help="validate the knowledge base (file:line for each problem)")
-    c.add_argument("--spec", help="topic list to check against (default ../shared/spec/kb-topics.yaml)")
-    c.add_argument("--stale-days", type=int, default=365, help="warn when reviewed longer ago than this")
+    c.add_argument("--spec", action="append", help="topic list to check against, repeatable "
+                   "(default ../shared/spec/kb-topics.yaml and kb-topics-added.yaml)")
+    c.add_argument("--warn-days", type=int, default=183, help="warn when reviewed longer ago than this")
+    c.add_argument("--error-days", type=int, default=365, help="error when reviewed longer ago than this")
     c.set_defaults(func=cmd_kb_check, needs_app=False)
     i = kbs.add_parser("index", help="rebuild the search index (it also rebuilds itself when stale)")
     i.add_argument("--if-stale", action="store_true", help="only rebuild when the KB or embedder changed")

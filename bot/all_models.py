@@ -8,3 +8,4 @@ import bot.webadmin.models  # noqa: F401
 import bot.options  # noqa: F401
 import bot.web_session  # noqa: F401
 import knowledge.unanswered  # noqa: F401
+import knowledge.feedback  # noqa: F401

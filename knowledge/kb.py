@@ -204,7 +204,7 @@ def caution(entry: Entry, profile: WardProfile) -> str:
     """One line for entries whose facts may change: where to confirm before going."""
     if not entry.may_change:
         return ""
-    return f"Quy định có thể thay đổi, bạn hỏi lại {profile.centre.name} ({profile.centre.phone}) trước khi đi nhé."
+    return f"Quy định có thể thay đổi, bạn gọi {profile.centre.phone} để chắc chắn trước khi đi nhé."
 
 
 def render_short(entry: Entry, profile: WardProfile) -> str:

@@ -174,7 +174,29 @@ def cmd_kb_out_of_scope(args) -> int:
     return 0
 
 
+def cmd_kb_stats(args) -> int:
+    from knowledge.feedback import month_range, month_report
+    from knowledge.kb import KnowledgeBase
+    settings = Settings.from_env()
+    try:
+        month_range(args.month)
+    except ValueError:
+        print(f"Tháng không hợp lệ: {args.month!r} (dạng YYYY-MM, ví dụ 2026-12)", file=sys.stderr)
+        return 2
+    titles = {e.id: e.title for e in KnowledgeBase.load(settings.kb_dir).entries}
+    db = _db(settings)
+    try:
+        with db.session() as s:
+            print(month_report(s, args.month, titles))
+    finally:
+        db.dispose()
+    return 0
+
+
 def register_cli(sub, kbs) -> None:
+    st = kbs.add_parser("stats", help="monthly figures: questions by topic, answered, passed to staff, helpful")
+    st.add_argument("--month", required=True, help="YYYY-MM")
+    st.set_defaults(func=cmd_kb_stats, needs_app=False)
     un = kbs.add_parser("unanswered", help="questions the bot could not answer, grouped, most asked first")
     un.add_argument("--limit", type=int, default=30, help="number of groups")
     un.set_defaults(func=cmd_kb_unanswered, needs_app=False)

@@ -1,0 +1,85 @@
+"""Residents say whether an answer helped (buttons or a typed "có"/"không"); the monthly figures
+reach the statistics registry and `python -m bot kb stats`."""
+from datetime import datetime, timedelta, timezone
+
+from sqlmodel import select
+
+from bot import stats
+from knowledge.feedback import FaqAnswer, month_range
+from knowledge.unanswered import UnansweredQuestion
+from tests.conftest import Chat
+
+Q = "đăng ký khai sinh cho con cần giấy tờ gì"
+
+
+def _fb_buttons(replies):
+    return [b for r in replies for b in r.buttons if b.data.startswith("fb:")]
+
+
+def test_buttons_under_an_answer_and_one_vote_each(app):
+    c = Chat(app, "f1")
+    btns = _fb_buttons(c.say(Q))
+    assert [b.text for b in btns] == ["Có ích", "Chưa đúng ý"]
+    assert "Cảm ơn bạn!" in c.text(button=btns[0].data)
+    assert "đã đánh giá" in c.text(button=btns[1].data)  # a second press changes nothing
+    with app.db.session() as s:
+        row = s.exec(select(FaqAnswer)).one()
+    assert (row.topic, row.helpful, row.via) == ("ho-tich.khai-sinh", True, "auto")
+    assert "không còn dùng" in c.text(button="fb:maybe:1")
+    assert "không còn để đánh giá" in c.text(button="fb:yes:999")
+
+
+def test_not_helpful_offers_staff_and_logs_the_question(app):
+    c = Chat(app, "f2")
+    btns = _fb_buttons(c.say("Tôi là Trần Văn Bình, cho hỏi " + Q))
+    replies = c.say(button=btns[1].data)
+    assert any(b.data == "handoffask:yes" for r in replies for b in r.buttons)
+    with app.db.session() as s:
+        assert s.exec(select(FaqAnswer)).one().helpful is False
+        q = s.exec(select(UnansweredQuestion)).one()
+    assert q.reason == "low_confidence" and q.guesses[0]["topic"] == "ho-tich.khai-sinh"
+    assert "Bình" not in q.text and "[tên]" in q.text
+
+
+def test_typed_yes_no_right_after_an_answer(app, clock):
+    c = Chat(app, "f3")
+    c.say(Q)
+    assert "Cảm ơn bạn!" in c.text("Có ạ")
+    c.say(Q)
+    assert "Cảm ơn bạn đã cho biết" in c.text("không")
+    c.say(Q)
+    clock.advance(hours=2)
+    assert "Cảm ơn bạn" not in c.text("không")  # too late: an ordinary message, not a rating
+    with app.db.session() as s:
+        assert [r.helpful for r in s.exec(select(FaqAnswer).order_by(FaqAnswer.id))] == [True, False, None]
+
+
+def test_monthly_figures_in_the_registry_and_cli(app, clock, settings, monkeypatch, capsys):
+    c = Chat(app, "f4")
+    c.say(Q)
+    c.text("có")
+    c.say("làm căn cước cho con dưới 14 tuổi ở đâu")
+    c.text("không")
+    c.say("dự báo thời tiết ngày mai ở Hà Nội thế nào")
+    c.press("handoffask:yes")
+    c.press("handoff:keep")
+    c.press("handoff:skip")
+    c.press("handoff:send")
+    start, end = month_range(clock.now().astimezone(timezone.utc).strftime("%Y-%m"))
+    with app.db.session() as s:
+        figs = stats.collect(s, start, end)
+        assert stats.collect(s, start, end, "tdp-01").get("faq_answered") is None  # ward-wide only
+        later = stats.collect(s, end, end + timedelta(days=31))
+    assert {k: figs[k] for k in ("faq_answered", "faq_helpful", "faq_not_helpful", "faq_handoffs",
+                                 "faq_unanswered")} == {"faq_answered": 2, "faq_helpful": 1, "faq_not_helpful": 1,
+                                                        "faq_handoffs": 1, "faq_unanswered": 2}
+    assert later["faq_answered"] == 0
+    from bot.cli import main
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("BOT_DATA_DIR", str(settings.data_dir))
+    month = start.strftime("%Y-%m")
+    assert main(["kb", "stats", "--month", month]) == 0
+    out = capsys.readouterr().out
+    assert "Câu hỏi trợ lý tự trả lời: 2" in out and "Câu hỏi chuyển cán bộ: 1" in out
+    assert "Đăng ký khai sinh: 1 / 1 / 0" in out and "50%" in out
+    assert main(["kb", "stats", "--month", "2026-13"]) == 2

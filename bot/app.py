@@ -50,6 +50,13 @@ class App:
                     self._nlu = pipeline.build(self.settings, self.kb)
         return self._nlu
 
+    def reload_kb(self) -> None:
+        """Re-reads the knowledge base after staff changed it (a question attached from the back
+        office): the search index is loaded, or rebuilt if new, at the next message."""
+        kb = KnowledgeBase.load(self.settings.kb_dir)
+        with self._nlu_lock:
+            self.kb, self._nlu = kb, None
+
     def handle(self, msg):
         return self.engine.handle(msg)
 

@@ -178,17 +178,14 @@ def check(kb_dir: Path, spec_path: Path | list[Path] | None = None, today: date 
                 err(f, line, "mỗi mục phải là một mapping (id, title, questions, ...)")
                 continue
             fields = {k.value: (k, v) for k, v in node.value}
-            legacy = "answer" in fields and "short" not in fields
             for key, (knode, _) in fields.items():
                 if key not in KNOWN_KEYS:
                     warn(f, ln(knode), f"khóa lạ '{key}' (bị bỏ qua)")
-            if legacy:
-                # schema v1, tolerated while the old files are reshaped: short/sections/sources later
-                warn(f, line, "mục dạng cũ ('answer'): cần chuyển sang 'short' + 'sections' + 'sources'")
-            elif "answer" in fields:
-                err(f, ln(fields["answer"][0]), "'answer' không còn dùng: nội dung nằm trong 'short' và 'sections'")
+            if "answer" in fields:  # schema v1: the full text is now derived from short + sections
+                err(f, ln(fields["answer"][0]), "'answer' không còn dùng (mẫu v2): viết câu trả lời đầu "
+                    "trong 'short', chi tiết trong 'sections'")
             for key in REQUIRED:
-                if key not in fields and not (legacy and key in ("short", "sources")):
+                if key not in fields:
                     err(f, line, f"thiếu trường '{key}'")
             eid = None
             if "id" in fields:
@@ -276,6 +273,10 @@ def check(kb_dir: Path, spec_path: Path | list[Path] | None = None, today: date 
                         (isinstance(v, yaml.ScalarNode) and not str(v.value).strip())
                 if empty:
                     warn(f, ln(v), f"{label}: 'legal_basis' trống: nên ghi văn bản pháp lý làm căn cứ")
+                elif isinstance(v, yaml.SequenceNode):
+                    for item in v.value:  # "Điều 27: ..." unquoted becomes a mapping, not a line of text
+                        if not isinstance(item, yaml.ScalarNode):
+                            err(f, ln(item), "mỗi dòng 'legal_basis' phải là chữ (có dấu ':' thì đặt trong ngoặc kép)")
             if "reviewed" in fields:
                 v = fields["reviewed"][1]
                 val = _as_date(_scalar(v))

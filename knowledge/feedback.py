@@ -46,17 +46,20 @@ def log_answer(ctx, topic: str, via: str = "auto") -> list[tuple[str, str]]:
     row = FaqAnswer(topic=topic, channel=ctx.msg.channel, via=via, at=ctx.now)
     ctx.session.add(row)
     ctx.session.flush()
-    data = {**ctx.conv.data, "feedback_answer": row.id, "feedback_at": ctx.now.isoformat()}
+    data = {k: v for k, v in ctx.conv.data.items() if k != "feedback_done"}
+    data.update(feedback_answer=row.id, feedback_at=ctx.now.isoformat())
     if ctx.msg.text and not ctx.msg.button:
         data["last_question"] = ctx.msg.text[:1000]
     ctx.conv.data = data
     ctx.save_state()
-    return [(BUTTONS[0], f"fb:yes:{row.id}"), (BUTTONS[1], f"fb:no:{row.id}")]
+    # The button names the topic, not the row: the same conversation shows the same buttons on
+    # every channel, and a press rates this chat's latest answer only if it is still that topic.
+    return [(BUTTONS[0], f"fb:yes:{topic}"), (BUTTONS[1], f"fb:no:{topic}")]
 
 
-def _rate(ctx, answer_id: int, helpful: bool) -> None:
-    row = ctx.session.get(FaqAnswer, answer_id)
-    if row is None:
+def _rate(ctx, answer_id: int | None, helpful: bool, topic: str | None = None) -> None:
+    row = ctx.session.get(FaqAnswer, int(answer_id)) if answer_id else None
+    if row is None or (topic is not None and row.topic != topic):
         ctx.reply("Câu trả lời này không còn để đánh giá. Bạn cần gì cứ nhắn mình nhé.")
         return
     if row.helpful is not None:
@@ -65,6 +68,7 @@ def _rate(ctx, answer_id: int, helpful: bool) -> None:
     row.helpful, row.feedback_at = helpful, ctx.now
     ctx.session.add(row)
     data = {k: v for k, v in ctx.conv.data.items() if k not in ("feedback_answer", "feedback_at")}
+    data["feedback_done"] = row.id
     ctx.conv.data = data
     ctx.save_state()
     if helpful:
@@ -83,11 +87,12 @@ def _rate(ctx, answer_id: int, helpful: bool) -> None:
 
 
 def cb_feedback(ctx, payload: str) -> None:
-    verdict, _, sid = payload.partition(":")
-    if verdict not in ("yes", "no") or not sid.isdigit():
+    verdict, _, topic = payload.partition(":")
+    if verdict not in ("yes", "no") or not topic:
         ctx.reply("Nút này không còn dùng được. Bạn cần gì cứ nhắn mình nhé.")
         return
-    _rate(ctx, int(sid), verdict == "yes")
+    answer_id = ctx.conv.data.get("feedback_answer") or ctx.conv.data.get("feedback_done")
+    _rate(ctx, answer_id, verdict == "yes", topic)
 
 
 def on_text(ctx) -> bool:

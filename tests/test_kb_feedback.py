@@ -25,8 +25,13 @@ def test_buttons_under_an_answer_and_one_vote_each(app):
     with app.db.session() as s:
         row = s.exec(select(FaqAnswer)).one()
     assert (row.topic, row.helpful, row.via) == ("ho-tich.khai-sinh", True, "auto")
-    assert "không còn dùng" in c.text(button="fb:maybe:1")
-    assert "không còn để đánh giá" in c.text(button="fb:yes:999")
+    assert "không còn dùng" in c.text(button="fb:maybe:x")
+    assert "không còn để đánh giá" in c.text(button="fb:yes:cu-tru.tam-tru")  # not this chat's answer
+    # an older answer's buttons do not rate a newer answer of another topic
+    old = _fb_buttons(c.say(Q))
+    c.say("thủ tục đăng ký tạm trú cho người thuê trọ")
+    assert "không còn để đánh giá" in c.text(button=old[0].data)
+    assert [b.data for b in _fb_buttons(Chat(app, "f9").say(Q))] == [b.data for b in btns]  # same on every chat
 
 
 def test_not_helpful_offers_staff_and_logs_the_question(app):

@@ -127,9 +127,12 @@ def test_attach_end_to_end(make_app, settings, tmp_path):
     u = load_or_build(KnowledgeBase.load(kb), tmp_path / "data", settings.embedder, progress=False)
     got = u.understand(ROAD)
     assert (got.kind, got.topic) == ("faq", "xay-dung.giay-phep")
-    # and through the engine of a bot restarted on the changed KB
-    app2 = make_app(settings=replace(settings, kb_dir=kb), understander=u)
-    assert "Giấy phép xây dựng" in Chat(app2, "r9").text(ROAD)
+    # and through the running bot once it re-reads the KB (what the back office does after attaching)
+    assert settings.data_dir == tmp_path / "data"  # the index built above is the one it loads
+    app.reload_kb()
+    assert "Giấy phép xây dựng" in Chat(app, "r9").text(ROAD)
+    with app.db.session() as s:
+        assert s.get(UnansweredQuestion, qid).count == 1  # answered now: not logged again
 
 
 def test_attach_refuses_unknown_topic_and_id_and_leaves_files_alone(app, tmp_path):

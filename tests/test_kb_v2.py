@@ -65,6 +65,7 @@ def test_each_problem_is_named(tmp_path):
         entry("a.cites", "    short: Theo Nghị định 123/2015/NĐ-CP, nộp tại phường.\n" + SRC),
         entry("a.both", "    short: Ngắn.\n    answer: Dài.\n" + SRC),
         entry("a.legacy", "    answer: Nội dung cũ.\n    legal_basis: [Luật Hộ tịch 2014]"),
+        entry("a.colon", "    short: Ngắn.\n" + SRC + "\n    legal_basis:\n      - Luật X (Điều 1: phạm vi)"),
     ]
     kb = _kb(tmp_path, "".join(entries))
     problems = check(kb, None, today=TODAY)
@@ -88,9 +89,8 @@ def test_each_problem_is_named(tmp_path):
     has(warnings, "a.aging", "2026-05-01", "183")
     assert not [m for m in errors if "a.aging" in m]
     has(warnings, "a.cites", "trích dẫn")
-    has(errors, "'answer' không còn dùng")
-    has(warnings, "mục dạng cũ")
-    assert not [m for m in errors if "a.legacy" in m]  # tolerated during the transition
+    assert len([m for m in errors if "'answer' không còn dùng" in m]) == 2  # a.both and the v1 a.legacy
+    has(errors, "'legal_basis' phải là chữ")
 
 
 def _profile():

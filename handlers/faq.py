@@ -180,10 +180,11 @@ def answer_topic(ctx: Context, topic: str, aspect: str | None = None) -> None:
     set_topic(ctx, topic)
     key = ASPECT_SECTION.get(aspect or "")
     body = render_section(entry, key, ctx.app.profile) if key and key in section_keys(entry) else None
+    feedback.log_answer(ctx, entry.id)  # counted for the monthly figures; rated with fb:yes|no:<topic>
+    fb: list[Button] = []  # not shown yet: typed option numbers on Zalo/web would reach them
     if body:
-        ctx.reply(_personal(ctx, f"{entry.title} - {body}"), buttons=_section_buttons(ctx, entry, shown=key))
+        ctx.reply(_personal(ctx, f"{entry.title} - {body}"), buttons=_section_buttons(ctx, entry, shown=key) + fb)
         return
-    fb = [Button(*b) for b in feedback.log_answer(ctx, entry.id)]  # "Có ích" / "Chưa đúng ý"
     ctx.reply(first_reply_text(ctx, entry), buttons=_section_buttons(ctx, entry) + fb)
 
 

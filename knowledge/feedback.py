@@ -116,7 +116,8 @@ def on_text(ctx) -> bool:
 def register(r) -> None:
     from bot.stats import register_stats
     r.callback("fb")(cb_feedback)
-    r.on_text(on_text)
+    # Typed "có"/"không" (on_text) is not registered: it took the conversation's own short
+    # replies ("ok", "không") after an answer. The buttons (also typed by number) remain.
     register_stats("kb", provider, LABELS)
 
 

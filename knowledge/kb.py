@@ -208,10 +208,9 @@ def caution(entry: Entry, profile: WardProfile) -> str:
 
 
 def render_short(entry: Entry, profile: WardProfile) -> str:
-    """The first reply: the short text filled in, plus the caution line when facts may change."""
-    text = fill(entry.short or entry.legacy_answer, profile).strip()
-    note = caution(entry, profile)
-    return text + ("\n" + note if note else "")
+    """The first reply: the short text filled in (at most SHORT_MAX characters). The caution line
+    for entries that may change is `caution()`, shown with the details."""
+    return fill(entry.short or entry.legacy_answer, profile).strip()
 
 
 def render_section(entry: Entry, key: str, profile: WardProfile) -> str | None:

@@ -103,7 +103,9 @@ def test_render_short_sections_and_full_answer(tmp_path):
     assert list(e.sections) == ["documents", "fee"]
     assert e.sources[0].url.startswith("https://") and e.sources[0].checked == date(2026, 11, 20)
     short = render_short(e, p)
-    assert short.startswith(f"Nộp tại {p.centre.name}, {p.centre.address}.") and p.centre.phone in short
+    assert short == f"Nộp tại {p.centre.name}, {p.centre.address}. Phí: miễn."
+    from knowledge.kb import caution
+    assert p.centre.phone in caution(e, p) and p.centre.phone in render_answer(e, p)
     assert "Luật" not in short  # citations only on request
     assert render_section(e, "fee", p) == "Lệ phí:\nMiễn."
     assert render_section(e, "legal_basis", p) == "Căn cứ pháp lý:\n- Luật Hộ tịch 2014"

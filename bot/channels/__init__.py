@@ -7,6 +7,7 @@ import importlib
 CHANNEL_MODULES: list[str] = [
     "bot.channels.telegram",
     "bot.channels.zalo",
+    "bot.channels.zalo_oa",
 ]
 
 

@@ -1,0 +1,300 @@
+"""The Zalo OA channel end to end: the bot's real HTTP app and database against the OA emulator
+(signed webhook events, OAuth v4 tokens that expire and rotate, windows and quotas)."""
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+
+import httpx
+import pytest
+from sqlmodel import func, select
+
+from bot.channels.zalo_oa import BUTTON_PREFIX, UNSUPPORTED
+from bot.channels.zalo_oa_models import WebhookInbox, ZaloOaFallback, ZaloOaToken, ZaloOaUser
+from bot.core import Button, Reply
+from bot.models import OutboxMessage, Person, ProcessedUpdate
+from tests.channel_helpers import Running
+from tests.emulators.zalo_oa import ZaloOaEmulator
+
+PHOTO = b"\xff\xd8\xff\xe0" + b"JFIF-test-photo-" * 300
+
+
+@pytest.fixture(scope="module")
+def _oa_server():
+    emu = ZaloOaEmulator().start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def oa(_oa_server):
+    _oa_server.reset()
+    return _oa_server
+
+
+def _count(app, model, **where) -> int:
+    with app.db.session() as s:
+        q = select(func.count()).select_from(model)
+        for k, v in where.items():
+            q = q.where(getattr(model, k) == v)
+        return s.exec(q).one()
+
+
+def _token_row(app) -> ZaloOaToken:
+    with app.db.session() as s:
+        return s.get(ZaloOaToken, 1)
+
+
+def _wait(pred, timeout: float = 10) -> None:
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if pred():
+            return
+        time.sleep(0.02)
+    raise AssertionError("condition not reached")
+
+
+def test_a_signed_question_is_answered_as_a_free_reply_after_the_expired_token_is_refreshed(make_app, settings, oa):
+    with Running(make_app, settings, zalo_oa=oa) as r:
+        first_rt = oa.refresh_token
+        oa.expire_access_token()
+        ev = oa.text("u1001", "làm giấy khai sinh cho con cần gì")
+        [answer] = oa.wait_sent("u1001")
+        assert "khai sinh" in answer.text.lower()
+        # Sent through /cs as a reply to the resident's message, with a refreshed token.
+        assert answer.path == "/v3.0/oa/message/cs" and answer.kind == "reply"
+        assert answer.body["recipient"] == {"message_id": ev["message"]["msg_id"]}
+        assert answer.token == oa.access_token != r.settings.zalo_oa_access_token
+        assert -216 in [code for _, code in oa.calls]  # user/detail or cs met the expired token first
+        assert oa.used_refresh == [first_rt]
+        row = _token_row(r.app)
+        assert (row.access_token, row.refresh_token) == (oa.access_token, oa.refresh_token)
+        assert row.source == "refresh" and row.access_expires_at is not None
+
+        # A second expiry: the rotated refresh token (the first one is dead) is used.
+        oa.expire_access_token()
+        oa.text("u1001", "xin chào")
+        oa.wait_sent("u1001", 2)
+        assert len(oa.used_refresh) == 2 and oa.used_refresh[1] != first_rt
+        assert _token_row(r.app).refresh_token == oa.refresh_token
+        # The display name came from user/detail, once.
+        assert _count(r.app, Person, channel="zalo_oa", display_name=oa.users["u1001"].display_name) == 1
+        assert [c for c in oa.calls if c[0] == "/v3.0/oa/user/detail"][-1:] == [("/v3.0/oa/user/detail", 0)]
+        assert len([c for c in oa.calls if c == ("/v3.0/oa/user/detail", 0)]) == 1
+        assert all(status == 200 and secs < 2 for status, secs in oa.acks)
+
+
+def test_bad_signatures_are_refused_and_nothing_is_processed(make_app, settings, oa):
+    with Running(make_app, settings, zalo_oa=oa) as r:
+        ev = oa.event("u2", "user_send_text", text="/start")
+        assert oa.post(ev, signature=None).status_code == 401
+        assert oa.post(ev, signature="mac=" + "0" * 64).status_code == 403
+        assert oa.post(ev, signature="").status_code == 403
+        # Signed with the app secret instead of the OA secret key, or the body altered.
+        body = json.dumps(ev).encode()
+        import hashlib
+        wrong = hashlib.sha256(oa.app_id.encode() + body + ev["timestamp"].encode() + oa.app_secret.encode()).hexdigest()
+        assert httpx.post(oa.webhook_url, content=body, headers={"X-ZEvent-Signature": f"mac={wrong}"}).status_code == 403
+        good = oa.sign(body, ev["timestamp"])
+        tampered = body.replace(b"/start", b"/help!")
+        assert httpx.post(oa.webhook_url, content=tampered, headers={"X-ZEvent-Signature": good}).status_code == 403
+        time.sleep(0.3)
+        assert _count(r.app, WebhookInbox) == 0 and _count(r.app, ProcessedUpdate) == 0
+        assert _count(r.app, Person) == 0 and not oa.sent
+        # The genuine event goes through.
+        assert httpx.post(oa.webhook_url, content=body, headers={"X-ZEvent-Signature": good}).status_code == 200
+        assert "Xin chào" in oa.wait_sent("u2")[0].text
+
+
+def test_redelivery_is_answered_once_and_echoes_are_ignored(make_app, settings, oa):
+    with Running(make_app, settings, zalo_oa=oa) as r:
+        ev = oa.text("u3", "/start")
+        assert oa.post(ev).status_code == 200
+        oa.wait_sent("u3")
+        assert oa.post(ev).status_code == 200  # after the answer too
+        # The OA echoes its own answer as oa_send_text: the bot must not answer itself.
+        _wait(lambda: len([a for a in oa.acks]) >= 3)
+        time.sleep(0.5)
+        assert len(oa.sent_to("u3")) == 1
+        assert _count(r.app, WebhookInbox) == 1
+        assert _count(r.app, ProcessedUpdate, channel="zalo_oa") == 1
+
+
+def test_location_with_string_coordinates_image_file_sticker(make_app, settings, oa):
+    seen = []
+
+    def setup(app):
+        def spy(ctx):
+            seen.append((list(ctx.msg.photos), list(ctx.msg.files), ctx.msg.location))
+            return False
+        app.router.media_handlers.insert(0, spy)
+
+    with Running(make_app, settings, zalo_oa=oa, setup=setup) as r:
+        oa.location("u4", 16.0678, 108.2208, "45 Trần Phú")
+        assert oa.wait_sent("u4")[0].text
+        assert seen[0][2].lat == 16.0678 and seen[0][2].lon == 108.2208
+        oa.image("u5", PHOTO)
+        assert oa.wait_sent("u5")
+        [photo] = seen[1][0]
+        assert photo.path and open(photo.path, "rb").read() == PHOTO
+        assert str(r.settings.data_dir / "media" / "zalo_oa") in photo.path
+        oa.file("u6", b"%PDF-1.4 test", "don.pdf")
+        oa.wait_sent("u6")
+        [f] = seen[2][1]
+        assert f.kind == "file" and f.name == "don.pdf" and open(f.path, "rb").read() == b"%PDF-1.4 test"
+        oa.sticker("u7")
+        oa.wait_sent("u7")
+        assert seen[3][1][0].kind == "sticker"
+        oa.post(oa.event("u8", "user_send_audio", attachments=[{"type": "audio", "payload": {"url": "x"}}]))
+        assert oa.wait_sent("u8")[0].text == UNSUPPORTED
+
+
+def test_buttons_are_real_oa_buttons_and_their_payload_presses_them(make_app, settings, oa):
+    with Running(make_app, settings, zalo_oa=oa) as r:
+        oa.text("u9", "/hoicanbo")
+        oa.wait_sent("u9")
+        oa.text("u9", "Cho hỏi lệ phí chứng thực bản sao?")
+        ask = oa.wait_sent("u9", 2)[-1]
+        [skip] = ask.buttons
+        assert skip["type"] == "oa.query.hide" and skip["payload"] == BUTTON_PREFIX + "handoff:skip"
+        assert "1. " not in ask.text  # not a numbered list
+        oa.press("u9", skip)
+        confirm = oa.wait_sent("u9", 3)[-1]
+        assert [b["payload"] for b in confirm.buttons] == [BUTTON_PREFIX + "handoff:send", BUTTON_PREFIX + "handoff:cancel"] \
+            or confirm.buttons
+        oa.press("u9", confirm.buttons[0])
+        assert "Đã gửi câu hỏi" in oa.wait_sent("u9", 4)[-1].text
+
+
+def test_a_long_answer_is_split_at_2000(make_app, settings, oa):
+    long = "\n".join(f"Dòng {i}: " + "thủ tục hành chính " * 8 for i in range(60))
+
+    def setup(app):
+        app.router.command("dai", "long")(lambda ctx, args: ctx.reply(long, buttons=[("Xong", "erase:no")]))
+
+    with Running(make_app, settings, zalo_oa=oa, setup=setup):
+        oa.text("u10", "/dai")
+        _wait(lambda: sum(len(t) for t in oa.texts("u10")) >= len(long) - 200)
+        time.sleep(0.3)
+        parts = oa.sent_to("u10")
+        assert len(parts) >= 3 and all(len(p.text) <= 2000 for p in parts)
+        assert "\n".join(p.text for p in parts).replace("\n", "") == long.replace("\n", "")
+        assert not any(p.buttons for p in parts[:-1]) and parts[-1].buttons[0]["title"] == "Xong"
+        assert all(p.kind == "reply" for p in parts)
+
+
+def test_follow_gets_welcome_and_privacy_unfollow_stops_notices(make_app, settings, oa, clock):
+    from bot.outbox import enqueue
+    with Running(make_app, settings, zalo_oa=oa) as r:
+        oa.follow("u11")
+        got = oa.wait_sent("u11", 2)
+        assert "Xin chào" in got[0].text and ("dữ liệu" in got[1].text.lower())
+        oa.unfollow("u11")
+        _wait(lambda: _count(r.app, ZaloOaUser, user_id="u11", followed=False) == 1)
+        with r.app.db.session() as s:
+            enqueue(s, "zalo_oa", "u11", Reply("Lớp học mới"), clock.now())
+        r.app.wake_outbox()
+        _wait(lambda: _count(r.app, OutboxMessage, chat_id="u11", status="blocked") == 1)
+        assert len(oa.sent_to("u11")) == 2
+
+
+def test_proactive_notices_respect_windows_and_quota_with_fallbacks(make_app, settings, oa, clock):
+    from bot.outbox import enqueue
+    from dataclasses import replace
+    with Running(make_app, replace(settings, zalo_zns_template_id="tpl-1"), zalo_oa=oa) as r:
+        for uid in ("p1", "p2", "p3"):
+            oa.text(uid, "/start")
+            oa.wait_sent(uid)
+        oa.submit_info("p2", "Trần B", "0905111222")  # consents to be contacted by phone
+        oa.wait_sent("p2", 2)
+        # p3 also uses Telegram with the same phone (a Person there).
+        with r.app.db.session() as s:
+            s.add(Person(channel="web", channel_user_id="w-p3", chat_id="w-p3", phone="0905333444"))
+            p = s.exec(select(Person).where(Person.channel_user_id == "p3")).one()
+            p.phone = "0905333444"
+            s.add(p)
+        # Inside the 48 h window: a free reply referring to the last message.
+        with r.app.db.session() as s:
+            enqueue(s, "zalo_oa", "p1", Reply("Phản ánh đã được tiếp nhận"), clock.now())
+        r.app.wake_outbox()
+        assert oa.wait_sent("p1", 2)[-1].kind == "reply"
+        # Eight days later nobody is in a window any more.
+        oa.advance(days=8)
+        clock.advance(days=8)
+        with r.app.db.session() as s:
+            for uid in ("p1", "p2", "p3"):
+                enqueue(s, "zalo_oa", uid, Reply(f"Lớp học mới cho {uid}"), clock.now())
+        r.app.wake_outbox()
+        _wait(lambda: _count(r.app, ZaloOaFallback) == 3 and _count(r.app, OutboxMessage, status="sending") == 0
+              and _count(r.app, OutboxMessage, channel="zalo_oa", status="pending") == 0)
+        with r.app.db.session() as s:
+            routes = {f.user_id: f.route for f in s.exec(select(ZaloOaFallback))}
+            rows = {o.chat_id: o for o in s.exec(select(OutboxMessage).where(
+                OutboxMessage.channel == "zalo_oa", OutboxMessage.kind == "notice").order_by(OutboxMessage.id))}
+        assert routes == {"p1": "held", "p2": "zns", "p3": "channel:web"}
+        assert rows["p1"].status == "failed" and "held" in rows["p1"].last_error and rows["p1"].attempts == 1
+        assert rows["p2"].status == "sent" and rows["p3"].status == "sent"
+        assert oa.zns[0]["phone"] == "84905111222" and "Lớp học mới cho p2" in oa.zns[0]["template_data"]["message"]
+        # Window errors are never retried: one refused cs call per message.
+        assert len([s for s in oa.sent if s.status == -213]) == 3
+        _wait(lambda: _count(r.app, OutboxMessage, channel="web", chat_id="w-p3") == 1)
+
+
+def test_quota_exhausted_is_final(make_app, settings, oa, clock):
+    from bot.outbox import enqueue
+    with Running(make_app, settings, zalo_oa=oa) as r:
+        oa.text("q1", "/start")
+        oa.wait_sent("q1")
+        oa.advance(hours=49)
+        clock.advance(hours=49)
+        oa.quota = 0
+        with r.app.db.session() as s:
+            enqueue(s, "zalo_oa", "q1", Reply("Nhắc lịch"), clock.now())
+        r.app.wake_outbox()
+        _wait(lambda: _count(r.app, OutboxMessage, chat_id="q1", status="failed") == 1)
+        time.sleep(0.3)
+        assert [s.status for s in oa.sent if s.status] == [-211]
+
+
+def test_tokens_refresh_before_expiry_once_and_staff_are_warned(make_app, settings, oa, clock):
+    with Running(make_app, settings, zalo_oa=oa) as r:
+        ch = r.zalo_oa
+        oa.expire_access_token()
+        oa.text("t1", "/start")
+        oa.wait_sent("t1")
+        row = _token_row(r.app)
+        assert row.access_expires_at is not None
+        # 20 minutes before expiry, concurrent checks refresh exactly once.
+        clock.set(row.access_expires_at - timedelta(minutes=20))
+        import threading
+        ts = [threading.Thread(target=ch.tokens.check) for _ in range(4)]
+        [t.start() for t in ts]
+        [t.join() for t in ts]
+        assert len(oa.used_refresh) == 2
+        # Near the refresh token's end, staff get one warning.
+        row = _token_row(r.app)
+        clock.set(row.refresh_expires_at - timedelta(days=10))
+        ch.tokens.check()
+        ch.tokens.check()
+        staff = r.app.profile.staff_chat
+        with r.app.db.session() as s:
+            warnings = list(s.exec(select(OutboxMessage).where(OutboxMessage.chat_id == staff.chat_id)))
+        assert len(warnings) == 1 and "connect" in warnings[0].payload["text"]
+
+
+def test_consent_flow_with_pkce_gets_the_first_tokens(make_app, settings, oa):
+    from dataclasses import replace
+    from bot.channels.zalo_oa import start_consent
+    s = replace(settings)
+    with Running(make_app, s, zalo_oa=oa) as r:
+        r.app.settings.public_url = r.url
+        url = start_consent(r.app)
+        assert url.startswith(oa.url + "/v4/oa/permission?") and "code_challenge=" in url
+        # The admin opens the URL; Zalo sends the browser back to our callback.
+        page = httpx.get(url, follow_redirects=True)
+        assert page.status_code == 200 and "Đã kết nối" in page.text
+        row = _token_row(r.app)
+        assert row.source == "consent" and row.access_token == oa.access_token and row.pkce_verifier is None
+        # A replayed or forged callback is refused.
+        assert httpx.get(r.url + "/zalo-oa/oauth/callback", params={"code": "x", "state": "y"}).status_code == 400

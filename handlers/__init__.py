@@ -14,6 +14,7 @@ MODULES = [
     "handlers.reports",
     "handlers.teams",
     "handlers.broadcast",
+    "handlers.zalo_oa",
 ]
 
 

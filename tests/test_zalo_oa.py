@@ -298,3 +298,54 @@ def test_consent_flow_with_pkce_gets_the_first_tokens(make_app, settings, oa):
         assert row.source == "consent" and row.access_token == oa.access_token and row.pkce_verifier is None
         # A replayed or forged callback is refused.
         assert httpx.get(r.url + "/zalo-oa/oauth/callback", params={"code": "x", "state": "y"}).status_code == 400
+
+
+def test_the_served_bot_seen_from_the_emulator_two_workers_one_refresher(settings, oa):
+    """`python -m bot serve` configured only by the environment, twice on one database (two
+    workers), driven from the outside by the OA emulator: what issue 13's "Done when" lists."""
+    from concurrent.futures import ThreadPoolExecutor
+    from tests.helpers import Server
+    env = dict(ZALO_OA_APP_ID=oa.app_id, ZALO_OA_SECRET_KEY=oa.oa_secret_key, ZALO_APP_SECRET=oa.app_secret,
+               ZALO_OA_ACCESS_TOKEN=oa.access_token, ZALO_OA_REFRESH_TOKEN=oa.refresh_token,
+               ZALO_OA_API_URL=oa.url, ZALO_OAUTH_URL=oa.url)
+    first_rt = oa.refresh_token
+    srv, srv2 = Server(settings, **env).start(), Server(settings, **env).start()
+    try:
+        oa.webhook_url = srv.url + "/webhook/zalo-oa"
+        oa.expire_access_token()
+        # Both workers meet the expired token at the same moment: one refresh between them.
+        ev1 = oa.event("r1", "user_send_text", text="làm giấy khai sinh cho con cần gì")
+        ev2 = oa.event("r2", "user_send_text", text="/start")
+        with ThreadPoolExecutor(2) as pool:
+            acks = list(pool.map(lambda a: oa.post(a[0], url=a[1] + "/webhook/zalo-oa"), [(ev1, srv.url), (ev2, srv2.url)]))
+        assert [a.status_code for a in acks] == [200, 200]
+        [a1], [a2] = oa.wait_sent("r1", timeout=60), oa.wait_sent("r2", timeout=60)
+        assert "khai sinh" in a1.text.lower() and "Xin chào" in a2.text
+        assert a1.path == "/v3.0/oa/message/cs" and a1.body["recipient"] == {"message_id": ev1["message"]["msg_id"]}
+        assert a1.token == a2.token == oa.access_token
+        assert oa.used_refresh == [first_rt] and len(oa.refresh_calls) == 1
+        # The same event again, to either worker: answered once.
+        oa.post(ev1)
+        oa.post(ev1, url=srv2.url + "/webhook/zalo-oa")
+        # Unsigned and wrongly signed events are refused.
+        bad = oa.event("r9", "user_send_text", text="/start")
+        assert oa.post(bad, signature=None).status_code == 401
+        assert oa.post(bad, signature="mac=deadbeef").status_code == 403
+        # A second expiry is handled with the rotated refresh token.
+        oa.expire_access_token()
+        oa.text("r1", "cảm ơn")
+        oa.wait_sent("r1", 2, timeout=60)
+        assert len(oa.used_refresh) == 2 and oa.used_refresh[1] not in (first_rt,) and len(oa.refresh_calls) == 2
+        # A location with string coordinates is answered.
+        oa.location("r3", 16.0678, 108.2208, "Kiệt 45 Trần Phú")
+        assert oa.wait_sent("r3", timeout=60)[0].text
+        time.sleep(1.0)  # echoes of every answer reached the webhook by now
+        assert len(oa.sent_to("r1")) == 2 and len(oa.sent_to("r2")) == 1 and not oa.sent_to("r9")
+        echoes = len(oa.sent)  # each answer was echoed as oa_send_text and not answered
+        assert echoes == 4
+        ok = [secs for status, secs in oa.acks if status == 200]
+        assert len(ok) >= 9 and max(ok) < 2.0, ok
+        assert sorted({status for status, _ in oa.acks}) == [200, 401, 403]
+    finally:
+        srv.stop()
+        srv2.stop()

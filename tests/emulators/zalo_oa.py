@@ -173,7 +173,8 @@ class ZaloOaEmulator:
         mac = hashlib.sha256(self.app_id.encode() + body + timestamp.encode() + self.oa_secret_key.encode())
         return "mac=" + mac.hexdigest()
 
-    def post(self, ev: dict, signature: str | None = "auto", timeout: float = 30) -> httpx.Response:
+    def post(self, ev: dict, signature: str | None = "auto", timeout: float = 30,
+             url: str | None = None) -> httpx.Response:
         """POST an event to the webhook as Zalo does; the user's interaction counts from here."""
         body = json.dumps(ev, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json"}
@@ -194,7 +195,7 @@ class ZaloOaEmulator:
                 elif ev["event_name"] == "unfollow":
                     u.followed = False
         t0 = time.monotonic()
-        r = httpx.post(self.webhook_url, content=body, headers=headers, timeout=timeout)
+        r = httpx.post(url or self.webhook_url, content=body, headers=headers, timeout=timeout)
         with self._lock:
             self.acks.append((r.status_code, time.monotonic() - t0))
         return r

@@ -18,8 +18,19 @@ class _Strict(BaseModel):
 
 
 class ChatRef(_Strict):
-    channel: Literal["telegram", "zalo", "web", "console"]
+    """A unit's, the staff's or the leadership's chat: a Telegram group (see the check below)."""
+    channel: Literal["telegram", "zalo", "zalo_oa", "web", "console"]
     chat_id: str
+
+    @field_validator("channel")
+    @classmethod
+    def _not_zalo(cls, v):
+        # Zalo Bot Creator bots cannot join groups and an OA talks to one person at a time:
+        # such a chat would receive nothing.
+        if v in ("zalo", "zalo_oa"):
+            raise ValueError("Zalo (Bot và OA) không tham gia được nhóm chat, nhóm này sẽ không nhận được gì; "
+                             "dùng nhóm Telegram (channel: telegram)")
+        return v
 
     @field_validator("chat_id", mode="before")
     @classmethod
@@ -173,13 +184,14 @@ def load_profile(path: Path) -> WardProfile:
             if g not in group_codes:
                 problems.append(f"{path}: routing.{i}.groups: unknown residential group '{g}'")
     # Staff and unit chats receive residents' names and phone numbers and act with staff rights:
-    # a web chat id is not something the ward owns, so they must be Telegram or Zalo groups.
+    # a web chat id is not something the ward owns, so they must be Telegram groups (Zalo bots
+    # and OAs cannot be in groups: refused by ChatRef).
     owned = [(f"units.{i}.chat", u.chat) for i, u in enumerate(profile.units)]
     owned += [("staff_chat", profile.staff_chat), ("leadership_chat", profile.leadership_chat)]
     for field, ref in owned:
         if ref is not None and ref.channel == "web":
             problems.append(f"{path}: {field}.channel: 'web' is not allowed for staff and unit chats "
-                            "(anyone could open a web chat with that id); use a telegram or zalo group")
+                            "(anyone could open a web chat with that id); use a telegram group")
     if len(group_codes) != len(profile.residential_groups):
         problems.append(f"{path}: residential_groups: duplicate code")
     if problems:

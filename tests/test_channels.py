@@ -17,6 +17,7 @@ from tests.channel_helpers import Running, norm
 from tests.conftest import Chat
 from tests.emulators.telegram import TelegramEmulator
 from tests.emulators.zalo import ZaloEmulator
+from tests.emulators.zalo_oa import ZaloOaEmulator
 
 PHOTO = b"\xff\xd8\xff\xe0" + b"JFIF-test-photo-" * 300
 
@@ -33,6 +34,19 @@ def _zl_server():
     emu = ZaloEmulator().start()
     yield emu
     emu.stop()
+
+
+@pytest.fixture(scope="module")
+def _oa_server():
+    emu = ZaloOaEmulator().start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def oa(_oa_server):
+    _oa_server.reset()
+    return _oa_server
 
 
 @pytest.fixture
@@ -89,7 +103,7 @@ def _close_open_reports(app) -> None:
             RS.transition(app, s, app.clock.now(), rep, REJECTED, None, "test", note="test", notify=False)
 
 
-def test_same_conversation_same_answers_on_telegram_zalo_and_local(make_app, settings, tg, zl, tmp_path):
+def test_same_conversation_same_answers_on_telegram_zalo_zalo_oa_and_local(make_app, settings, tg, zl, oa, tmp_path):
     media_seen = []
 
     def setup(app):
@@ -100,7 +114,7 @@ def test_same_conversation_same_answers_on_telegram_zalo_and_local(make_app, set
 
     photo_file = tmp_path / "local.jpg"
     photo_file.write_bytes(PHOTO)
-    with Running(make_app, settings, telegram=tg, zalo=zl, setup=setup) as r:
+    with Running(make_app, settings, telegram=tg, zalo=zl, zalo_oa=oa, setup=setup) as r:
         local = Chat(r.app, chat_id="local-1", channel="web")
         expected: list[list[Reply]] = []
         for kind, arg in STEPS:
@@ -154,6 +168,39 @@ def test_same_conversation_same_answers_on_telegram_zalo_and_local(make_app, set
             assert all(len(c.params["text"]) <= 2000 for c in got)
             assert norm("\n".join(c.params["text"] for c in got)) == norm("\n".join(numbered(x) for x in replies))
             prev = replies
+        _close_open_reports(r.app)
+
+        # Zalo OA: up to 5 options are real OA buttons whose payload comes back as the resident's
+        # message; more are numbered. Photos and locations (string coordinates) are real events.
+        from bot.channels.zalo_oa import BUTTON_PREFIX, MAX_BUTTONS
+
+        def oa_text(x: Reply) -> str:
+            return x.text if len(x.buttons) <= MAX_BUTTONS else numbered(x)
+
+        prev_sent, prev = [], []
+        for (kind, arg), replies in zip(STEPS, expected):
+            before = len(oa.sent_to("ou-1"))
+            if kind == "text":
+                oa.text("ou-1", arg)
+            elif kind == "press":
+                real = [b for sent in prev_sent for b in sent.buttons if b["payload"] == BUTTON_PREFIX + arg]
+                if real:
+                    oa.press("ou-1", real[0])
+                else:
+                    options = [b.data for x in prev for b in x.buttons]
+                    oa.text("ou-1", str(options.index(arg) + 1))
+            elif kind == "photo":
+                oa.image("ou-1", PHOTO)
+            else:
+                oa.location("ou-1", *arg)
+            n = sum(len(split_text(oa_text(x), 2000)) for x in replies)
+            got = oa.wait_sent("ou-1", before + n)[before:]
+            assert all(len(sent.text) <= 2000 and sent.kind == "reply" for sent in got)
+            assert norm("\n".join(sent.text for sent in got)) == norm("\n".join(oa_text(x) for x in replies))
+            last = replies[-1].buttons
+            assert [b["payload"] for b in got[-1].buttons] == (
+                [BUTTON_PREFIX + b.data for b in last] if len(last) <= MAX_BUTTONS else [])
+            prev_sent, prev = got, replies
         time.sleep(0.2)
         assert len(tg.sent(42)) == sum(sum(len(split_text(x.text, 4096)) for x in rs) for rs in expected)
 
@@ -165,8 +212,8 @@ def test_same_conversation_same_answers_on_telegram_zalo_and_local(make_app, set
             by_channel.setdefault(channel, []).append((photos, loc))
         with r.app.db.session() as s:
             reports = {rep.channel: rep for rep in s.exec(select(Report))}
-        assert set(reports) == {"web", "telegram", "zalo"}
-        for channel in ("telegram", "zalo"):
+        assert set(reports) == {"web", "telegram", "zalo", "zalo_oa"}
+        for channel in ("telegram", "zalo", "zalo_oa"):
             [(photos, _)] = by_channel[channel]
             assert len(photos) == 1 and Path(photos[0].path).read_bytes() == PHOTO
             assert Path(photos[0].path).is_relative_to(r.settings.data_dir / "media")
@@ -175,6 +222,7 @@ def test_same_conversation_same_answers_on_telegram_zalo_and_local(make_app, set
             assert [p["path"] for p in rep.photos] == [photos[0].path]
         # One person per channel user; the handoffs came from each channel's chat.
         assert _count(r.app, Person, channel="telegram") == 1 and _count(r.app, Person, channel="zalo") == 1
+        assert _count(r.app, Person, channel="zalo_oa") == 1
     assert [c["command"] for c in tg.commands][:2] == ["start", "help"]
     assert all(c["description"] for c in tg.commands)
 
@@ -196,7 +244,7 @@ def test_webhook_mode_refuses_a_missing_or_wrong_secret(make_app, settings, tg, 
         tg.inject(upd)
         zl.inject(zupd["result"])
         assert tg.last_webhook_status == 200 and zl.last_webhook_status == 200
-        assert "Xin chào" in tg.texts(42)[0] and "Xin chào" in zl.texts("zu-1")[0]
+        assert "Xin chào" in tg.texts(42)[0] and "Xin chào" in zl.wait_sent("zu-1")[0].params["text"]
         assert not tg.calls_of("getUpdates") and not zl.calls_of("getUpdates")
 
 
@@ -208,6 +256,8 @@ def test_duplicate_delivery_is_handled_once(make_app, settings, tg, zl):
         tg.inject(press)
         ev = zl.text("zu-1", "/start")
         zl.inject(ev)
+        zl.wait_sent("zu-1")
+        time.sleep(0.3)
         assert len(tg.sent(42)) == 2 and len(zl.sent("zu-1")) == 1
         assert tg.texts(42)[1] == "Đã giữ nguyên dữ liệu của bạn."
         assert _count(r.app, ProcessedUpdate, channel="telegram") == 2
@@ -233,7 +283,7 @@ def test_duplicate_delivery_in_polling_mode(make_app, settings, tg, zl):
 @pytest.mark.parametrize("platform", ["telegram", "zalo"])
 def test_429_500_and_a_dropped_connection_are_retried_and_delivered_once(make_app, settings, tg, zl, platform):
     emu, chat = (tg, 42) if platform == "telegram" else (zl, "zu-1")
-    emu.fail("sendMessage", "429", retry_after=1)
+    emu.fail("sendMessage", "429", **({"retry_after": 1} if platform == "telegram" else {}))
     emu.fail("sendMessage", "500")
     emu.fail("sendMessage", "drop")
     with Running(make_app, settings, telegram=tg, zalo=zl) as r:
@@ -242,7 +292,7 @@ def test_429_500_and_a_dropped_connection_are_retried_and_delivered_once(make_ap
         time.sleep(0.3)
         calls = emu.calls_of("sendMessage")
         assert [c.status for c in calls] == [429, 500, 0, 200]
-        assert calls[1].t - calls[0].t >= 0.95  # waited the retry_after
+        assert calls[1].t - calls[0].t >= 0.95  # waited the retry_after (Zalo sends none: our own wait)
         assert calls[2].t - calls[1].t >= 0.18 and calls[3].t - calls[2].t >= 0.38  # then backed off
         assert len(emu.sent(chat)) == 1 and "Xin chào" in emu.texts(chat)[0]
         # The reply's journal row is gone once delivered: nothing to resend, no copy kept.
@@ -403,17 +453,18 @@ def test_restart_between_two_messages_of_a_form_and_during_a_send_on_both_platfo
         time.sleep(0.5)
         # Meanwhile another resident's answer is held up by a long flood-control wait...
         tg.fail("sendMessage", "429", retry_after=60)
-        zl.fail("sendMessage", "429", retry_after=60)
+        zl.fail("sendMessage", "429", times=1000)  # Zalo names no wait: it keeps refusing
         tg.text(8, "/start")
         zl.text("z8", "/start")
         deadline = time.time() + 15
         while time.time() < deadline and not (len(tg.calls_of("sendMessage")) == 3
-                                              and len(zl.calls_of("sendMessage")) == 3):
+                                              and len(zl.calls_of("sendMessage")) >= 3):
             time.sleep(0.05)
         time.sleep(0.2)
     finally:
         srv.stop(hard=True)  # ...when the bot is killed
     assert not tg.sent(8) and not zl.sent("z8")
+    zl.clear_failures()
     srv2 = Server(settings, **env).start()
     try:
         tg.text(7, "0905111222")
@@ -514,6 +565,8 @@ def test_a_redelivered_photo_is_downloaded_and_handled_once(make_app, settings, 
         tg.inject(upd)
         ev = zl.photo("zu-1", PHOTO)
         zl.inject(ev)
+        zl.wait_sent("zu-1")
+        time.sleep(0.3)
         assert len(tg.sent(42)) == 1 and len(zl.sent("zu-1")) == 1
         assert len(tg.calls_of("getFile")) == 1
         media = r.settings.data_dir / "media"
@@ -538,7 +591,7 @@ def test_zalo_webhook_takes_a_bare_event_too(make_app, settings, zl):
     with Running(make_app, settings, webhook=True, zalo=zl) as r:
         ev = zl.event("zu-9", "message.text.received", text="/start")
         resp = httpx.post(r.url + "/webhook/zalo", json=ev, headers={"X-Bot-Api-Secret-Token": zl.webhook_secret})
-        assert resp.status_code == 200 and "Xin chào" in zl.texts("zu-9")[0]
+        assert resp.status_code == 200 and "Xin chào" in zl.wait_sent("zu-9")[0].params["text"]
         junk = httpx.post(r.url + "/webhook/zalo", json={"ok": True}, headers={"X-Bot-Api-Secret-Token": zl.webhook_secret})
         assert junk.status_code == 200  # a check or an unknown event: acknowledged, nothing sent
         assert len(zl.sent("zu-9")) == 1

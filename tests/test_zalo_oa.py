@@ -161,8 +161,8 @@ def test_buttons_are_real_oa_buttons_and_their_payload_presses_them(make_app, se
         assert "1. " not in ask.text  # not a numbered list
         oa.press("u9", skip)
         confirm = oa.wait_sent("u9", 3)[-1]
-        assert [b["payload"] for b in confirm.buttons] == [BUTTON_PREFIX + "handoff:send", BUTTON_PREFIX + "handoff:cancel"] \
-            or confirm.buttons
+        assert [b["payload"] for b in confirm.buttons] == [BUTTON_PREFIX + "handoff:send", BUTTON_PREFIX + "handoff:cancel"]
+        assert [b["title"] for b in confirm.buttons] == ["Gửi", "Hủy"]
         oa.press("u9", confirm.buttons[0])
         assert "Đã gửi câu hỏi" in oa.wait_sent("u9", 4)[-1].text
 
@@ -349,3 +349,37 @@ def test_the_served_bot_seen_from_the_emulator_two_workers_one_refresher(setting
     finally:
         srv.stop()
         srv2.stop()
+
+
+@pytest.mark.parametrize("field", ["staff_chat", "leadership_chat", "units.0.chat"])
+@pytest.mark.parametrize("channel", ["zalo", "zalo_oa"])
+def test_the_ward_profile_refuses_a_zalo_group_chat(tmp_path, field, channel):
+    import yaml
+    from bot.config import ROOT
+    from bot.profile import ProfileError, load_profile
+    d = yaml.safe_load((ROOT / "knowledge" / "ward.yaml").read_text(encoding="utf-8"))
+    ref = {"channel": channel, "chat_id": "g-123"}
+    if field.startswith("units"):
+        d["units"][0]["chat"] = ref
+    else:
+        d[field] = ref
+    p = tmp_path / "ward.yaml"
+    p.write_text(yaml.safe_dump(d, allow_unicode=True), encoding="utf-8")
+    with pytest.raises(ProfileError) as e:
+        load_profile(p)
+    assert f"{field}.channel" in str(e.value) and "không tham gia được nhóm" in str(e.value)
+
+
+def test_events_stored_before_a_restart_are_handled_at_the_next_start(make_app, settings, oa, clock):
+    """The inbox row is written before the acknowledgement: a crash right after it loses nothing."""
+    ev = oa.event("s1", "user_send_text", text="/start")
+    oa.user("s1").messages[ev["message"]["msg_id"]] = [oa.now(), 0]
+    oa.user("s1").last_interaction = oa.now()
+    app = make_app()
+    with app.db.session() as s:
+        s.add(WebhookInbox(channel="zalo_oa", event_key=ev["message"]["msg_id"], body=json.dumps(ev),
+                           received_at=clock.now()))
+    app.close()
+    with Running(make_app, settings, zalo_oa=oa) as r:
+        assert "Xin chào" in oa.wait_sent("s1")[0].text
+        _wait(lambda: _count(r.app, WebhookInbox, done_at=None) == 0)

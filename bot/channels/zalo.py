@@ -7,6 +7,8 @@ production, echoed by Zalo in the X-Bot-Api-Secret-Token header of every webhook
 Events: message.text.received, message.image.received (photo URL, caption),
 message.sticker.received, message.unsupported.received; a text message is at most 2,000
 characters. Zalo has no buttons: they become a numbered list, answered with "1", "2"...
+Real image events carry `photo_url` (the documentation says `photo`); a 429 names no wait, so we
+wait ZALO_429_WAIT. The webhook stores the event (webhook_inbox) and acknowledges before answering.
 
 A thin httpx client rather than python-zalo-bot 0.1.9: that package's webhook calls use
 asyncio.run (unusable inside a running server), getUpdates returns a single parsed object and
@@ -14,16 +16,21 @@ errors lose the platform's error code, which the retry policy needs.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import mimetypes
 import threading
 import time
 import uuid
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
 from fastapi import Request
 from fastapi.responses import FileResponse, JSONResponse
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
@@ -31,6 +38,7 @@ from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, app
                                seen_before, shape_problem, ZALO_UPDATE)
 from bot import signing
 from bot.channels.render import numbered, split_text
+from bot.channels.zalo_oa_models import WebhookInbox
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
 from bot.ratelimit import RateLimiter
@@ -45,6 +53,8 @@ SECRET_HEADER = "X-Bot-Api-Secret-Token"
 TEXT_LIMIT = 2000
 MAX_DOWNLOAD = 15 * 1024 * 1024
 MAX_UPDATE = 1024 * 1024
+ZALO_429_WAIT = 2.0  # seconds: Zalo documents no retry_after
+PHOTO_TIMEOUT = 60.0  # sendPhoto: Zalo fetches the image from our link before it answers
 UNSUPPORTED = ("Mình chưa xem được loại tin nhắn này. Bạn gõ bằng chữ hoặc gửi ảnh giúp mình nhé. "
                "Để báo vị trí, bạn dán đường link Google Maps của điểm đó.")
 NO_ATTACHMENT = "(Tệp đính kèm chưa gửi được qua Zalo; bạn xem trên web chat của phường nhé.)"
@@ -95,7 +105,7 @@ class ZaloClient:
 
 def _send_error(e: ZaloApiError) -> SendError:
     if e.code == 429:
-        return SendError(str(e), retry_after=e.retry_after)
+        return SendError(str(e), retry_after=e.retry_after if e.retry_after is not None else ZALO_429_WAIT)
     if e.code in (400, 401, 404):  # bad request, bad token, unknown chat
         return SendError(str(e), permanent=True)
     return SendError(str(e))  # network, 403 ("internal error" in Zalo's table), 408, 5xx
@@ -128,6 +138,7 @@ class ZaloChannel(PartSender):
         self.media_dir.mkdir(parents=True, exist_ok=True)
         recover_replies(self.app, CHANNEL)
         self.app.senders[CHANNEL] = self
+        self.resume_inbox()
         self._boot_thread = threading.Thread(target=self._boot, name="zalo-boot", daemon=True)
         self._boot_thread.start()
         if self.public_url:
@@ -219,6 +230,58 @@ class ZaloChannel(PartSender):
                         self._process_logged(u)
         finally:
             poller.close()
+
+    # --- webhook: store, acknowledge, answer in the background ----------------------------------
+    def accept(self, update: dict) -> str | None:
+        """Durable insert of a webhook event; None for a redelivery already stored."""
+        mid = (update.get("message") or {}).get("message_id")
+        key = f"m{mid}"[:120] if mid else "h" + hashlib.sha256(
+            json.dumps(update, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:40]
+        with self.app.db.session() as s:
+            if s.get(WebhookInbox, (CHANNEL, key)) is not None:
+                return None
+            try:
+                with s.begin_nested():
+                    s.add(WebhookInbox(channel=CHANNEL, event_key=key, received_at=self.app.clock.now(),
+                                       body=json.dumps(update, ensure_ascii=False)))
+                    s.flush()
+            except IntegrityError:
+                return None
+        return key
+
+    def submit_key(self, key: str, chat_key: str) -> None:
+        try:
+            self.executor.submit(chat_key, lambda: self._process_key(key))
+        except RuntimeError:  # shutting down: the inbox keeps it for the next start
+            pass
+
+    def resume_inbox(self) -> int:
+        since = self.app.clock.now() - timedelta(days=2)
+        with self.app.db.session() as s:
+            rows = list(s.exec(select(WebhookInbox.event_key, WebhookInbox.body).where(
+                WebhookInbox.channel == CHANNEL, WebhookInbox.done_at.is_(None),
+                WebhookInbox.received_at >= since).order_by(WebhookInbox.received_at)))
+        for key, body in rows:
+            try:
+                self.submit_key(key, _chat_key(json.loads(body)))
+            except ValueError:
+                continue
+        return len(rows)
+
+    def _process_key(self, key: str) -> None:
+        with self.app.db.session() as s:
+            row = s.get(WebhookInbox, (CHANNEL, key))
+            if row is None or row.done_at is not None:
+                return
+            row.attempts += 1
+            s.add(row)
+            body = row.body
+        self._process_logged(json.loads(body))
+        with self.app.db.session() as s:
+            row = s.get(WebhookInbox, (CHANNEL, key))
+            if row is not None:
+                row.done_at = self.app.clock.now()
+                s.add(row)
 
     def _process_logged(self, update: dict) -> None:
         try:
@@ -320,9 +383,9 @@ class ZaloChannel(PartSender):
     def resolve_file(self, token: str) -> Path | None:
         return signing.resolve(self.files_key, self.data_dir, token)
 
-    def _api(self, method: str, params: dict):
+    def _api(self, method: str, params: dict, timeout: float | None = None):
         try:
-            return self.client.call(method, params)
+            return self.client.call(method, params, timeout=timeout)
         except ZaloApiError as e:
             raise _send_error(e) from e
 
@@ -338,7 +401,7 @@ class ZaloChannel(PartSender):
         chunks = split_text(text, TEXT_LIMIT) if text.strip() else []
         out: list[Part] = []
         if photo_url:
-            out.append(Part(lambda: self._api("sendPhoto", {"chat_id": chat_id, "photo": photo_url}),
+            out.append(Part(lambda: self._api("sendPhoto", {"chat_id": chat_id, "photo": photo_url}, PHOTO_TIMEOUT),
                             Reply(text=reply.text, buttons=reply.buttons, photo=reply.photo,
                                   document=reply.document, document_name=reply.document_name)))
         for i, chunk in enumerate(chunks):
@@ -372,8 +435,10 @@ def mount(api, app) -> None:
         if bad:  # acknowledged, or Zalo redelivers it; nothing is handled half-way
             log.warning("malformed Zalo update ignored (field %s)", bad)
             return {"ok": True}
-        import asyncio
-        await asyncio.wrap_future(channel.executor.submit(_chat_key(update), lambda: channel.process(update)))
+        # Stored first, then acknowledged; answered in the background (Zalo retries a slow webhook).
+        key = await run_in_threadpool(channel.accept, update)
+        if key is not None:
+            channel.submit_key(key, _chat_key(update))
         return {"ok": True}
 
     @api.get(FILES_PATH + "/{token}/{name}", include_in_schema=False)

@@ -3,7 +3,9 @@
 POST {url}/bot{token}/{method} with a JSON body; answers {"ok": true, "result": ...} or
 {"ok": false, "error_code", "description"}. getUpdates returns one event
 ({"event_name": "message.text.received", "message": {...}}) or, when nothing arrives within the
-timeout, error 408. Once setWebhook is called, events are POSTed to the webhook as
+timeout, error 408. Real image events carry `photo_url` (the documentation says `photo`), and a
+429 carries no `retry_after` (none is documented): the emulator does the same. Once setWebhook
+is called, events are POSTed to the webhook as
 {"ok": true, "result": event} with the X-Bot-Api-Secret-Token header. Photos residents send are
 served at {url}/media/{name}. Failures are injected as in the Telegram emulator.
 """
@@ -68,11 +70,14 @@ class ZaloEmulator:
         if self._server:
             self._server.stop()
 
-    def fail(self, method: str, kind: str = "500", times: int = 1, retry_after: int | None = None,
-             description: str | None = None) -> None:
+    def fail(self, method: str, kind: str = "500", times: int = 1, description: str | None = None) -> None:
         with self._lock:
             for _ in range(times):
-                self._failures[method].append((kind, retry_after, description))
+                self._failures[method].append((kind, None, description))  # Zalo sends no retry_after
+
+    def clear_failures(self) -> None:
+        with self._lock:
+            self._failures.clear()
 
     # --- events ---------------------------------------------------------------------------
     def event(self, chat_id: str, event_name: str, name: str = "Nguyễn Văn A", group: bool = False,
@@ -99,7 +104,7 @@ class ZaloEmulator:
         name = f"{uuid.uuid4().hex}.jpg"
         self.media[name] = content
         extra = {"caption": caption} if caption else {}
-        return self.inject(self.event(chat_id, "message.image.received", photo=f"{self.url}/media/{name}",
+        return self.inject(self.event(chat_id, "message.image.received", photo_url=f"{self.url}/media/{name}",
                                       **extra, **kw))
 
     def sticker(self, chat_id: str, **kw) -> dict:

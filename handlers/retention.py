@@ -46,8 +46,12 @@ def purge(app, session: Session, now: datetime) -> dict[str, int]:
                                                      OutboxMessage.created_at < cutoff)).rowcount
     from bot import web_session
     n_web = web_session.purge(session, now)
+    from bot.channels.zalo_oa_models import WebhookInbox, ZaloOaFallback
+    # Webhook events only need their key while the platform may redeliver them.
+    n_inbox = session.exec(delete(WebhookInbox).where(WebhookInbox.received_at < now - timedelta(days=7))).rowcount
+    session.exec(delete(ZaloOaFallback).where(ZaloOaFallback.at < cutoff))
     return {"conversations": n_conv, "updates": n_upd, "outbox": n_out, "replies": n_rep, "quarantine": n_quar,
-            "web_sessions": n_web}
+            "web_sessions": n_web, "webhook_inbox": n_inbox}
 
 
 @sched.task_kind(KIND)

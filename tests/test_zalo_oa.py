@@ -383,3 +383,87 @@ def test_events_stored_before_a_restart_are_handled_at_the_next_start(make_app, 
     with Running(make_app, settings, zalo_oa=oa) as r:
         assert "Xin chào" in oa.wait_sent("s1")[0].text
         _wait(lambda: _count(r.app, WebhookInbox, done_at=None) == 0)
+
+
+def test_photos_are_uploaded_or_linked_and_documents_linked(make_app, settings, oa, tmp_path):
+    small, big = tmp_path / "small.jpg", tmp_path / "big.jpg"
+    small.write_bytes(PHOTO)
+    big.write_bytes(b"\xff\xd8\xff\xe0" + b"x" * (1024 * 1024 + 10))
+
+    def setup(app):
+        app.settings.data_dir.mkdir(parents=True, exist_ok=True)
+        inside = app.settings.data_dir / "big.jpg"
+        inside.write_bytes(big.read_bytes())
+        app.router.command("anh", "photo")(lambda ctx, args: ctx.reply("Ảnh hiện trường", photo=str(small)))
+        app.router.command("anhlon", "big photo")(lambda ctx, args: ctx.reply("Ảnh lớn", photo=str(inside)))
+
+    with Running(make_app, settings, zalo_oa=oa, setup=setup) as r:
+        oa.text("m1", "/anh")
+        photo, text = oa.wait_sent("m1", 2)
+        [el] = photo.body["message"]["attachment"]["payload"]["elements"]
+        assert oa.uploads[el["attachment_id"]] == PHOTO and text.text == "Ảnh hiện trường"
+        # Over 1 MB: not uploadable; with PUBLIC_URL it goes as a signed link the OA fetches.
+        r.zalo_oa.public_url = r.url
+        oa.text("m1", "/anhlon")
+        photo = oa.wait_sent("m1", 4)[2]
+        [el] = photo.body["message"]["attachment"]["payload"]["elements"]
+        assert el["url"].startswith(r.url + "/files/zalo-oa/") and len(httpx.get(el["url"]).content) == big.stat().st_size
+        assert httpx.get(el["url"].replace("/files/zalo-oa/", "/files/zalo-oa/x")).status_code == 404
+
+
+def test_held_messages_are_listed_for_staff(make_app, settings, oa, clock):
+    from bot.outbox import enqueue
+    from tests.conftest import Chat
+    from tests.reports_helpers import make_staff
+    with Running(make_app, settings, zalo_oa=oa) as r:
+        oa.text("h1", "/start")
+        oa.wait_sent("h1")
+        oa.advance(days=8)
+        clock.advance(days=8)
+        with r.app.db.session() as s:
+            enqueue(s, "zalo_oa", "h1", Reply("Lịch tiêm chủng tuần sau"), clock.now())
+        r.app.wake_outbox()
+        _wait(lambda: _count(r.app, ZaloOaFallback, route="held") == 1)
+        staff = make_staff(r.app, clock)
+        out = Chat(r.app, chat_id="staff-1", user_id="staff-1").say("/oachuagui")[0].text
+        assert "h1" in out and "Lịch tiêm chủng tuần sau" in out
+        assert Chat(r.app, chat_id="staff-1", user_id="staff-1").say("/oachuagui")[0].text.startswith("Không có")
+        resident = Chat(r.app, chat_id="x9", user_id="x9").say("/oachuagui")[0].text
+        assert "h1" not in resident
+
+
+def test_a_configured_transaction_template_carries_notices_outside_the_window(make_app, settings, oa, clock):
+    from dataclasses import replace
+    from bot.outbox import enqueue
+    with Running(make_app, replace(settings, zalo_oa_transaction_template="transaction_event"), zalo_oa=oa) as r:
+        oa.text("tx1", "/start")
+        oa.wait_sent("tx1")
+        oa.advance(days=30)
+        clock.advance(days=30)
+        with r.app.db.session() as s:
+            enqueue(s, "zalo_oa", "tx1", Reply("Phản ánh PA-2026-000001 đã được xử lý xong"), clock.now())
+        r.app.wake_outbox()
+        tx = oa.wait_sent("tx1", 2)[-1]
+        assert tx.path == "/v3.0/oa/message/transaction"
+        payload = tx.body["message"]["attachment"]["payload"]
+        assert payload["template_type"] == "transaction_event"
+        assert "PA-2026-000001" in payload["elements"][-1]["content"]
+        _wait(lambda: _count(r.app, OutboxMessage, chat_id="tx1", status="sent") == 1)
+        assert _count(r.app, ZaloOaFallback, route="transaction") == 1
+
+
+def test_handled_events_keep_only_their_key_and_are_purged_after_a_week(make_app, settings, oa, clock):
+    from handlers.retention import purge
+    with Running(make_app, settings, zalo_oa=oa) as r:
+        ev = oa.text("k1", "số điện thoại của tôi là 0905 123 456")
+        oa.wait_sent("k1")
+        _wait(lambda: _count(r.app, WebhookInbox, done_at=None) == 0)
+        with r.app.db.session() as s:
+            [row] = s.exec(select(WebhookInbox)).all()
+            assert row.event_key == ev["message"]["msg_id"] and row.body == ""
+        assert oa.post(ev).status_code == 200  # still recognised
+        time.sleep(0.3)
+        assert len(oa.sent_to("k1")) == 1
+        with r.app.db.session() as s:
+            purge(r.app, s, clock.now() + timedelta(days=8))
+        assert _count(r.app, WebhookInbox) == 0

@@ -280,7 +280,7 @@ class ZaloChannel(PartSender):
         with self.app.db.session() as s:
             row = s.get(WebhookInbox, (CHANNEL, key))
             if row is not None:
-                row.done_at = self.app.clock.now()
+                row.done_at, row.body = self.app.clock.now(), ""  # keep the key, not the message
                 s.add(row)
 
     def _process_logged(self, update: dict) -> None:

@@ -317,6 +317,7 @@ class ZaloOaChannel(PartSender):
         self.app_id, self.secret_key = s.zalo_oa_app_id or "", s.zalo_oa_secret_key or ""
         self.api = s.zalo_oa_api_url
         self.zns_url, self.zns_template = s.zalo_zns_url, s.zalo_zns_template_id
+        self.transaction_template = s.zalo_oa_transaction_template
         self.http = httpx.Client(timeout=httpx.Timeout(20, connect=10),
                                  limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
         self.tokens = Tokens(app, self.http)
@@ -419,7 +420,8 @@ class ZaloOaChannel(PartSender):
         with self.app.db.session() as s:
             row = s.get(WebhookInbox, (CHANNEL, key))
             if row is not None:
-                row.done_at = self.app.clock.now()
+                # Only the key is kept (to recognise a redelivery), not the resident's message.
+                row.done_at, row.body = self.app.clock.now(), ""
                 s.add(row)
 
     def process(self, event: dict) -> None:
@@ -765,6 +767,20 @@ class ZaloOaChannel(PartSender):
                                                     Person.channel.in_(list(self.app.senders) + ["web"]))
                                .order_by(Person.last_seen_at.desc())).first()
         text = numbered(reply)
+        if self.transaction_template:
+            # A transaction message (approved template type) may reach anyone who interacted
+            # with the OA within a year.
+            try:
+                self._call("POST", "/v3.0/oa/message/transaction", json_body={
+                    "recipient": {"user_id": uid}, "message": {"attachment": {"type": "template", "payload": {
+                        "template_type": self.transaction_template, "language": "VI",
+                        "elements": [{"type": "header", "content": self.app.profile.ward.name[:100]},
+                                     {"type": "text", "align": "left", "content": text[:1000]}]}}}})
+                self._log_fallback(uid, "transaction", reason, text)
+                return
+            except (OaApiError, TokenError) as e:
+                log.warning("transaction message to %s failed: %s", uid, e)
+                reason = f"{reason}; transaction failed: {e}"
         if self.zns_template and phone:
             intl = "84" + phone[1:] if phone.startswith("0") else phone
             try:

@@ -172,7 +172,7 @@ def test_same_conversation_same_answers_on_telegram_zalo_zalo_oa_and_local(make_
 
         # Zalo OA: up to 5 options are real OA buttons whose payload comes back as the resident's
         # message; more are numbered. Photos and locations (string coordinates) are real events.
-        from bot.channels.zalo_oa import BUTTON_PREFIX, MAX_BUTTONS
+        from bot.channels.zalo_oa import BUTTON_PREFIX, CONTACT_BUTTON, MAX_BUTTONS
 
         def oa_text(x: Reply) -> str:
             return x.text if len(x.buttons) <= MAX_BUTTONS else numbered(x)
@@ -193,9 +193,12 @@ def test_same_conversation_same_answers_on_telegram_zalo_zalo_oa_and_local(make_
                 oa.image("ou-1", PHOTO)
             else:
                 oa.location("ou-1", *arg)
-            n = sum(len(split_text(oa_text(x), 2000)) for x in replies)
+            forms = sum(any(b.data == CONTACT_BUTTON for b in x.buttons) for x in replies)  # + contact form
+            n = sum(len(split_text(oa_text(x), 2000)) for x in replies) + forms
             got = oa.wait_sent("ou-1", before + n)[before:]
             assert all(len(sent.text) <= 2000 and sent.kind == "reply" for sent in got)
+            assert len([sent for sent in got if not sent.text]) == forms
+            got = [sent for sent in got if sent.text]
             assert norm("\n".join(sent.text for sent in got)) == norm("\n".join(oa_text(x) for x in replies))
             last = replies[-1].buttons
             assert [b["payload"] for b in got[-1].buttons] == (

@@ -467,3 +467,40 @@ def test_handled_events_keep_only_their_key_and_are_purged_after_a_week(make_app
         with r.app.db.session() as s:
             purge(r.app, s, clock.now() + timedelta(days=8))
         assert _count(r.app, WebhookInbox) == 0
+
+
+def test_the_report_form_offers_the_oa_contact_form_and_the_submitted_phone_fills_it(make_app, settings, oa):
+    with Running(make_app, settings, zalo_oa=oa) as r:
+        uid = "rp1"
+        oa.text(uid, "/phananh Rác đổ đống ở đầu kiệt 45 Trần Phú mấy ngày không ai dọn, bốc mùi")
+
+        def press(data: str) -> None:
+            last = [s for s in oa.sent_to(uid) if s.buttons][-1]
+            oa.press(uid, next(b for b in last.buttons if b["payload"] == BUTTON_PREFIX + data))
+
+        def wait_for(n: int):
+            return oa.wait_sent(uid, n)
+
+        n = len(wait_for(1))
+        steps = [("press", "phananh:catok"), ("loc", None), ("text", "1")]
+        for kind, arg in steps:
+            if kind == "press":
+                press(arg)
+            elif kind == "loc":
+                oa.location(uid, 16.0678, 108.2208, "Kiệt 45 Trần Phú")
+            else:
+                oa.text(uid, arg)
+            got = wait_for(n + 1)
+            n = len(got)
+            time.sleep(0.3)
+            n = len(oa.sent_to(uid))
+        sent = oa.sent_to(uid)
+        form = sent[-1].body["message"]["attachment"]["payload"]
+        assert form["template_type"] == "request_user_info", [s.text for s in sent]
+        oa.submit_info(uid, "Trần Thị B", "0905 111 222", "45 Trần Phú")
+        summary = oa.wait_sent(uid, n + 1)[-1]
+        assert "gọi lại số 0905111222" in summary.text
+        with r.app.db.session() as s:
+            u = s.get(ZaloOaUser, uid)
+            assert u.phone == "0905111222" and u.info_consent_at is not None and u.info_name == "Trần Thị B"
+            assert s.exec(select(Person).where(Person.channel_user_id == uid)).one().phone == "0905111222"

@@ -64,6 +64,13 @@ MAX_UPLOAD = 1024 * 1024  # the OA takes jpg/png up to 1 MB by upload
 MAX_DOWNLOAD = 15 * 1024 * 1024
 MAX_EVENT = 1024 * 1024
 BUTTON_PREFIX = "#nut:"  # an oa.query.hide payload comes back as the resident's text
+# When the report form asks how to call back, the OA's request-user-info form lets the resident
+# share name, phone and address with one tap; the answer arrives as user_submit_info.
+CONTACT_BUTTON = "phananh:chatonly"
+CONTACT_FORM = {"attachment": {"type": "template", "payload": {"template_type": "request_user_info", "elements": [{
+    "title": "Gửi số điện thoại cho phường",
+    "subtitle": "Cán bộ chỉ dùng số này để liên hệ về phản ánh của bạn. Không muốn gửi? Chọn nút ở trên.",
+    "image_url": "https://stc-developers.zdn.vn/images/bg_1.jpg"}]}}}
 
 REPLY_WINDOW = timedelta(hours=48)
 REPLIES_PER_MESSAGE = 8
@@ -740,6 +747,8 @@ class ZaloOaChannel(PartSender):
             rest = reply if i == 0 and not reply.photo else Reply(text="\n".join(chunks[i:]),
                                                                   buttons=reply.buttons if real_buttons else [])
             out.append(Part(lambda m=message: self._cs(chat_id, m), rest))
+        if any(b.data == CONTACT_BUTTON for b in reply.buttons):
+            out.append(Part(lambda: self._cs(chat_id, CONTACT_FORM), Reply(text="")))
         return out
 
     def send(self, chat_id: str, reply: Reply) -> None:

@@ -504,3 +504,18 @@ def test_the_report_form_offers_the_oa_contact_form_and_the_submitted_phone_fill
             u = s.get(ZaloOaUser, uid)
             assert u.phone == "0905111222" and u.info_consent_at is not None and u.info_name == "Trần Thị B"
             assert s.exec(select(Person).where(Person.channel_user_id == uid)).one().phone == "0905111222"
+
+
+def test_odd_signed_events_are_acknowledged_without_harm(make_app, settings, oa):
+    with Running(make_app, settings, zalo_oa=oa) as r:
+        odd = [{"event_name": "user_send_text", "timestamp": "1", "sender": "u-x", "message": {"msg_id": "a1"}},
+               {"event_name": "user_send_image", "timestamp": "2", "sender": {"id": "u-y"},
+                "message": {"msg_id": "a2", "attachments": [{"type": "image", "payload": ["x"]}]}},
+               {"event_name": "user_send_location", "timestamp": "3", "sender": {"id": "u-z"},
+                "message": {"msg_id": "a3", "attachments": [{"payload": {"coordinates": {"latitude": "abc"}}}]}},
+               {"event_name": 5, "timestamp": "4"}, {"timestamp": "5"}]
+        for ev in odd:
+            assert oa.post(ev).status_code == 200
+        assert oa.post(["not", "an", "object"]).status_code == 400
+        assert "chưa xem được" in oa.wait_sent("u-z")[0].text  # unreadable coordinates: a polite answer
+        assert httpx.get(r.url + "/healthz").status_code == 200

@@ -433,7 +433,8 @@ class ZaloOaChannel(PartSender):
 
     def process(self, event: dict) -> None:
         name = str(event.get("event_name") or "")
-        uid = str((event.get("sender") or {}).get("id") or "")
+        uid = _user_key(event) if isinstance(event.get("sender"), dict) else ""
+        uid = "" if uid == "none" else uid[:64]
         if not uid or not name:
             return
         msg = event.get("message") if isinstance(event.get("message"), dict) else {}
@@ -818,7 +819,8 @@ class ZaloOaChannel(PartSender):
 
 
 def _user_key(event: dict) -> str:
-    return str((event.get("sender") or {}).get("id") or "none")
+    sender = event.get("sender")
+    return str(sender.get("id") or "none") if isinstance(sender, dict) else "none"
 
 
 def mount(api, app) -> None:

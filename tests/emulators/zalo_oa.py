@@ -178,12 +178,14 @@ class ZaloOaEmulator:
         """POST an event to the webhook as Zalo does; the user's interaction counts from here."""
         body = json.dumps(ev, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json"}
+        d = ev if isinstance(ev, dict) else {}
         if signature == "auto":
-            headers["X-ZEvent-Signature"] = self.sign(body, ev.get("timestamp", ""))
+            headers["X-ZEvent-Signature"] = self.sign(body, str(d.get("timestamp", "")))
         elif signature is not None:
             headers["X-ZEvent-Signature"] = signature
-        uid = (ev.get("sender") or {}).get("id")
-        if uid and ev.get("event_name", "").startswith(("user_", "follow", "unfollow")):
+        sender = d.get("sender")
+        uid = sender.get("id") if isinstance(sender, dict) else None
+        if uid and str(d.get("event_name", "")).startswith(("user_", "follow", "unfollow")):
             u = self.user(uid)
             with self._lock:
                 u.last_interaction = self.now()

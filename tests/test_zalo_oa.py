@@ -494,9 +494,14 @@ def test_the_report_form_offers_the_oa_contact_form_and_the_submitted_phone_fill
             n = len(got)
             time.sleep(0.3)
             n = len(oa.sent_to(uid))
-        sent = oa.sent_to(uid)
-        form = sent[-1].body["message"]["attachment"]["payload"]
-        assert form["template_type"] == "request_user_info", [s.text for s in sent]
+        def is_form(sent) -> bool:
+            att = sent.body["message"].get("attachment") or {}
+            return (att.get("payload") or {}).get("template_type") == "request_user_info"
+
+        _wait(lambda: any(is_form(x) for x in oa.sent_to(uid)), timeout=20)
+        time.sleep(0.3)
+        n = len(oa.sent_to(uid))
+        assert is_form(oa.sent_to(uid)[-1]) and oa.sent_to(uid)[-2].buttons  # beside the contact buttons
         oa.submit_info(uid, "Trần Thị B", "0905 111 222", "45 Trần Phú")
         summary = oa.wait_sent(uid, n + 1)[-1]
         assert "gọi lại số 0905111222" in summary.text

@@ -42,8 +42,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
-from bot.channels.base import (ChatSerialExecutor, Part, PartSender, backoff, derived_secret, recover_replies,
-                               seen_before)
+from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Replay, backoff, derived_secret,
+                               recover_replies, seen_before)
 from bot.channels.render import numbered, split_text
 from bot.channels.zalo_oa_models import WebhookInbox, ZaloOaFallback, ZaloOaToken, ZaloOaUser
 from bot.core import Attachment, Incoming, Location, Reply
@@ -450,6 +450,7 @@ class ZaloOaChannel(PartSender):
             self._unfollowed(uid)
             return
         if seen_before(self.app, CHANNEL, mid):
+            Replay(uid, mid).send(self, self.app, CHANNEL)  # its stored answer, if it never went out
             return
         if name == "user_submit_info":
             self._submit_info(uid, mid, event.get("info") or {})
@@ -462,7 +463,7 @@ class ZaloOaChannel(PartSender):
 
     def _handle(self, incoming: Incoming) -> None:
         replies = self.app.handle(incoming)
-        self.send_direct(self.app, CHANNEL, incoming.chat_id, replies)
+        self.send_direct(self.app, CHANNEL, incoming.chat_id, replies, update_key=incoming.update_id)
 
     def to_incoming(self, uid: str, mid: str | None, name: str, msg: dict):
         incoming = Incoming(channel=CHANNEL, chat_id=uid, user_id=uid, update_id=mid,

@@ -126,6 +126,12 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
     text = ctx.msg.text or ""
     _remember_address(ctx, text)
     u = replace(u, topics=list(u.topics))  # the understander may cache its result: never edit it
+    if (u.kind == "smalltalk" and (u.intent or "") in dialogue.OOS_INTENTS and current_topic(ctx)
+            and dialogue.policy(text) is None and dialogue.aspect(text) is not None
+            and not dialogue.names_topic(text)):
+        # A bare "ở đâu" after an answer is a follow-up, whichever out-of-scope example it happens
+        # to sit nearest; only the lexical rules may refuse it.
+        u = replace(u, kind="fallback", intent=None)
     u = dialogue.apply_policy(text, u)
     if text.strip().rstrip(".)").isdigit() and len(text.strip()) <= 3:
         # a number matching no option on screen: never a report or a guess

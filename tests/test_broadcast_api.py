@@ -2,6 +2,8 @@
 preview, confirm, and the report; residents opt in through the same server's chat API."""
 from __future__ import annotations
 
+import re
+
 from datetime import datetime, timedelta, timezone
 
 import httpx
@@ -9,12 +11,18 @@ from sqlmodel import create_engine, select, Session
 
 from bot import roles as R
 from bot.clock import to_local
+from bot.config import ROOT
 from bot.models import OutboxMessage, Person
 from tests.helpers import Server
 
 
-def test_staff_token_draft_preview_confirm_and_report(settings):
-    srv = Server(settings).start()
+def test_staff_token_draft_preview_confirm_and_report(settings, tmp_path):
+    # The server runs on the real clock: without quiet hours, the notices it sends do not wait
+    # for 06:00 when the suite runs late in the evening (Vietnam time).
+    profile = tmp_path / "ward.yaml"
+    profile.write_text(re.sub(r"(?m)^quiet_hours:.*$", 'quiet_hours: {start: "00:00", end: "00:00"}',
+                              (ROOT / "knowledge" / "ward.yaml").read_text(encoding="utf-8")), encoding="utf-8")
+    srv = Server(settings, WARD_PROFILE=profile).start()
     try:
         for cid, grp in (("r-1", "tdp-01"), ("r-2", "tdp-01"), ("r-3", "tdp-02")):
             srv.post(cid, "/dangky")

@@ -393,8 +393,10 @@ def test_outbox_notifications_go_out_through_the_channel_senders(make_app, setti
         flood, blocked = tg.calls_of("sendMessage")[:2]
         assert flood.status == 429 and blocked.status == 403
         # (the 403 was already in flight beside it: the dispatcher sends in parallel)
-        assert rows["42"].status == "pending"  # 429: rescheduled after retry_after, nothing sent
-        assert 1 <= (rows["42"].not_before - clock.now()).total_seconds() < 2  # retry_after, from the answer
+        # 429: rescheduled after retry_after, nothing sent. A delivery run's clock moves on with
+        # real time, so on a slow machine the same run may already have retried it (checked below).
+        if rows["42"].status == "pending":
+            assert 1 <= (rows["42"].not_before - clock.now()).total_seconds() < 2  # retry_after, from the answer
         assert zl.texts("zu-1") == ["Phản ánh #3 đã được xử lý\n1. Đánh giá\n(Trả lời bằng số thứ tự)"]
         clock.advance(seconds=2)
         r.app.wake_outbox()
@@ -402,6 +404,7 @@ def test_outbox_notifications_go_out_through_the_channel_senders(make_app, setti
         assert got[0].params["text"] == "Cán bộ phường trả lời câu hỏi #1" and _buttons(got[0]) == ["erase:no"]
         retry = [c for c in tg.calls_of("sendMessage") if c.params["chat_id"] == "42"][-1]
         assert retry.status == 200 and retry.t - flood.t >= 0.95  # the 429 slowed the whole sender
+        assert [c.status for c in tg.calls_of("sendMessage") if c.params["chat_id"] == "42"] == [429, 200]
 
 
 def test_typing_is_shown_before_a_slow_answer_only(make_app, settings, tg, zl):

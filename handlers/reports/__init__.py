@@ -8,8 +8,9 @@ from __future__ import annotations
 
 
 def register(router) -> None:
-    from handlers.reports import flow, reminders, staff, stats  # noqa: F401  (task kinds register on import)
+    from handlers.reports import flow, rating, reminders, staff, stats  # noqa: F401  (task kinds register on import)
     flow.register(router)
+    rating.register(router)
     staff.register(router)
     stats.register(router)
 

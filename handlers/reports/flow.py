@@ -1,5 +1,5 @@
 """The resident's side: the report form (/phananh, free text the NLU calls a complaint, or a photo
-sent out of the blue), status look-up (/tinhtrang), answering a staff question, and the rating."""
+sent out of the blue), status look-up (/tinhtrang), and answering a staff question. The rating is in rating.py."""
 from __future__ import annotations
 
 from sqlmodel import select
@@ -9,10 +9,11 @@ from bot import roles as R
 from bot.clock import fmt_local
 from bot.context import Context
 from bot.core import Button
-from bot.ids import digits_of, parse_id, parse_int
+from bot.ids import digits_of
 from bot.router import Flow, Router
 from handlers.reports import service as S
-from handlers.reports.models import CLOSED, RESOLVED, STATUS_LABELS, Report
+from handlers.reports.models import STATUS_LABELS, Report
+from handlers.reports.rating import own_report as _own_report
 
 CONFIDENT = 0.5  # below this the resident picks the category from the list
 MAX_PHOTOS = 5
@@ -414,15 +415,6 @@ def cmd_status(ctx: Context, args: str) -> None:
 
 
 # --- answering a staff question ----------------------------------------------------------------
-def _own_report(ctx: Context, rid: str) -> Report | None:
-    n = parse_id(rid)
-    r = ctx.session.get(Report, n) if n is not None else None
-    if r is None or r.person_id != ctx.person.id:
-        ctx.reply("Nút này không còn hiệu lực.")
-        return None
-    return r
-
-
 def cb_info(ctx: Context, payload: str) -> None:
     r = _own_report(ctx, payload)
     if r is None:
@@ -473,57 +465,6 @@ class InfoFlow(Flow):
         ctx.reply(f"Đã chuyển thông tin bổ sung cho cán bộ xử lý phản ánh {r.code}. Cảm ơn bạn!")
 
 
-# --- rating ------------------------------------------------------------------------------------
-def cb_rate(ctx: Context, payload: str) -> None:
-    rid, _, stars = payload.partition(":")
-    r = _own_report(ctx, rid)
-    if r is None:
-        return
-    if parse_int(stars, 1, 5) is None:
-        ctx.reply("Nút này không còn hiệu lực.")
-        return
-    if r.rating is not None:
-        ctx.reply(f"Bạn đã đánh giá phản ánh {r.code} rồi ({'★' * r.rating}). Cảm ơn bạn!")
-        return
-    if r.status not in (RESOLVED, CLOSED) or r.resolved_at is None or r.reject_reason:
-        ctx.reply("Phản ánh này chưa xử lý xong nên chưa đánh giá được.")
-        return
-    r.rating = int(stars)
-    ctx.session.add(r)
-    S.add_event(ctx.session, r, ctx.now, "rated", ctx.person.id, stars=r.rating)
-    if r.status == RESOLVED:
-        S.transition(ctx.app, ctx.session, ctx.now, r, CLOSED, ctx.person.id, note="người dân đã đánh giá",
-                     notify=False, cascade=False)
-    if ctx.conv.flow:  # don't throw away a form the resident is filling in
-        ctx.reply(f"Cảm ơn bạn đã đánh giá {'★' * r.rating} cho phản ánh {r.code}!")
-        return
-    ctx.start_flow("parating", "comment", {"report_id": r.id})
-    ctx.reply(f"Cảm ơn bạn đã đánh giá {'★' * r.rating}! Bạn có muốn góp ý thêm cho phường không? "
-              "Gõ góp ý của bạn, hoặc bấm Bỏ qua.", buttons=[("Bỏ qua", "parating:skip")])
-
-
-class RatingFlow(Flow):
-    name = "parating"
-    title = "góp ý về kết quả xử lý"
-
-    def on_comment(self, ctx: Context) -> None:
-        if ctx.msg.button == "parating:skip":
-            ctx.end_flow()
-            ctx.reply("Dạ vâng, cảm ơn bạn đã phản ánh!")
-            return
-        text = (ctx.msg.text or "").strip()
-        if not text:
-            ctx.reply("Bạn gõ góp ý bằng chữ, hoặc bấm Bỏ qua.", buttons=[("Bỏ qua", "parating:skip")])
-            return
-        r = ctx.session.get(Report, ctx.state.get("report_id"))
-        ctx.end_flow()
-        if r is not None:
-            r.rating_comment = text[:1000]
-            ctx.session.add(r)
-            S.add_event(ctx.session, r, ctx.now, "commented", ctx.person.id, note=text[:1000])
-        ctx.reply("Đã ghi nhận góp ý của bạn. Cảm ơn bạn!")
-
-
 # --- erasure -----------------------------------------------------------------------------------
 def on_erase(ctx: Context) -> None:
     """Keep the reports for the ward's records; forget who sent them and how to reach them."""
@@ -538,7 +479,6 @@ def on_erase(ctx: Context) -> None:
 def register(r: Router) -> None:
     r.flow(ReportFlow())
     r.flow(InfoFlow())
-    r.flow(RatingFlow())
     r.command("phananh", "gửi phản ánh về trật tự, vệ sinh đô thị")(cmd_report)
     r.command("tinhtrang", "xem tình trạng phản ánh của bạn", keeps_flow=True)(cmd_status)
     r.on_kind("complaint", on_complaint)
@@ -546,5 +486,4 @@ def register(r: Router) -> None:
     r.callback("pamedia")(cb_media)
     r.callback("pareply")(cb_info)
     options.accept_free_text("pareply")
-    r.callback("parate")(cb_rate)
     r.on_erase(on_erase)

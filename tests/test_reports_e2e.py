@@ -48,7 +48,7 @@ def test_report_lifecycle_with_reminder_escalation_restart_and_rating(make_app, 
     assert code in card.payload["text"] and "45 Lê Lợi" in card.payload["text"]
     assert "0905123456" in card.payload["text"] and "Tổ dân phố 2" in card.payload["text"]
     assert {b["data"] for b in card.payload["buttons"]} == {"pa:acc:1", "pa:asg:1", "pa:ask:1", "pa:res:1",
-                                                           "pa:rej:1"}
+                                                           "pa:tr:1", "pa:rej:1"}
 
     # restart in the middle: a new process on the same database
     a1.close()

@@ -60,7 +60,8 @@ def test_unicode_digits_and_huge_ids_never_end_in_the_internal_error(app, clock)
                     "/dangkylop ²", "/diemdanh ²", "/diemdanh 1 ² 3", f"/diemdanh 1 1 {huge}", "/baocaogui ²",
                     "/xoathanhvien ²", f"/xoathanhvien {huge}", "/chuyendoi ² tdp-01", "/danop nam ²",
                     f"/danop nam {huge}", "/tinhtrang ²", f"/tinhtrang {huge}"]
-    staff_buttons = ["pa:acc:²", f"pa:acc:{huge}", "pa:to:1:²", f"pa:to:1:{huge}", "ddanh:²", f"ddanh:{huge}",
+    staff_buttons = ["pa:acc:²", f"pa:acc:{huge}", "pa:to:1:²", f"pa:to:1:{huge}", "pa:tr:²", "pa:tru:1:²",
+                     f"pa:tru:{huge}:ca", "ddanh:²", f"ddanh:{huge}",
                      "ddanh:done²", f"ddanh:done{huge}", "tward:²-1", f"tward:{huge}-{huge}", "tsubmit:ok:tdp-01:²-²",
                      "tsess:edit:²", f"tsess:edit:{huge}"]
     resident_buttons = ["pareply:²", f"pareply:{huge}", "parate:²:5", "parate:1:²", f"parate:{huge}:{huge}",

@@ -216,20 +216,6 @@ def _apply(app, s, now, st, r: Report, action: str, note: str, photo: str | None
         return f"Đã ghi nhận không xử lý {r.code}; người dân đã được báo lý do."
     if action == "transfer":
         unit = str(form.get("unit") or "")
-        if app.profile.unit(unit) is None or unit == r.unit_id:
-            raise ValueError("Bạn chọn một đơn vị khác để chuyển.")
-        old = r.unit_id
-        for item in S.followers(s, r):
-            item.unit_id, item.updated_at = unit, now
-            s.add(item)
-        ev = S.add_event(s, r, now, "transferred", st.person_id, who, note=note or None, **{"from": old, "to": unit})
-        chat = S.unit_chat(app, unit)
-        if chat:
-            enqueue(s, chat.channel, chat.chat_id, S.card(app, r, f"Phản ánh chuyển từ {S.unit_name(app, old)}"),
-                    now=now, dedupe_key=f"report:{r.id}:card:{ev.id}")
-        for item in S.followers(s, r):
-            S.notify_resident(app, s, now, item, ev,
-                              text=f"Phản ánh {item.code} của bạn đã được chuyển cho {S.unit_name(app, unit)} "
-                                   "xử lý theo đúng thẩm quyền.")
+        S.transfer(app, s, now, r, unit, st.person_id, who, note=note or None)
         return f"Đã chuyển {r.code} cho {S.unit_name(app, unit)}."
     raise ValueError("Thao tác không hợp lệ.")

@@ -250,7 +250,8 @@ def card_buttons(r: Report) -> list[Button]:
         b.append(Button("Tiếp nhận", f"pa:acc:{r.id}"))
     if r.status in OPEN_STATUSES:
         b += [Button("Giao cán bộ", f"pa:asg:{r.id}"), Button("Hỏi thêm người dân", f"pa:ask:{r.id}"),
-              Button("Đã xử lý xong", f"pa:res:{r.id}"), Button("Từ chối", f"pa:rej:{r.id}")]
+              Button("Đã xử lý xong", f"pa:res:{r.id}"), Button("Chuyển đơn vị", f"pa:tr:{r.id}"),
+              Button("Từ chối", f"pa:rej:{r.id}")]
     return b
 
 
@@ -319,6 +320,33 @@ def transition(app: "App", session: Session, now: datetime, r: Report, to: str, 
         sched.schedule(session, f"report:{r.id}:autoclose", "report.autoclose", now + AUTOCLOSE_AFTER,
                        {"report_id": r.id})
     return first_event
+
+
+def transfer(app: "App", session: Session, now: datetime, r: Report, unit_id: str, actor_id: int | None,
+             actor_label: str | None = None, note: str | None = None) -> ReportEvent:
+    """Hand a report (and its duplicates) to another unit: that unit's chat gets the card and each
+    resident is told which unit now handles it (never that it "không được xử lý")."""
+    if r.status not in OPEN_STATUSES:
+        raise TransitionError(f"Phản ánh {r.code} đã {STATUS_LABELS[r.status]}, không chuyển được nữa.")
+    if app.profile.unit(unit_id) is None or unit_id == r.unit_id:
+        raise TransitionError("Bạn chọn một đơn vị khác để chuyển.")
+    old = r.unit_id
+    for item in followers(session, r):
+        item.unit_id, item.updated_at = unit_id, now
+        session.add(item)
+    ev = add_event(session, r, now, "transferred", actor_id, actor_label, note=note or None,
+                   **{"from": old, "to": unit_id})
+    chat = unit_chat(app, unit_id)
+    if chat:
+        reply = card(app, r, f"Phản ánh chuyển từ {unit_name(app, old)}:")
+        if note:
+            reply.text += f"\nGhi chú khi chuyển: {note}"
+        enqueue(session, chat.channel, chat.chat_id, reply, now=now, dedupe_key=f"report:{r.id}:card:{ev.id}")
+    for item in followers(session, r):
+        notify_resident(app, session, now, item, ev,
+                        text=f"Phản ánh {item.code} của bạn đã được chuyển cho {unit_name(app, unit_id)} "
+                             "xử lý theo đúng thẩm quyền.")
+    return ev
 
 
 def status_message(app: "App", r: Report) -> str:

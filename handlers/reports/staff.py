@@ -83,6 +83,21 @@ def cb_card(ctx: Context, payload: str) -> None:
                            S.card(ctx.app, r, f"{who} giao bạn xử lý phản ánh"),
                            dedupe_key=f"report:{r.id}:assign:{member.id}:{ctx.now.timestamp():.0f}")
             ctx.reply(f"Đã giao phản ánh {r.code} cho {_staff_name(member)}.")
+        elif action == "tr":
+            units = [u for u in ctx.app.profile.units if u.id != r.unit_id]
+            if not units:
+                ctx.reply("Phường chưa khai báo đơn vị nào khác để chuyển.")
+                return
+            ctx.reply(f"Chuyển phản ánh {r.code} (đang ở {S.unit_name(ctx.app, r.unit_id)}) cho đơn vị nào?",
+                      buttons=[(u.name, f"pa:tru:{r.id}:{u.id}") for u in units])
+        elif action == "tru":
+            if ctx.app.profile.unit(extra) is None or extra == r.unit_id:
+                ctx.reply("Bạn chọn một đơn vị khác để chuyển.")
+                return
+            ctx.start_flow("pastaff", "trnote", {"action": "tr", "unit": extra, "report_id": r.id,
+                                                 "by": ctx.person.id, "by_name": who})
+            ctx.reply(f"Bạn nhập ghi chú cho {S.unit_name(ctx.app, extra)} (lý do chuyển), hoặc bấm Bỏ qua. "
+                      "(gõ /huy để thôi)", buttons=[("Bỏ qua", "pastaff:skip")])
         elif action in ("ask", "res", "rej"):
             if action == "ask" and not (r.channel and r.chat_id):
                 phone = f" Số điện thoại để lại: {r.contact_phone}." if r.contact_phone else ""
@@ -101,7 +116,8 @@ def cb_card(ctx: Context, payload: str) -> None:
 
 
 class StaffActionFlow(Flow):
-    """ask: question -> sent; res: note -> optional photo -> resolved; rej: reason -> rejected."""
+    """ask: question -> sent; res: note -> optional photo -> resolved; rej: reason -> rejected;
+    tr: optional note -> transferred to the unit chosen on the card."""
     name = "pastaff"
     title = "thao tác xử lý phản ánh"
     roles = (R.STAFF,)
@@ -155,6 +171,29 @@ class StaffActionFlow(Flow):
                 ctx.reply(f"Đã gửi câu hỏi tới người phản ánh {r.code}.")
         except S.TransitionError as e:
             ctx.reply(str(e))
+
+    def on_trnote(self, ctx: Context) -> None:
+        r = self._report(ctx)
+        if r is None:
+            return
+        note = None
+        if ctx.msg.button != "pastaff:skip":
+            note = (ctx.msg.text or "").strip()
+            if not note or ctx.msg.button or ctx.msg.photos or ctx.msg.files:
+                ctx.reply("Bạn gõ ghi chú bằng chữ, hoặc bấm Bỏ qua.", buttons=[("Bỏ qua", "pastaff:skip")])
+                return
+            if len(note) > MAX_NOTE:
+                ctx.reply(f"Ghi chú dài quá, bạn rút gọn dưới {MAX_NOTE} ký tự nhé.",
+                          buttons=[("Bỏ qua", "pastaff:skip")])
+                return
+        unit = ctx.state.get("unit") or ""
+        ctx.end_flow()
+        try:
+            S.transfer(ctx.app, ctx.session, ctx.now, r, unit, ctx.person.id, _staff_name(ctx.person), note=note)
+        except S.TransitionError as e:
+            ctx.reply(str(e))
+            return
+        ctx.reply(f"Đã chuyển phản ánh {r.code} cho {S.unit_name(ctx.app, unit)}; người dân đã được báo.")
 
     def on_photo(self, ctx: Context) -> None:
         r = self._report(ctx)

@@ -1,7 +1,9 @@
 """Roles are granted by an admin or a one-time invite code, never by what a user claims."""
 from __future__ import annotations
 
+import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlmodel import Session, select, update
@@ -81,15 +83,40 @@ def revoke(session: Session, person_id: int, role: str, now: datetime) -> int:
     return n
 
 
+def invite_key(code: str) -> str:
+    """What the database keeps of an invite code: a database leak must not hand out roles, and
+    a code is typed by a person, so it is compared by its hash like the web session tokens."""
+    return hashlib.sha256(code.encode("ascii")).hexdigest()[:32]  # 128 bits fit the 32-char key
+
+
+@dataclass(frozen=True)
+class IssuedInvite:
+    """A new invite: the code to give out (shown once, never stored) and its row."""
+    code: str
+    row: Invite
+
+    @property
+    def role(self) -> str:
+        return self.row.role
+
+    @property
+    def expires_at(self) -> datetime:
+        return self.row.expires_at
+
+    @property
+    def key(self) -> str:
+        return self.row.code
+
+
 def create_invite(session: Session, role: str, now: datetime, created_by: int | None = None,
                   group_code: str | None = None, unit_id: str | None = None,
-                  valid_days: int = 7) -> Invite:
+                  valid_days: int = 7) -> IssuedInvite:
     code = "".join(secrets.choice(_ALPHABET) for _ in range(8))
-    inv = Invite(code=code, role=role, group_code=group_code, unit_id=unit_id, created_by=created_by,
-                 created_at=now, expires_at=now + timedelta(days=valid_days))
+    inv = Invite(code=invite_key(code), role=role, group_code=group_code, unit_id=unit_id,
+                 created_by=created_by, created_at=now, expires_at=now + timedelta(days=valid_days))
     session.add(inv)
     session.flush()
-    return inv
+    return IssuedInvite(code, inv)
 
 
 class InviteError(Exception):
@@ -102,10 +129,11 @@ def redeem_invite(session: Session, code: str, person: Person, now: datetime) ->
         raise InviteError("Mã mời không đúng. Bạn kiểm tra lại giúp mình nhé.")
     # One conditional UPDATE claims the code: of several people redeeming it at the same instant
     # (on any worker), the database lets exactly one through; the others match no row.
-    claimed = session.exec(update(Invite).where(Invite.code == code, Invite.used_at.is_(None),
+    key = invite_key(code)
+    claimed = session.exec(update(Invite).where(Invite.code == key, Invite.used_at.is_(None),
                                                 Invite.expires_at >= now)
                            .values(used_by=person.id, used_at=now)).rowcount
-    inv = session.get(Invite, code)
+    inv = session.get(Invite, key)
     if inv is None:
         raise InviteError("Mã mời không đúng. Bạn kiểm tra lại giúp mình nhé.")
     if claimed != 1:

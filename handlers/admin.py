@@ -40,7 +40,7 @@ def cmd_invite(ctx: Context, args: str) -> None:
     else:
         group = None
     inv = R.create_invite(ctx.session, role, ctx.now, created_by=ctx.person.id, group_code=group)
-    ctx.audit("invite_created", "invite", inv.code, role=role, group=group)
+    ctx.audit("invite_created", "invite", inv.key, role=role, group=group)
     where = f" ({ctx.app.profile.group(group).name})" if group else ""
     ctx.reply(f"Mã mời {R.ROLE_LABELS[role]}{where}: {inv.code}\n"
               f"Người nhận gõ /nhapma {inv.code} trong khung chat với Trợ lý. "

@@ -254,8 +254,43 @@ def test_an_invite_code_is_one_time_under_concurrency(app):
     assert all("đã được dùng" in v for k, v in out.items() if k not in winners)
     with app.db.session() as s:
         assert len(list(s.exec(select(RoleGrant).where(RoleGrant.role == R.ADMIN)))) == 1
-        inv = s.get(Invite, code)
+        inv = s.get(Invite, R.invite_key(code))
         assert inv.used_by == s.exec(select(Person).where(Person.channel_user_id == winners[0])).one().id
+
+
+def test_invite_codes_are_kept_only_as_hashes(app):
+    """A copy of the database must not hand out roles: the code lives only in the reply that
+    shows it (the retry store, cleared within a day, and the outbox until sent)."""
+    import re
+    admin = with_role(app, Chat(app, "inv-admin", name="Quản trị"), R.ADMIN)
+    out = admin.text("/moi canbo")
+    code = re.search(r"/nhapma ([A-Z0-9]{8})", out).group(1)
+    found = [f for f in _scan(app, [code]) if not f.startswith(("processed_update.", "outbox."))]
+    assert found == []
+    assert "Chào mừng" in Chat(app, "inv-new", name="Cán bộ mới").text(f"/nhapma {code.lower()}")
+    with app.db.session() as s:
+        assert s.get(Invite, R.invite_key(code)).used_by is not None
+
+
+def test_invite_codes_issued_before_hashing_still_work(tmp_path):
+    """Migration 0090 hashes the codes already in the database; they keep working."""
+    from datetime import datetime, timedelta, timezone
+    import sqlalchemy as sa
+    from alembic import command
+    from bot.db import alembic_config
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    cfg = alembic_config(url)
+    command.upgrade(cfg, "0080_webadmin")  # a database from before the hashing
+    eng = sa.create_engine(url)
+    exp = datetime.now(timezone.utc) + timedelta(days=3)
+    with eng.begin() as c:
+        c.execute(sa.text("INSERT INTO invite (code, role, created_at, expires_at) "
+                          "VALUES ('AB3D5F7H', 'staff', :n, :e)"), {"n": datetime.now(timezone.utc), "e": exp})
+    command.upgrade(cfg, "heads")
+    with eng.connect() as c:
+        codes = [r[0] for r in c.execute(sa.text("SELECT code FROM invite"))]
+    assert codes == [R.invite_key("AB3D5F7H")]
+    eng.dispose()
 
 
 def test_invite_attempts_are_rate_limited_per_chat(app, clock):

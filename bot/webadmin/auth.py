@@ -177,7 +177,7 @@ def start_link(session: Session, acc: StaffAccount, now: datetime) -> str:
     """A one-time code the staff member sends in chat (/nhapma CODE): redeeming it grants the
     account's role to their chat identity, and the account then acts as that person."""
     inv = R.create_invite(session, acc.role, now, created_by=acc.person_id, valid_days=1)
-    acc.link_code = inv.code
+    acc.link_code = inv.key  # the invite's stored key, not the code itself
     session.add(acc)
     return inv.code
 

@@ -28,6 +28,11 @@ MAX_TYPED_WORDS = 5  # longer messages are sentences, never a typed option
 # Button prefixes whose callback takes the free text typed after the message (the reports
 # feature's "Trả lời cán bộ": the typed answer reaches the staff member who asked).
 _FREE_TEXT: set[str] = set()
+# Button labels with the phrases people type for them (folded). A reply starting with one of them
+# means that button even as a sentence ("vẫn còn rác ở đầu kiệt"), and the words are kept for the
+# callback. Such labels are not chosen by a bare "không" (polarity), only by their own words.
+_SYNONYMS: dict[str, tuple[str, ...]] = {}
+MAX_SYNONYM_WORDS = 15
 
 
 class PendingOption(SQLModel, table=True):
@@ -46,6 +51,20 @@ class PendingOption(SQLModel, table=True):
 def accept_free_text(prefix: str) -> None:
     """Free text typed after a message carrying a `prefix:` button goes to that callback."""
     _FREE_TEXT.add(prefix)
+
+
+def synonyms(label: str, *phrases: str) -> None:
+    """Typed phrases meaning the button labelled `label`, wherever it is offered."""
+    _SYNONYMS[_clean(label)] = tuple(_clean(p) for p in phrases)
+
+
+def match_synonym(text: str, buttons: list[dict]) -> str | None:
+    """The data of the button whose registered phrase `text` starts with (unique), or None."""
+    t = _clean(text)
+    if not t or len(t.split()) > MAX_SYNONYM_WORDS:
+        return None
+    hits = [b for b in buttons if any(_starts(t, (p,)) for p in _SYNONYMS.get(_clean(b["text"]), ()))]
+    return hits[0]["data"] if len(hits) == 1 else None
 
 
 def remember(session: Session, channel: str, chat_id: str, buttons: Iterable[dict], now: datetime) -> None:
@@ -137,7 +156,7 @@ def match(text: str, buttons: list[dict], strict: bool = False) -> str | None:
         if len(hits) == 1:
             return hits[0]["data"]
     if pol is not None:
-        hits = [b for b, lp in zip(buttons, label_pol) if lp == pol]
+        hits = [b for b, lp, lab in zip(buttons, label_pol, labels) if lp == pol and lab not in _SYNONYMS]
         if len(hits) == 1:
             return hits[0]["data"]
     return None
@@ -171,8 +190,11 @@ def map_text(ctx: "Context") -> None:
     sources.sort(key=lambda x: x[0], reverse=True)  # stable: a notice and a reply at once, notice first
     for _, buttons, row in sources:
         data = match(msg.text, buttons, strict=msg.is_group)
+        keep = data is None and not msg.is_group and (data := match_synonym(msg.text, buttons)) is not None
         if data is not None:
-            msg.button, msg.text = data, None
+            msg.button = data
+            if not keep:
+                msg.text = None
             if row is not None:
                 s.delete(row)  # answered: "5" later is a new message, not this rating again
             return

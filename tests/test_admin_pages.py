@@ -99,7 +99,7 @@ def test_report_handled_end_to_end_resident_told_each_step(client, app, tmp_path
                files={"photo": ("sau.jpg", JPEG, "image/jpeg")})
     assert "xử lý xong" in done.text
     msg = outbox(app, "dan-1")[-1].payload
-    assert "Đã thu gom sạch" in msg["text"] and msg["photo"] and len(msg["buttons"]) == 5  # rating stars
+    assert "Đã thu gom sạch" in msg["text"] and msg["photo"] and len(msg["buttons"]) == 6  # rating stars, "Chưa xử lý xong"
     with app.db.session() as s:
         r2 = s.get(Report, r.id)
         assert r2.status == "resolved" and r2.resolution_photo

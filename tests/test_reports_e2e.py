@@ -75,7 +75,7 @@ def test_report_lifecycle_with_reminder_escalation_restart_and_rating(make_app, 
     notes = [m.payload for m in outbox(a2, "res-1")]
     assert "đang xử lý" in notes[0]["text"]
     assert "đã được xử lý xong" in notes[1]["text"] and "Đã điều xe thu gom" in notes[1]["text"]
-    assert [b["data"] for b in notes[1]["buttons"]] == [f"parate:1:{n}" for n in range(1, 6)]
+    assert [b["data"] for b in notes[1]["buttons"]] == [f"parate:1:{n}" for n in range(1, 6)] + ["paredo:1"]
     with a2.db.session() as s:
         pending = s.exec(select(ScheduledTask).where(ScheduledTask.status == "pending", ScheduledTask.key.startswith("report:"))).all()
         assert [t.key for t in pending] == ["report:1:autoclose"]  # reminders cancelled when handled

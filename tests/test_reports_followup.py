@@ -2,6 +2,8 @@
 through one service function), reopening on a low rating or "chưa xử lý xong"."""
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlmodel import select
 
@@ -86,3 +88,202 @@ def test_staff_lose_the_role_mid_transfer(app, clock):
     with app.db.session() as s:
         assert s.get(Report, 1).unit_id == "ktht"
     assert "transferred" not in _events(app)
+
+
+# ------------------------------------------------------------------------------ reopen
+
+def _resolve(staff: StaffChat, rid=1, note="Đã thu gom") -> None:
+    staff.press(f"pa:res:{rid}")
+    staff.say(note)
+    assert "xử lý xong" in staff.text(button="pastaff:skip")
+
+
+def _report(app, rid=1) -> Report:
+    with app.db.session() as s:
+        return s.get(Report, rid)
+
+
+def _pending_tasks(app) -> list[str]:
+    from bot.models import ScheduledTask
+    with app.db.session() as s:
+        return sorted(t.key for t in s.exec(select(ScheduledTask).where(ScheduledTask.status == "pending",
+                                                                          ScheduledTask.key.startswith("report:"))))
+
+
+def test_low_rating_reopens_with_a_fresh_deadline_and_a_second_round(app, clock):
+    from scheduler.core import run_due
+    lan = make_staff(app, clock)
+    res = Chat(app, "r1")
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    lan.press("pa:acc:1")
+    clock.advance(hours=30)
+    _resolve(lan)
+    notice = outbox(app, "r1")[-1].payload
+    assert "Chưa xử lý xong" in notice["text"] and notice["buttons"][-1]["data"] == "paredo:1"
+    assert _pending_tasks(app) == ["report:1:autoclose"]
+
+    out = res.text(button="parate:1:2")
+    assert "chuyển lại phản ánh PA-2026-000001 cho Phòng Kinh tế" in out and "không được xử lý" not in out
+    r = _report(app)
+    assert (r.status, r.rating, r.resolved_at) == ("in_progress", None, None)
+    assert r.resolve_by.replace(tzinfo=None) == (clock.now() + timedelta(hours=48)).replace(tzinfo=None)
+    assert _events(app)[-2:] == ["rated", "reopened"]
+    assert _pending_tasks(app) == ["report:1:r1:escalate"]
+    card = outbox(app, KTHT_CHAT, "report:1:reopen:")[-1].payload
+    assert "Người dân báo chưa xử lý xong" in card["text"] and "★★" in card["text"]
+    assert "pa:res:1" in {b["data"] for b in card["buttons"]}
+    # the resident's words follow to the unit chat
+    assert "Đã chuyển ý kiến" in res.text("Mới dọn một nửa, vẫn còn đống rác ở góc kiệt")
+    assert "vẫn còn đống rác" in outbox(app, KTHT_CHAT)[-1].payload["text"]
+
+    # the new deadline is watched again (its own outbox key: the first round's escalation was sent)
+    clock.advance(hours=49)
+    assert run_due(app, prefix="report:") == 1
+    (esc,) = outbox(app, "-1001000000020", "report:1:r1:escalate")
+    assert "quá hạn" in esc.payload["text"]
+    assert "report:1:r1:followup:1" in _pending_tasks(app)
+
+    # a second resolve asks for a new rating; a good one closes the report
+    _resolve(lan, note="Đã dọn sạch toàn bộ")
+    assert _pending_tasks(app) == ["report:1:r1:autoclose"]
+    again = outbox(app, "r1")[-1].payload
+    assert "Đã dọn sạch toàn bộ" in again["text"] and again["buttons"][4]["data"] == "parate:1:5"
+    assert "góp ý" in res.text(button="parate:1:5")
+    r = _report(app)
+    assert (r.status, r.rating) == ("closed", 5)
+    assert [e for e in _events(app) if e in ("resolved", "reopened", "rated")] == [
+        "resolved", "rated", "reopened", "resolved", "rated"]
+
+
+def test_typed_not_done_after_the_resolved_notice_reopens_with_the_words(app, clock):
+    lan = make_staff(app, clock)
+    res = Chat(app, "r1")
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    _resolve(lan)
+    res.say("làm căn cước ở đâu")  # something else in between: the notice's options stay open
+    res.say("không")
+    assert _report(app).status == "resolved"  # a bare "không" is not "chưa xử lý xong"
+    out = res.text("vẫn còn rác ở đầu kiệt, xe rác chưa tới")
+    assert "chuyển lại" in out and "Bỏ qua" not in out  # the words came with it: nothing more to ask
+    assert _report(app).status == "in_progress"
+    card = outbox(app, KTHT_CHAT, "report:1:reopen:")[-1].payload
+    assert "xe rác chưa tới" in card["text"]
+    # pressing it again while the unit works on it
+    assert "đang được" in res.text(button="paredo:1")
+    assert _events(app).count("reopened") == 1
+
+
+@pytest.mark.parametrize("typed", ["chưa xong", "Chưa xử lý xong", "vẫn chưa", "6"])
+def test_typed_forms_of_not_done(app, clock, typed):
+    lan = make_staff(app, clock)
+    res = Chat(app, "r1", channel="zalo")
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    _resolve(lan)
+    assert "chuyển lại" in res.text(typed)
+    assert _report(app).status == "in_progress"
+
+
+def test_good_rating_with_a_comment_stays_closed(app, clock):
+    lan = make_staff(app, clock)
+    res = Chat(app, "r1")
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    _resolve(lan)
+    assert "góp ý" in res.text(button="parate:1:3")
+    assert "Đã ghi nhận góp ý" in res.text("Xử lý hơi chậm")
+    r = _report(app)
+    assert (r.status, r.rating, r.rating_comment) == ("closed", 3, "Xử lý hơi chậm")
+    assert "reopened" not in _events(app) and not outbox(app, KTHT_CHAT, "report:1:reopen:")
+
+
+def test_a_duplicate_reopens_the_main_report_and_rejected_ones_cannot_be_reopened(app, clock):
+    lan = make_staff(app, clock)
+    file_report(Chat(app, "r1"), "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    file_report(Chat(app, "r2"), "Bãi rác bốc mùi đầu kiệt Lê Lợi", location=NEAR)
+    _resolve(lan)
+    assert "chuyển lại" in Chat(app, "r2").text(button="paredo:2")
+    assert (_report(app, 1).status, _report(app, 2).status) == ("in_progress", "in_progress")
+    card = outbox(app, KTHT_CHAT, "report:1:reopen:")[-1].payload
+    assert "PA-2026-000001" in card["text"] and "PA-2026-000002" in card["text"]
+    assert "chuyển lại" not in outbox(app, "r1")[-1].payload["text"]  # the other resident is not disturbed
+    lan.press("pa:rej:1")
+    lan.say("Khu vực thuộc dự án, chủ đầu tư tự thu gom")
+    assert "đã đóng" in Chat(app, "r1").text(button="paredo:1")
+    assert "chưa xử lý xong nên chưa đánh giá" in Chat(app, "r1").text(button="parate:1:1")
+    assert _report(app, 1).status == "rejected"
+
+
+# ------------------------------------------------------------------------------ channels
+
+def _wait_for(get_texts, needle: str, timeout: float = 20) -> str:
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        hit = [t for t in get_texts() if needle in t]
+        if hit:
+            return hit[-1]
+        time.sleep(0.05)
+    raise AssertionError(f"{needle!r} not in {get_texts()}")
+
+
+@pytest.fixture
+def emus():
+    from tests.emulators.telegram import TelegramEmulator
+    from tests.emulators.zalo import ZaloEmulator
+    tg, zl = TelegramEmulator().start(), ZaloEmulator().start()
+    yield tg, zl
+    tg.stop()
+    zl.stop()
+
+
+def test_transfer_and_reopen_on_telegram_staff_chats_and_zalo(make_app, settings, clock, emus):
+    from bot import roles as R
+    from handlers.reports import service as RS
+    from tests.channel_helpers import Running
+    tg, zl = emus
+    with Running(make_app, settings, telegram=tg, zalo=zl) as run:
+        app = run.app
+        with app.db.session() as s:
+            code = R.create_invite(s, R.STAFF, clock.now()).code
+            s.commit()
+        tg.text(777, f"/nhapma {code}", user_id=777)
+        tg.wait_sent(777, 1)
+        zl.text("zu-7", "xin chào")
+        zl.wait_sent("zu-7", 1)
+        with app.db.session() as s:
+            from bot.models import Person
+            person = s.exec(select(Person).where(Person.chat_id == "zu-7")).one()
+            r = RS.create_report(app, s, clock.now(), category="rac-thai", description="Rác đổ trộm đầu kiệt 9",
+                                 address="kiệt 9 Lê Lợi", person=person, channel="zalo", chat_id="zu-7")
+            s.commit()
+            rid = r.id
+        app.wake_outbox()
+        ktht, ca = int(KTHT_CHAT), int(CA_CHAT)
+        _wait_for(lambda: tg.texts(ktht), "Phản ánh mới")
+        clock.advance(minutes=5)  # the list below is newer than the card: "1" is its first unit
+        # staff transfer from the Telegram unit chat: a typed number picks the unit
+        tg.press(ktht, f"pa:tr:{rid}", user_id=777)
+        _wait_for(lambda: tg.texts(ktht), "cho đơn vị nào")
+        tg.text(ktht, "1", user_id=777)
+        _wait_for(lambda: tg.texts(ktht), "ghi chú cho Công an phường")
+        tg.text(ktht, "Đổ trộm, cần công an xử phạt", user_id=777)
+        _wait_for(lambda: tg.texts(ktht), "Đã chuyển phản ánh")
+        app.wake_outbox()
+        assert "công an xử phạt" in _wait_for(lambda: tg.texts(ca), "chuyển từ")
+        told = _wait_for(lambda: zl.texts("zu-7"), "chuyển cho Công an phường")
+        assert "không được xử lý" not in told
+        # the new unit resolves; the Zalo resident types "vẫn còn..." (no buttons on Zalo)
+        tg.press(ca, f"pa:res:{rid}", user_id=777)
+        _wait_for(lambda: tg.texts(ca), "kết quả xử lý")
+        tg.text(ca, "Đã nhắc nhở, dọn sạch", user_id=777)
+        _wait_for(lambda: tg.texts(ca), "ảnh sau khi xử lý")
+        tg.press(ca, "pastaff:skip", user_id=777)
+        app.wake_outbox()
+        notice = _wait_for(lambda: zl.texts("zu-7"), "đã được xử lý xong")
+        assert "6. Chưa xử lý xong" in notice
+        zl.text("zu-7", "vẫn còn rác, chưa ai dọn cả")
+        assert "cho Công an phường" in _wait_for(lambda: zl.texts("zu-7"), "chuyển lại")
+        app.wake_outbox()
+        card = _wait_for(lambda: tg.texts(ca), "Người dân báo chưa xử lý xong")
+        assert "chưa ai dọn cả" in card
+        with app.db.session() as s:
+            assert s.get(Report, rid).status == "in_progress"

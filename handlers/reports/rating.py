@@ -1,12 +1,16 @@
-"""The resident's rating of a resolved report (the "parate" stars on the resolved notice) and the
-optional comment that follows it (the "parating" flow)."""
+"""The resident's answer to a resolved report: the "parate" stars, the optional comment that follows
+them (the "parating" flow), and "Chưa xử lý xong" ("paredo", or typed: "chưa xong", "vẫn còn"...).
+A 1-2 star rating or "chưa xử lý xong" reopens the report for the unit (service.reopen)."""
 from __future__ import annotations
 
+from bot import options
 from bot.context import Context
 from bot.ids import parse_id, parse_int
 from bot.router import Flow, Router
 from handlers.reports import service as S
-from handlers.reports.models import CLOSED, RESOLVED, Report
+from handlers.reports.models import CLOSED, OPEN_STATUSES, RESOLVED, Report
+
+LOW_RATING = 2  # this many stars or fewer: the resident is not satisfied, the unit looks again
 
 
 def own_report(ctx: Context, rid: str) -> Report | None:
@@ -35,6 +39,9 @@ def cb_rate(ctx: Context, payload: str) -> None:
     r.rating = int(stars)
     ctx.session.add(r)
     S.add_event(ctx.session, r, ctx.now, "rated", ctx.person.id, stars=r.rating)
+    if r.rating <= LOW_RATING:
+        _reopen(ctx, r, stars=r.rating)
+        return
     if r.status == RESOLVED:
         S.transition(ctx.app, ctx.session, ctx.now, r, CLOSED, ctx.person.id, note="người dân đã đánh giá",
                      notify=False, cascade=False)
@@ -44,6 +51,33 @@ def cb_rate(ctx: Context, payload: str) -> None:
     ctx.start_flow("parating", "comment", {"report_id": r.id})
     ctx.reply(f"Cảm ơn bạn đã đánh giá {'★' * r.rating}! Bạn có muốn góp ý thêm cho phường không? "
               "Gõ góp ý của bạn, hoặc bấm Bỏ qua.", buttons=[("Bỏ qua", "parating:skip")])
+
+
+def cb_redo(ctx: Context, payload: str) -> None:
+    """"Chưa xử lý xong" pressed, or typed (the words come along in msg.text)."""
+    r = own_report(ctx, payload)
+    if r is None:
+        return
+    if r.status in OPEN_STATUSES:
+        ctx.reply(f"Phản ánh {r.code} đang được {S.unit_name(ctx.app, r.unit_id)} xử lý tiếp. "
+                  "Khi có kết quả phường sẽ báo bạn.")
+        return
+    if not S.can_reopen(r):
+        ctx.reply(f"Phản ánh {r.code} đã đóng. Nếu sự việc vẫn còn, bạn gửi phản ánh mới bằng /phananh nhé.")
+        return
+    _reopen(ctx, r, words=(ctx.msg.text or "").strip() or None)
+
+
+def _reopen(ctx: Context, r: Report, stars: int | None = None, words: str | None = None) -> None:
+    S.reopen(ctx.app, ctx.session, ctx.now, r, ctx.person.id, words=words, stars=stars)
+    told = (f"Dạ, phường đã chuyển lại phản ánh {r.code} cho {S.unit_name(ctx.app, r.unit_id)} "
+            "để xử lý tiếp. Khi xong phường sẽ báo bạn.")
+    if words or ctx.conv.flow:  # the unit has the resident's words, or a form is open: don't disturb it
+        ctx.reply(told)
+        return
+    ctx.start_flow("parating", "comment", {"report_id": r.id, "reopened": True})
+    ctx.reply(told + "\nBạn cho phường biết sự việc còn thế nào (gõ ngắn gọn), hoặc bấm Bỏ qua.",
+              buttons=[("Bỏ qua", "parating:skip")])
 
 
 class RatingFlow(Flow):
@@ -60,14 +94,29 @@ class RatingFlow(Flow):
             ctx.reply("Bạn gõ góp ý bằng chữ, hoặc bấm Bỏ qua.", buttons=[("Bỏ qua", "parating:skip")])
             return
         r = ctx.session.get(Report, ctx.state.get("report_id"))
+        reopened = ctx.state.get("reopened")
         ctx.end_flow()
-        if r is not None:
+        if r is None:
+            ctx.reply("Đã ghi nhận góp ý của bạn. Cảm ơn bạn!")
+            return
+        ev = S.add_event(ctx.session, r, ctx.now, "commented", ctx.person.id, note=text[:1000])
+        if not reopened:
             r.rating_comment = text[:1000]
             ctx.session.add(r)
-            S.add_event(ctx.session, r, ctx.now, "commented", ctx.person.id, note=text[:1000])
-        ctx.reply("Đã ghi nhận góp ý của bạn. Cảm ơn bạn!")
+            ctx.reply("Đã ghi nhận góp ý của bạn. Cảm ơn bạn!")
+            return
+        main = ctx.session.get(Report, r.parent_id) if r.parent_id else r
+        chat = S.unit_chat(ctx.app, (main or r).unit_id)
+        if chat:
+            ctx.notify(chat.channel, chat.chat_id,
+                       S.Reply(f"Người dân báo chưa xử lý xong phản ánh {r.code}:\n{text[:1000]}",
+                               buttons=S.card_buttons(main or r)),
+                       dedupe_key=f"report:{r.id}:ev:{ev.id}:unit")
+        ctx.reply(f"Đã chuyển ý kiến của bạn cho {S.unit_name(ctx.app, r.unit_id)}. Cảm ơn bạn!")
 
 
 def register(r: Router) -> None:
     r.flow(RatingFlow())
     r.callback("parate")(cb_rate)
+    r.callback("paredo")(cb_redo)
+    options.synonyms(S.REOPEN_LABEL, *S.REOPEN_PHRASES)

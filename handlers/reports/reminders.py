@@ -59,12 +59,13 @@ def escalate(app, session: Session, task: ScheduledTask, now: datetime) -> None:
     r.escalated_at = r.escalated_at or now
     session.add(r)
     S.add_event(session, r, now, "escalated", actor_label=S.SYSTEM, note="báo lãnh đạo phường: quá hạn xử lý")
-    _next_followup(app, session, r, now, 1)
+    _next_followup(app, session, r, now, 1, task.key.removesuffix(":escalate"))
 
 
-def _next_followup(app, session: Session, r: Report, now: datetime, n: int) -> None:
+def _next_followup(app, session: Session, r: Report, now: datetime, n: int, base: str) -> None:
+    # base: "report:1", or "report:1:r1" after a reopening, so each round's keys are its own
     if n <= MAX_FOLLOWUPS:
-        sched.schedule(session, f"report:{r.id}:followup:{n}", "report.followup",
+        sched.schedule(session, f"{base}:followup:{n}", "report.followup",
                        S.send_time(app, r, now + FOLLOWUP_EVERY), {"report_id": r.id, "n": n})
 
 
@@ -75,7 +76,7 @@ def followup(app, session: Session, task: ScheduledTask, now: datetime) -> None:
         return
     _to_unit(app, session, r, now, task.key, "Nhắc lại: phản ánh quá hạn chưa xử lý xong")
     S.add_event(session, r, now, "reminded", actor_label=S.SYSTEM, note="nhắc lại sau khi quá hạn")
-    _next_followup(app, session, r, now, int(task.payload.get("n", 1)) + 1)
+    _next_followup(app, session, r, now, int(task.payload.get("n", 1)) + 1, task.key.rsplit(":followup:", 1)[0])
 
 
 @sched.task_kind("report.autoclose")

@@ -317,9 +317,72 @@ def transition(app: "App", session: Session, now: datetime, r: Report, to: str, 
         sched.cancel(session, key=f"report:{r.id}:remind")
     if to in (RESOLVED, REJECTED):
         sched.cancel(session, prefix=f"report:{r.id}:")
-        sched.schedule(session, f"report:{r.id}:autoclose", "report.autoclose", now + AUTOCLOSE_AFTER,
-                       {"report_id": r.id})
+        sched.schedule(session, f"report:{r.id}{round_tag(session, r)}:autoclose", "report.autoclose",
+                       now + AUTOCLOSE_AFTER, {"report_id": r.id})
     return first_event
+
+
+# --- reopening ---------------------------------------------------------------------------------
+REOPEN_LABEL = "Chưa xử lý xong"
+# What residents answer to the resolved notice when the problem is still there (bot/options.py).
+REOPEN_PHRASES = ("chưa xử lý xong", "chưa xử lý", "chưa xong", "vẫn còn", "vẫn chưa", "chưa được xử lý",
+                  "chưa ai xử lý", "chưa ai dọn", "chưa dọn", "chưa sửa", "vẫn y như cũ", "vẫn như cũ")
+
+
+def round_tag(session: Session, r: Report) -> str:
+    """"" for a report's first round, ":r1", ":r2"... after each reopening: its scheduled tasks
+    (and their outbox dedupe keys) are per round, so a second deadline reminds again."""
+    n = len(session.exec(select(ReportEvent.id).where(ReportEvent.report_id == r.id,
+                                                      ReportEvent.action == "reopened")).all())
+    return f":r{n}" if n else ""
+
+
+def can_reopen(r: Report) -> bool:
+    return r.status in (RESOLVED, CLOSED) and r.resolved_at is not None and not r.reject_reason
+
+
+def reopen(app: "App", session: Session, now: datetime, r: Report, actor_id: int | None,
+           words: str | None = None, stars: int | None = None) -> Report:
+    """The resident says their resolved report is not done (a 1-2 star rating or "chưa xử lý xong"):
+    back to in progress with a fresh deadline, the unit told with the resident's words. A duplicate
+    reopens the main report the unit works on. Returns that main report."""
+    if not can_reopen(r):
+        raise TransitionError(f"Phản ánh {r.code} đang ở trạng thái \"{STATUS_LABELS[r.status]}\", "
+                              "không mở lại được.")
+    main = session.get(Report, r.parent_id) if r.parent_id else r
+    main = main or r
+    items = [r] + ([main] if main is not r and can_reopen(main) else [])
+    detail = {"stars": stars} if stars else {}
+    ev = None
+    for item in items:
+        frm = item.status
+        item.status, item.updated_at = IN_PROGRESS, now
+        item.resolved_at = item.closed_at = None
+        item.accept_by = now + timedelta(hours=item.sla_hours)
+        item.resolve_by = now + timedelta(hours=2 * item.sla_hours)
+        if item is r:
+            item.rating = None  # the round's rating lives in its "rated" event; the next round is rated anew
+        session.add(item)
+        e = add_event(session, item, now, "reopened", actor_id, None, frm, IN_PROGRESS, words,
+                      **detail, **({"by": r.code} if item is not r else {}))
+        ev = ev or e
+    if main in items:  # a new round for the unit: its old tasks go, a fresh deadline is watched
+        sched.cancel(session, prefix=f"report:{main.id}:")
+        sched.schedule(session, f"report:{main.id}{round_tag(session, main)}:escalate", "report.escalate",
+                       send_time(app, main, main.resolve_by), {"report_id": main.id})
+    chat = unit_chat(app, main.unit_id)
+    if chat:
+        reply = card(app, main, "Người dân báo chưa xử lý xong:")
+        if main is not r:
+            reply.text += f"\n(Báo qua phản ánh trùng {r.code}.)"
+        if stars:
+            reply.text += f"\nĐánh giá: {'★' * stars}"
+        if words:
+            reply.text += f"\nÝ kiến người dân: {words[:1000]}"
+        enqueue(session, chat.channel, chat.chat_id, reply, now=now,
+                dedupe_key=f"report:{main.id}:reopen:{ev.id}",
+                not_before=send_time(app, main, now))
+    return main
 
 
 def transfer(app: "App", session: Session, now: datetime, r: Report, unit_id: str, actor_id: int | None,
@@ -357,7 +420,8 @@ def status_message(app: "App", r: Report) -> str:
         return f"Phản ánh {r.code} của bạn đã được {unit} tiếp nhận và đang xử lý."
     if r.status == RESOLVED:
         return (f"Phản ánh {r.code} của bạn đã được xử lý xong.\nKết quả: {r.resolution_note or 'đã xử lý'}\n"
-                "Bạn đánh giá kết quả giúp phường nhé (1 sao: chưa hài lòng, 5 sao: rất hài lòng):")
+                "Bạn đánh giá kết quả giúp phường nhé (1 sao: chưa hài lòng, 5 sao: rất hài lòng). "
+                f"Nếu sự việc vẫn còn, bạn chọn \"{REOPEN_LABEL}\":")
     if r.status == REJECTED:
         return (f"Phản ánh {r.code} của bạn không được xử lý vì: {r.reject_reason}\n"
                 f"Nếu chưa đồng ý, bạn có thể gửi phản ánh mới hoặc gọi đường dây nóng {app.profile.hotline}.")
@@ -367,7 +431,7 @@ def status_message(app: "App", r: Report) -> str:
 
 
 def rating_buttons(r: Report) -> list[Button]:
-    return [Button("★" * n, f"parate:{r.id}:{n}") for n in range(1, 6)]
+    return [Button("★" * n, f"parate:{r.id}:{n}") for n in range(1, 6)] + [Button(REOPEN_LABEL, f"paredo:{r.id}")]
 
 
 def notify_resident(app: "App", session: Session, now: datetime, r: Report, ev: ReportEvent,

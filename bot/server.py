@@ -211,5 +211,8 @@ def create_api(app, background: bool = True) -> FastAPI:
 def serve(app, host: str, port: int) -> int:
     import uvicorn
     api = create_api(app)
-    uvicorn.run(api, host=host, port=port, log_level="info")
+    # The client address (login limits, logs) is the proxy's X-Forwarded-For only when the peer
+    # is a trusted proxy; X-Forwarded-Proto likewise decides Secure cookies.
+    uvicorn.run(api, host=host, port=port, log_level="info", proxy_headers=True,
+                forwarded_allow_ips=app.settings.forwarded_allow_ips)
     return 0

@@ -198,3 +198,28 @@ def test_cli_staff_add_reads_password_from_stdin(settings, tmp_path):
         acc = s.exec(select(StaffAccount).where(StaffAccount.username == "hoa")).one()
         assert auth.verify_password("mot-mat-khau-dai", acc.password_hash)
     db.dispose()
+
+
+@pytest.mark.parametrize("trusted", [True, False])
+def test_login_limit_per_address_behind_a_proxy(settings, trusted):
+    """Behind the ward's TLS proxy every request comes from the proxy: the limit must count the
+    address the proxy forwards, and only a trusted proxy's header may be believed (a real
+    `serve`, as deployed; FORWARDED_ALLOW_IPS names the proxy)."""
+    import httpx
+    from tests.helpers import Server
+    subprocess.run([sys.executable, "-m", "bot", "staff", "add", "lan", "--role", "admin", "--password-stdin"],
+                   cwd=ROOT, env=bot_env(settings), input=PASSWORD + "\n", text=True, check=True, timeout=120)
+    srv = Server(settings, FORWARDED_ALLOW_IPS="127.0.0.1" if trusted else "10.9.9.9").start()
+    try:
+        def client(addr):
+            return httpx.Client(base_url=srv.url, headers={"X-Forwarded-For": addr}, timeout=30)
+        with client("203.0.113.7") as guesser:
+            for i in range(auth.MAX_FAILS_ADDRESS):
+                assert login(guesser, username=f"khach{i}", password="sai-mat-khau").status_code == 401
+            assert login(guesser).status_code == 429
+        with client("203.0.113.8") as lan:
+            # Trusted: another address is not held back by the guesser. Untrusted: the header is
+            # ignored, so a guesser cannot dodge the limit by inventing addresses.
+            assert login(lan).status_code == (303 if trusted else 429)
+    finally:
+        srv.stop()

@@ -63,7 +63,7 @@ class Staff:
 
 def secure_cookies(request: Request) -> bool:
     app = request.app.state.bot
-    if request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "").lower() == "https":
+    if request.url.scheme == "https":  # behind a trusted proxy, uvicorn applied X-Forwarded-Proto
         return True
     return bool(app.settings.public_url and app.settings.public_url.lower().startswith("https://"))
 

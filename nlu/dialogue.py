@@ -54,7 +54,7 @@ ASPECTS: list[tuple[str, re.Pattern]] = [
 # ("can" may be "căn" of căn cước, "tu" the "tử" of khai tử).
 FILLER = set("""
 thế thì vậy còn cho hỏi được không à ạ nhé nha nhỉ ơi mình tôi tui em chị anh bác bà ông cô chú
-cháu là làm cần phải đi nữa thêm vui lòng xin cảm ơn cám rồi sao gì nào bao nhiêu mấy hả hông có và
+cháu là làm cần phải đi nữa thêm vui lòng xin cảm ơn cám rồi sao gì nào bao nhiêu mấy mỗi hả hông có và
 với cả luôn lại cũng nếu mà để ở từ đến của này đó kia đây thôi vâng dạ ừ nhiều ít một muốn biết
 hiện nay bây giờ trước sau khi thủ tục việc cái những các xong chưa bạn trợ lý giúp dùm giùm nghe
 nói ok về hết mất tốn tiền phí trả nộp đóng chỉ bảo hướng dẫn vs đc ko k ak hem đâu hay hoặc
@@ -116,7 +116,8 @@ def resolve(text: str, u: Understanding, topic: str | None) -> tuple[Understandi
         return u, asp
     named = names_topic(text)
     if u.kind == "faq" and u.topic == topic:
-        return u, asp
+        # the best guess is the topic under discussion: no reason to ask which one was meant
+        return replace(u, ambiguous=False), asp
     if not named and (asp is not None or (u.kind in ("faq", "fallback")
                                           and FOLLOWUP_MARKERS.search(folded(text)))):
         # "thế làm online được không", "hết bao nhiêu tiền": the topic under discussion
@@ -145,10 +146,15 @@ def topics_in(text: str, u: Understanding, understander) -> list[str]:
     cands = {c for c, _ in u.candidates}
     for p in parts:
         try:
-            v = understander.decide(understander.scores(p, ("words", "chars")), "lexical")
+            s = understander.scores(p, ("words", "chars"))
+            v = understander.decide(s, "lexical")
+            # a close runner-up that is only a variant the segment does not name ("khai sinh"
+            # against "đăng ký lại khai sinh") does not make the segment unsure
+            general = (v.kind == "faq" and len(v.candidates) > 1 and hasattr(understander, "_general_over_variant")
+                       and understander._general_over_variant(s, "faq:" + v.topic, "faq:" + v.candidates[1][0]))
         except Exception:  # noqa: BLE001 - a second opinion only; the main answer stands
             return [u.topic]
-        if v.kind == "faq" and v.topic in cands and v.topic not in found and v.confidence >= 0.6:
+        if v.kind == "faq" and v.topic in cands and v.topic not in found and (v.confidence >= 0.6 or general):
             found.append(v.topic)
     if len(found) < 2:
         return [u.topic]

@@ -540,9 +540,31 @@ class HybridUnderstander:
         if mode == "hybrid" and len(faq_order) > 1:
             second = fused[faq_order[1]]
             agree = self._agreement(s, top)
-            ambiguous = bool(second >= self.p.ambiguous_ratio * fused[top] and agree < self.p.ambiguous_agreement)
+            ambiguous = bool(second >= self.p.ambiguous_ratio * fused[top] and agree < self.p.ambiguous_agreement
+                             and not self._general_over_variant(s, names[top], names[faq_order[1]]))
         return Understanding("faq", topic=rest, confidence=confidence, candidates=candidates,
                              ambiguous=ambiguous)
+
+    def _title_words(self, label: str) -> set[str]:
+        e = self.kb.by_id.get(label[4:]) if label.startswith("faq:") else None
+        return {fold(w) for w in syllables(normalize(e.title))} if e is not None else set()
+
+    def _general_over_variant(self, s: Scores, winner: str, rival: str) -> bool:
+        """True when the runner-up is a variant the message does not name: none of the informative
+        words only the rival's title has ("lại", "nước ngoài", "trẻ em") is in the message, and the
+        winner's own title words, if it has any, are. "đăng ký khai sinh cho con" then gets the
+        general entry instead of "Ý bạn là" against "Đăng ký lại khai sinh"."""
+        tw, tr = self._title_words(winner), self._title_words(rival)
+        if not tw or not tr:
+            return False
+        msg = {fold(w) for w in syllables(s.norm)}
+        rival_only = {w for w in tr - tw if self.index.idf(w) >= self.TITLE_MIN_IDF}
+        if not rival_only or rival_only & msg:
+            return False
+        winner_only = {w for w in tw - tr if self.index.idf(w) >= self.TITLE_MIN_IDF}
+        return not winner_only or bool(winner_only & msg)
+
+    TITLE_MIN_IDF = 1.0  # title words in most labels ("đăng ký", "cấp") tell topics apart poorly
 
     def _agreement(self, s: Scores, top: int) -> float:
         """Weighted share of the retrievers that rank the winner first."""

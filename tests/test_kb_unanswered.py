@@ -61,14 +61,16 @@ def test_engine_records_fallback_and_low_confidence_masked(app):
     Chat(app, "r2").say("dự báo thời tiết ngày mai ở Hà Nội thế nào, gọi tôi 0912345678")
     Chat(app, "r3").say("Dự báo thời tiết ngày mai ở Hà Nội thế nào, gọi tôi 0987654321!")
     Chat(app, "r4").say("đăng ký khai sinh cho con cần giấy tờ gì")  # answered confidently: not logged
-    Chat(app, "r5").say("bị mất ví có cả giấy tờ xe thì trình báo ở đâu")  # answered, but weakly
+    # answered, but weakly: no entry covers a conduct certificate (the lost-papers question used here
+    # before has its own entry, an-ninh.mat-giay-to, since the KB went to 100 entries)
+    Chat(app, "r5").say("xin xác nhận hạnh kiểm cho con đi du học")
     with app.db.session() as s:
         rows = {r.norm_key: r for r in s.exec(select(UnansweredQuestion))}
     texts = [r.text for r in rows.values()]
     assert len(rows) >= 2, texts  # the weather question may get the out-of-scope policy's own answer
     road = next(r for r in rows.values() if "đào đường" in r.text)
     assert road.reason in ("fallback", "low_confidence") and road.guesses and road.count == 1
-    assert next(r for r in rows.values() if "mất ví" in r.text).reason == "low_confidence"
+    assert next(r for r in rows.values() if "hạnh kiểm" in r.text).reason == "low_confidence"
     assert "Nguyễn" not in road.text and "0905" not in road.text and "[số điện thoại]" in road.text
     assert all("0912" not in r.text and "0987" not in r.text for r in rows.values())
 

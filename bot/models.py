@@ -25,6 +25,7 @@ class Person(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     last_seen_at: datetime = Field(default_factory=utcnow)
     address_term: Optional[str] = Field(default=None, max_length=8)  # how they name themselves: "bà", "chú"...
+    full_name: Optional[str] = Field(default=None, max_length=120)  # the name they gave us (staff see it)
 
 
 class RoleGrant(SQLModel, table=True):

@@ -81,8 +81,11 @@ def test_team_quarter_downloads_and_reopen(client, app):
     with app.db.session() as s:
         s.add(TeamSession(group_code="tdp-01", day=date(2026, 11, 10), place="nvh", households=7, people=11))
         s.add(TeamSubmission(group_code="tdp-01", year=2026, quarter=4))
+        s.add(TeamSession(group_code="tdp-01", day=date(2026, 11, 20), place="door", households=2, people=3,
+                          late=True))  # logged after submitting: shown, not counted
     page = client.get("/admin/teams?year=2026&q=4")
     assert page.status_code == 200 and "Tổ trưởng Hải" in page.text and "Mở lại" in page.text
+    assert "1 buổi ghi sau khi nộp (chưa tính)" in page.text
     assert ">11<" in page.text  # people helped this quarter
     x = client.get("/admin/teams/2026/q4/phuong.xlsx")
     assert x.status_code == 200 and x.content[:2] == b"PK"
@@ -94,5 +97,7 @@ def test_team_quarter_downloads_and_reopen(client, app):
     with app.db.session() as s:
         assert s.exec(select(TeamSubmission)).first() is None
     assert "mở lại báo cáo" in outbox(app, "leader-1")[-1].payload["text"]
+    page = client.get("/admin/teams?year=2026&q=4")
+    assert "buổi ghi sau khi nộp" not in page.text and ">14<" in page.text  # reopened: it counts
     r = client.post("/admin/teams/2026/q4/tdp-01/reopen", data={"csrf": csrf_of(page.text)}, follow_redirects=True)
     assert "không cần mở lại" in r.text

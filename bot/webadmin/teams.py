@@ -7,7 +7,6 @@ from fastapi import Request
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from bot.core import Reply
-from bot.models import AuditEvent
 from bot.outbox import enqueue
 from bot.webadmin.web import current, form_with_csrf, redirect, render
 from handlers.teams import catalog as C
@@ -60,12 +59,8 @@ def register(api, app) -> None:
             return redirect(back, err="Không có tổ dân phố hoặc quý này.")
         now = app.clock.now()
         with app.db.session() as s:
-            sub = TS.submission(s, group, year, q)
-            if sub is None:
+            if TS.reopen_quarter(s, group, year, q, now, st.person_id, "admin") is None:
                 return redirect(back, err=f"{g.name} chưa nộp báo cáo {C.quarter_label(year, q)}, không cần mở lại.")
-            s.delete(sub)
-            s.add(AuditEvent(at=now, actor_id=st.person_id, action="team_report_reopened", object_type="team",
-                             object_id=group, detail={"year": year, "quarter": q, "via": "admin"}))
             leader = TS.leader_of(s, group)
             if leader:
                 enqueue(s, leader.channel, leader.chat_id, Reply(

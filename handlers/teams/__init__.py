@@ -19,6 +19,7 @@ def register(r: Router) -> None:
     r.command("baocaoto", "báo cáo quý của tổ (tổ trưởng)", roles=(R.TEAM_LEADER, R.STAFF))(commands.cmd_team_report)
     r.command("nopbaocao", "nộp báo cáo quý của tổ (tổ trưởng)", roles=LEADERS)(commands.cmd_submit)
     r.callback("tsubmit")(commands.cb_submit)
+    r.callback("tlate")(commands.cb_late)
     r.command("baocaophuong", "báo cáo quý toàn phường của các tổ CNSCĐ (cán bộ)", roles=STAFF)(
         commands.cmd_ward_report)
     r.callback("tward")(commands.cb_ward)

@@ -29,7 +29,8 @@ def cmd_my_sessions(ctx: Context, args: str) -> None:
     for r in rows:
         acts = ", ".join(f"{C.SHORT[a]} {getattr(r, col)}" for a, (col, _) in C.ACTIVITIES.items()
                          if getattr(r, col))
-        lock = " (đã nộp, khóa)" if S.is_locked(ctx.session, r.group_code, r.day) else ""
+        lock = (" (ghi sau khi nộp, chờ tổ trưởng)" if r.late else " (đã nộp, khóa)") \
+            if S.is_locked(ctx.session, r.group_code, r.day) else ""
         lines.append(f"#{r.id} {r.day:%d/%m} - {C.PLACES.get(r.place, r.place)}: {r.households} hộ, "
                      f"{r.people} người" + (f"; {acts}" if acts else "") + lock)
         if not lock:
@@ -231,12 +232,9 @@ def cmd_reopen(ctx: Context, args: str) -> None:
     if group is None or yq is None:
         ctx.reply("Cách dùng: /mokhoa tdp-01 4/2026 (mở lại để tổ sửa và nộp lại báo cáo quý).")
         return
-    sub = S.submission(ctx.session, group, *yq)
-    if sub is None:
+    if S.reopen_quarter(ctx.session, group, *yq, ctx.now, ctx.person.id, "chat") is None:
         ctx.reply(f"{ctx.app.profile.group(group).name} chưa nộp báo cáo {C.quarter_label(*yq)}, không cần mở lại.")
         return
-    ctx.session.delete(sub)
-    ctx.audit("team_report_reopened", "team", group, year=yq[0], quarter=yq[1])
     ctx.reply(f"Đã mở lại báo cáo {C.quarter_label(*yq)} của {ctx.app.profile.group(group).name}; "
               "tổ trưởng cần nộp lại sau khi chỉnh sửa.")
     leader = S.leader_of(ctx.session, group)
@@ -244,3 +242,42 @@ def cmd_reopen(ctx: Context, args: str) -> None:
         ctx.notify(leader.channel, leader.chat_id, Reply(
             f"Cán bộ phường đã mở lại báo cáo {C.quarter_label(*yq)} của tổ để chỉnh sửa. Xong bạn gõ /baocaoto "
             "và nộp lại nhé."))
+
+
+# --- a session logged after the quarter was submitted ----------------------------------------------
+def cb_late(ctx: Context, payload: str) -> None:
+    """The leader's answer to "a member logged a session after the quarter was submitted":
+    reopen the quarter (the late sessions count, the leader submits again) or leave it."""
+    action, group, yq = (payload.split(":") + ["", ""])[:3]
+    year, q = _year_quarter(yq)
+    if year is None or not q or ctx.app.profile.group(group) is None:
+        ctx.reply("Nút này đã hết hiệu lực.")
+        return
+    is_staff = ctx.has_role(R.STAFF)
+    if group not in R.groups_of(ctx.session, ctx.person.id, R.TEAM_LEADER) and not is_staff:
+        ctx.reply("Chỉ tổ trưởng của tổ mới quyết định được việc này.")
+        return
+    label = C.quarter_label(year, q)
+    if action == "keep":
+        ctx.reply(f"Dạ, báo cáo {label} giữ nguyên; các buổi ghi sau khi nộp không được tính vào.")
+        return
+    if action != "open":
+        ctx.reply("Nút này đã hết hiệu lực.")
+        return
+    if S.submission(ctx.session, C.WARD, year, q) is not None and not is_staff:
+        ctx.reply(f"Phường đã gửi báo cáo {label} lên Sở nên không mở lại từ đây được. "
+                  "Nếu cần điều chỉnh, bạn báo cán bộ phường nhé.")
+        return
+    n = S.reopen_quarter(ctx.session, group, year, q, ctx.now, ctx.person.id, "late_session")
+    if n is None:
+        ctx.reply(f"Báo cáo {label} của tổ đang mở rồi. Xong bạn gõ /baocaoto và nộp lại nhé.")
+        return
+    name = ctx.app.profile.group(group).name
+    ctx.reply(f"Đã mở lại báo cáo {label} của {name}; {n} buổi ghi sau khi nộp nay được tính vào. "
+              "Bạn xem lại rồi nộp lại bằng /baocaoto nhé.")
+    staff = ctx.app.profile.staff_chat
+    if staff:
+        ctx.notify(staff.channel, staff.chat_id,
+                   f"{S.person_name(ctx.person)} đã mở lại báo cáo {label} của tổ CNSCĐ {name} để tính thêm "
+                   f"{n} buổi ghi sau khi nộp; tổ sẽ nộp lại.",
+                   dedupe_key=f"teams:late-reopened:{group}:{year}-{q}:{ctx.now.timestamp():.0f}")

@@ -10,6 +10,7 @@ from datetime import date, timedelta
 
 from bot import roles as R
 from bot.context import Context
+from bot.core import Button, Reply
 from bot.ids import parse_id
 from bot.router import Flow
 from handlers.teams import catalog as C
@@ -87,11 +88,15 @@ class SessionFlow(Flow):
                 ctx.reply("Mình chưa hiểu ngày này. Bạn gõ theo dạng ngày/tháng, ví dụ 15/11, hoặc bấm nút nhé.",
                           buttons=[("Hôm nay", self.b("today")), ("Hôm qua", self.b("yesterday"))])
                 return
-        problem = S.check_day(ctx.session, ctx.state["group"], d, ctx.now)
+        new = not ctx.state.get("edit_id")
+        problem = S.check_day(ctx.session, ctx.state["group"], d, ctx.now, late_ok=new)
         if problem:
             ctx.reply(problem, buttons=[("Hôm nay", self.b("today")), ("Hôm qua", self.b("yesterday"))])
             return
         ctx.state["day"] = d.isoformat()
+        if new and S.is_locked(ctx.session, ctx.state["group"], d) and not ctx.state.get("late_told"):
+            ctx.state["late_told"] = True
+            ctx.reply(S.late_notice(d))  # said once, up front: the form goes on, no dead end
         self._next(ctx, "place")
 
     # --- place --------------------------------------------------------------------------
@@ -291,6 +296,9 @@ class SessionFlow(Flow):
         errors, warnings = S.check_counts(ctx.state)
         pending = [w for k, w in warnings if k not in ctx.state.get("ok_warn", [])]
         text = summary(ctx, ctx.state)
+        if not ctx.state.get("edit_id") and ctx.state.get("day") and \
+                S.is_locked(ctx.session, ctx.state["group"], date.fromisoformat(ctx.state["day"])):
+            text += "\n\nℹ " + S.late_notice(date.fromisoformat(ctx.state["day"]))
         if errors:
             text += "\n\n⚠ " + "\n⚠ ".join(errors) + "\nBạn bấm \"Sửa\" để chỉnh lại giúp mình."
             buttons = [("Sửa", self.b("edit")), ("Hủy", self.b("cancel"))]
@@ -338,7 +346,7 @@ class SessionFlow(Flow):
     def save(self, ctx: Context) -> None:
         st = ctx.state
         d = date.fromisoformat(st["day"])
-        problem = S.check_day(ctx.session, st["group"], d, ctx.now)
+        problem = S.check_day(ctx.session, st["group"], d, ctx.now, late_ok=not st.get("edit_id"))
         errors, warnings = S.check_counts(st)
         if problem or errors:
             ctx.reply(problem or errors[0])
@@ -357,15 +365,45 @@ class SessionFlow(Flow):
             action = "team_session_edited"
         else:
             row = TeamSession(author_id=ctx.person.id, group_code=st["group"], day=d, place="other",
-                              created_at=ctx.now)
+                              created_at=ctx.now, late=S.is_locked(ctx.session, st["group"], d))
             action = "team_session_logged"
         S.apply_state(row, st, ctx.now)
         ctx.session.add(row)
         ctx.session.flush()
-        ctx.audit(action, "team_session", row.id, warnings_confirmed=[k for k, _ in warnings])
+        ctx.audit(action, "team_session", row.id, warnings_confirmed=[k for k, _ in warnings],
+                  **({"late": True} if row.late else {}))
         ctx.end_flow()
+        if row.late:
+            return self._saved_late(ctx, row)
         verb = "Đã cập nhật" if action == "team_session_edited" else "Đã lưu"
         ctx.reply(f"{verb} buổi hỗ trợ #{row.id}. Cảm ơn tổ! Xem các buổi đã ghi: /buoicuatoi")
+
+    def _saved_late(self, ctx: Context, row: TeamSession) -> None:
+        """Kept and flagged; the leader decides whether to reopen the quarter (commands.cb_late)."""
+        y, q = C.quarter_of(row.day)
+        label = C.quarter_label(y, q)
+        choice = [("Mở lại báo cáo quý", f"tlate:open:{row.group_code}:{y}-{q}"),
+                  ("Giữ nguyên", f"tlate:keep:{row.group_code}:{y}-{q}")]
+        leader = S.leader_of(ctx.session, row.group_code)
+        if leader is not None and leader.id == ctx.person.id:
+            ctx.reply(f"Đã lưu buổi hỗ trợ #{row.id}, đánh dấu ghi sau khi tổ nộp báo cáo {label} (chưa tính vào). "
+                      "Bạn là tổ trưởng: mở lại báo cáo quý để tính buổi này rồi nộp lại?", buttons=choice)
+            return
+        ctx.reply(f"Đã lưu buổi hỗ trợ #{row.id}. Vì tổ đã nộp báo cáo {label}, buổi này được đánh dấu ghi sau "
+                  "khi nộp và chưa tính vào báo cáo; mình đã báo tổ trưởng để quyết định. Cảm ơn bạn!")
+        text = (f"{S.person_name(ctx.person)} vừa ghi buổi hỗ trợ #{row.id} ngày {row.day:%d/%m/%Y} "
+                f"({row.households} hộ, {row.people} người) sau khi tổ đã nộp báo cáo {label}. Buổi này chưa "
+                "được tính. Mở lại báo cáo quý để tính vào rồi nộp lại, hay giữ nguyên?")
+        if leader is not None and leader.chat_id:
+            ctx.notify(leader.channel, leader.chat_id, Reply(text, buttons=[Button(t, d) for t, d in choice]),
+                       dedupe_key=f"teams:late:{row.id}")
+            return
+        staff = ctx.app.profile.staff_chat  # no leader: the ward decides (/mokhoa)
+        if staff:
+            ctx.notify(staff.channel, staff.chat_id,
+                       text.replace("Mở lại báo cáo quý để tính vào rồi nộp lại, hay giữ nguyên?",
+                                    f"Tổ chưa có tổ trưởng; mở lại bằng /mokhoa {row.group_code} {q}/{y} nếu cần."),
+                       dedupe_key=f"teams:late:{row.id}")
 
 
 def summary(ctx: Context, st: dict) -> str:
@@ -424,7 +462,7 @@ def start_quick(ctx: Context, group: str, text: str) -> bool:
     if not known:
         return False
     flow = ctx.app.router.flows[NAME]
-    problem = S.check_day(ctx.session, group, date.fromisoformat(st["day"]), ctx.now)
+    problem = S.check_day(ctx.session, group, date.fromisoformat(st["day"]), ctx.now, late_ok=True)
     if problem:
         ctx.start_flow(NAME, "day", st)
         ctx.reply(problem)
@@ -444,12 +482,12 @@ def cmd_log(ctx: Context, args: str) -> None:
         return
     if args.strip():
         ctx.reply("Mình chưa đọc được số liệu trong tin nhắn này, mình hỏi từng mục nhé.")
+    state = {"group": group, "members": [ctx.person.id], "acts": {}, "ok_warn": []}
     today = C.today(ctx.now)
-    problem = S.check_day(ctx.session, group, today, ctx.now)
-    if problem and S.is_locked(ctx.session, group, today):
-        ctx.reply(problem)
-        return
-    ctx.run_flow(NAME, "start", {"group": group, "members": [ctx.person.id], "acts": {}, "ok_warn": []})
+    if S.is_locked(ctx.session, group, today):
+        state["late_told"] = True
+        ctx.reply(S.late_notice(today))
+    ctx.run_flow(NAME, "start", state)
 
 
 def on_text(ctx: Context) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from bot.models import utcnow
@@ -34,6 +34,8 @@ class TeamSession(SQLModel, table=True):
     difficulties: Optional[str] = Field(default=None, max_length=2000)
     good_practices: Optional[str] = Field(default=None, max_length=2000)
     photos: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # logged after the team submitted its quarter: kept, not counted, until the quarter is reopened
+    late: bool = Field(default=False, sa_column=Column(Boolean, nullable=False, server_default=false()))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 

@@ -28,11 +28,17 @@ def figures(rows: list[TeamSession]) -> dict[str, int]:
     return out
 
 
-def sessions_between(session: Session, start: date, end: date, group: str | None = None) -> list[TeamSession]:
-    q = select(TeamSession).where(TeamSession.day >= start, TeamSession.day < end)
+def sessions_between(session: Session, start: date, end: date, group: str | None = None,
+                     late: bool = False) -> list[TeamSession]:
+    """The sessions that count (late=False), or those logged after their quarter was submitted and
+    not counted until it is reopened (late=True)."""
+    q = select(TeamSession).where(TeamSession.day >= start, TeamSession.day < end, TeamSession.late.is_(late))
     if group:
         q = q.where(TeamSession.group_code == group)
     return list(session.exec(q.order_by(TeamSession.day, TeamSession.id)))
+
+
+LATE_LABEL = "Buổi ghi sau khi nộp (chưa tính)"
 
 
 def _utc(d: date) -> datetime:
@@ -61,6 +67,7 @@ class ReportData:
     extra_keys: list[str] = field(default_factory=list)
     notes: list[tuple[date, str, str, str, str]] = field(default_factory=list)
     status: list[TeamStatus] = field(default_factory=list)
+    late: dict[str, int] = field(default_factory=dict)  # group code -> sessions logged after submitting
 
     @property
     def title(self) -> str:
@@ -114,6 +121,9 @@ def build(app, session: Session, year: int, q: int, group: str | None = None,
     deadline = C.deadline_of(year, q, prof.team_reports.deadline_day)
     due = C.local_midnight(deadline)
     for code, name in groups:
+        n_late = len(sessions_between(session, qs, qe, code, late=True))
+        if n_late:
+            data.late[code] = n_late
         sub = S.submission(session, code, year, q)
         leader = S.leader_of(session, code)
         if sub is not None:
@@ -242,14 +252,16 @@ def write_xlsx(data: ReportData, path: Path, chart: Path | None = None) -> Path:
 
     ws = wb.create_sheet("Tình trạng nộp")
     title(ws, f"Tình trạng nộp báo cáo {C.quarter_label(data.year, data.quarter)}")
-    header(ws, 3, ["Tổ", "Tổ trưởng", "Hạn nộp (trước 0h ngày)", "Trạng thái", "Thời điểm nộp", "Số buổi trong quý"])
+    header(ws, 3, ["Tổ", "Tổ trưởng", "Hạn nộp (trước 0h ngày)", "Trạng thái", "Thời điểm nộp", "Số buổi trong quý",
+                   LATE_LABEL])
     from bot.clock import fmt_local
     for i, st in enumerate(data.status, 4):
         vals = (st.name, st.leader, st.deadline.strftime("%d/%m/%Y"), st.status,
-                fmt_local(st.submitted_at) if st.submitted_at else "", data.q_figs[st.group]["sessions"])
+                fmt_local(st.submitted_at) if st.submitted_at else "", data.q_figs[st.group]["sessions"],
+                data.late.get(st.group, 0))
         for j, v in enumerate(vals, 1):
             ws.cell(row=i, column=j, value=v)
-    for col, w in zip("ABCDEF", (22, 24, 22, 24, 18, 16)):
+    for col, w in zip("ABCDEFG", (22, 24, 22, 24, 18, 16, 24)):
         ws.column_dimensions[col].width = w
     wb.save(path)
     return path
@@ -268,4 +280,7 @@ def short_text(data: ReportData) -> str:
     lines = [f"{data.title}", f"(số trong quý / lũy kế năm {data.year})"]
     for k in ("sessions", "households", "people", "elderly", "vulnerable", *C.ACTIVITIES, *data.extra_keys):
         lines.append(f"• {C.SHORT.get(k) or data.label(k)}: {f.get(k, 0)} / {y.get(k, 0)}")
+    late = sum(n for code, n in data.late.items() if data.scope in (None, code))
+    if late:
+        lines.append(f"⚠ {late} buổi ghi sau khi tổ đã nộp báo cáo, chưa tính (tổ trưởng quyết định mở lại).")
     return "\n".join(lines)

@@ -56,8 +56,9 @@ def is_locked(session: Session, group: str, d: date) -> bool:
     return submission(session, group, y, q) is not None
 
 
-def check_day(session: Session, group: str, d: date, now: datetime) -> str | None:
-    """None when a session may be logged on day d; else the Vietnamese reason."""
+def check_day(session: Session, group: str, d: date, now: datetime, late_ok: bool = False) -> str | None:
+    """None when a session may be logged on day d; else the Vietnamese reason. late_ok: a new
+    session in a submitted quarter is fine (it is kept and flagged late for the leader)."""
     today = C.today(now)
     if d > today:
         return "Không ghi nhận được buổi hỗ trợ ở ngày trong tương lai. Bạn chọn lại ngày giúp mình nhé."
@@ -66,7 +67,7 @@ def check_day(session: Session, group: str, d: date, now: datetime) -> str | Non
         start, _ = C.quarter_days(y, q)
         return (f"Chỉ ghi nhận được các buổi trong quý đang mở ({C.quarter_label(y, q)}, "
                 f"từ {start:%d/%m/%Y} đến hôm nay). Bạn chọn lại ngày giúp mình nhé.")
-    if is_locked(session, group, d):
+    if not late_ok and is_locked(session, group, d):
         y, q = C.quarter_of(d)
         return (f"Tổ đã nộp báo cáo {C.quarter_label(y, q)} nên không ghi thêm hay sửa được nữa. "
                 "Nếu cần điều chỉnh, bạn báo cán bộ phường mở lại giúp nhé.")
@@ -118,3 +119,31 @@ def apply_state(row: TeamSession, state: dict, now: datetime) -> TeamSession:
     row.photos = list(state.get("photos") or [])
     row.updated_at = now
     return row
+
+
+def late_notice(d: date) -> str:
+    y, q = C.quarter_of(d)
+    return (f"Tổ đã nộp báo cáo {C.quarter_label(y, q)}, nên buổi này vẫn được ghi nhận nhưng đánh dấu ghi sau "
+            "khi nộp (chưa tính vào báo cáo). Tổ trưởng sẽ quyết định có mở lại báo cáo quý để tính vào hay không.")
+
+
+def reopen_quarter(session: Session, group: str, year: int, q: int, now: datetime, actor_id: int | None,
+                   via: str) -> int | None:
+    """Undo a team's quarter submission (staff with /mokhoa or the back office, the leader after a
+    late session): its late sessions count again. None when it was not submitted; else how many
+    late sessions now count."""
+    from bot.models import AuditEvent
+    sub = submission(session, group, year, q)
+    if sub is None:
+        return None
+    start, end = C.quarter_days(year, q)
+    late = list(session.exec(select(TeamSession).where(TeamSession.group_code == group, TeamSession.late.is_(True),
+                                                       TeamSession.day >= start, TeamSession.day < end)))
+    for row in late:
+        row.late = False
+        session.add(row)
+    session.delete(sub)
+    session.add(AuditEvent(at=now, actor_id=actor_id, action="team_report_reopened", object_type="team",
+                           object_id=group, detail={"year": year, "quarter": q, "via": via,
+                                                    "late_sessions": [r.id for r in late]}))
+    return len(late)

@@ -33,6 +33,21 @@ _FREE_TEXT: set[str] = set()
 # callback. Such labels are not chosen by a bare "không" (polarity), only by their own words.
 _SYNONYMS: dict[str, tuple[str, ...]] = {}
 MAX_SYNONYM_WORDS = 15
+# Button prefixes never numbered on text-only channels, with the line that tells what to type
+# instead: the "Có ích" / "Chưa đúng ý" pair under an answer must not shift or take the numbers of
+# the answer's own options, nor a bare "có" / "không" meant for something else.
+_TYPED_ONLY: dict[str, str] = {}
+
+
+def typed_only(prefix: str, hint: str) -> None:
+    """Buttons `prefix:...` are shown as buttons where the channel has them; on text-only channels
+    they get no number, only `hint` ("nhắn 'có ích'"), and are chosen by their label or synonyms."""
+    _TYPED_ONLY[prefix] = hint
+
+
+def typed_only_hint(data: str) -> str | None:
+    """The hint of a typed-only button, None for an ordinary one."""
+    return _TYPED_ONLY.get(data.partition(":")[0])
 
 
 class PendingOption(SQLModel, table=True):
@@ -129,6 +144,7 @@ def match(text: str, buttons: list[dict], strict: bool = False) -> str | None:
     containing every typed word, yes/no/skip meaning; a choice must be unique to count.
     strict (group chats, where people talk among themselves): number or exact label only."""
     t = _clean(text)
+    buttons = [b for b in buttons if typed_only_hint(b["data"]) is None]  # only by match_synonym
     if not t or not buttons or len(t.split()) > MAX_TYPED_WORDS:
         return None
     if t.isdigit():  # "²" is a digit to Python, not an option number
@@ -189,7 +205,12 @@ def map_text(ctx: "Context") -> None:
         sources.append((_naive(direct_at or now), conv.last_buttons, None))
     sources.sort(key=lambda x: x[0], reverse=True)  # stable: a notice and a reply at once, notice first
     for _, buttons, row in sources:
-        data = match(msg.text, buttons, strict=msg.is_group)
+        # typed-only buttons ("có ích" / "chưa đúng") first: their phrases are explicit, while the
+        # loose match would read "chưa đúng" as a plain "no" for some other option
+        typed = [b for b in buttons if typed_only_hint(b["data"]) is not None]
+        data = match_synonym(msg.text, typed) if typed and not msg.is_group else None
+        if data is None:
+            data = match(msg.text, buttons, strict=msg.is_group)
         keep = data is None and not msg.is_group and (data := match_synonym(msg.text, buttons)) is not None
         if data is not None:
             msg.button = data

@@ -58,7 +58,8 @@ MAX_QUESTION = 1000
 TOPIC_TTL = timedelta(minutes=30)  # a follow-up after a longer pause is read on its own
 ASPECT_SECTION = {"fee": "fee", "time": "time", "documents": "documents", "where": "where",
                   "online": "online", "who": "who", "steps": "steps", "legal": "legal_basis"}
-BUTTON_LABELS = {"documents": "Giấy tờ", "fee": "Lệ phí", "time": "Thời gian", "where": "Nơi nộp",
+# "Bao lâu", not "Thời gian": folded "thoi..." reads as "thôi" (no), so a typed "không" pressed it.
+BUTTON_LABELS = {"documents": "Giấy tờ", "fee": "Lệ phí", "time": "Bao lâu", "where": "Nơi nộp",
                  "who": "Ai được làm", "steps": "Các bước", "online": "Làm online", "notes": "Lưu ý",
                  "legal_basis": "Căn cứ pháp lý", "sources": "Nguồn"}
 MAX_SECTION_BUTTONS = 5
@@ -186,8 +187,9 @@ def answer_topic(ctx: Context, topic: str, aspect: str | None = None) -> None:
     set_topic(ctx, topic)
     key = ASPECT_SECTION.get(aspect or "")
     body = render_section(entry, key, ctx.app.profile) if key and key in section_keys(entry) else None
-    feedback.log_answer(ctx, entry.id)  # counted for the monthly figures; rated with fb:yes|no:<topic>
-    fb: list[Button] = []  # not shown yet: typed option numbers on Zalo/web would reach them
+    # counted for the monthly figures; rated with fb:yes|no:<topic>, buttons never numbered on
+    # text-only channels (a typed "có ích" / "chưa đúng" instead, see knowledge.feedback)
+    fb = [Button(text, data) for text, data in feedback.log_answer(ctx, entry.id)]
     if body:
         ctx.reply(_personal(ctx, f"{entry.title} - {body}"), buttons=_section_buttons(ctx, entry, shown=key) + fb)
         return

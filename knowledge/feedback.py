@@ -1,6 +1,5 @@
 """Whether an answer helped: every automatic FAQ answer is logged (topic, channel, time; no text,
-no person), offered a button pair "Có ích" / "Chưa đúng ý" (typed "có" / "không" also count),
-and the monthly figures (questions by topic, answered automatically, passed to staff, helpful or
+no person), offered a button pair "Có ích" / "Chưa đúng ý", and the monthly figures (questions by topic, answered automatically, passed to staff, helpful or
 not) are available through the statistics registry and `python -m bot kb stats --month`."""
 from __future__ import annotations
 
@@ -18,6 +17,12 @@ NO_TEXT = {"khong", "khong a", "ko", "k", "chua", "chua dung", "chua dung y", "k
            "chua dung y a", "sai"}
 TYPED_WINDOW = timedelta(minutes=30)  # a typed "có"/"không" counts only right after an answer
 BUTTONS = ("Có ích", "Chưa đúng ý")
+# Text-only channels (Zalo, console) show no numbers for the pair, which would clash with the
+# answer's own numbered options; a resident types one of these phrases (folded, a reply starting
+# with one counts). A bare "có" / "không" / "ok" is not a rating: it usually answers something else.
+TYPED_YES = ("có ích", "đúng rồi", "đúng ý", "hữu ích", "rất có ích")
+TYPED_NO = ("chưa đúng", "chưa đúng ý", "sai rồi", "không đúng", "không có ích", "chưa có ích")
+TYPED_HINT = 'Thấy có ích, nhắn "có ích"; chưa đúng ý, nhắn "chưa đúng".'
 
 LABELS = {
     "faq_answered": "Câu hỏi trợ lý tự trả lời",
@@ -115,9 +120,14 @@ def on_text(ctx) -> bool:
 
 def register(r) -> None:
     from bot.stats import register_stats
+    from bot import options
     r.callback("fb")(cb_feedback)
     # Typed "có"/"không" (on_text) is not registered: it took the conversation's own short
-    # replies ("ok", "không") after an answer. The buttons (also typed by number) remain.
+    # replies ("ok", "không") after an answer. The buttons are never numbered; typed phrases
+    # of their own choose them (bot.options matches them against the latest reply's buttons).
+    options.typed_only("fb", TYPED_HINT)
+    options.synonyms(BUTTONS[0], *TYPED_YES)
+    options.synonyms(BUTTONS[1], *TYPED_NO)
     register_stats("kb", provider, LABELS)
 
 

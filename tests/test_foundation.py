@@ -183,7 +183,9 @@ def test_faq_question_gets_an_answer_with_legal_basis_and_ward_facts(chat):
     """Phone-sized first reply; the details (ward facts, legal basis last) on request."""
     first = chat.say("đăng ký khai sinh cho con cần giấy tờ gì")[0]
     assert "Căn cứ" not in first.text and first.buttons
-    details = [chat.text(button=b.data) for b in first.buttons]
+    # the section buttons, then the rating pair ("Có ích" / "Chưa đúng ý") last
+    assert [b.data.split(":")[:2] for b in first.buttons[-2:]] == [["fb", "yes"], ["fb", "no"]]
+    details = [chat.text(button=b.data) for b in first.buttons[:-2]]
     everything = first.text + "\n".join(details)
     assert "Căn cứ pháp lý" in details[-1] and "Luật Hộ tịch" in details[-1]
     assert "Trung tâm Phục vụ hành chính công phường Hải Châu" in everything

@@ -13,10 +13,11 @@ Q = "đăng ký khai sinh cho con cần giấy tờ gì"
 
 
 def _fb_buttons(replies):
-    """The rating pair for the answer in replies (its topic read from the section buttons)."""
-    from types import SimpleNamespace as N
-    t = next(b.data.split(":")[1] for r in replies for b in r.buttons if b.data.startswith("faqs:"))
-    return [N(text="Có ích", data=f"fb:yes:{t}"), N(text="Chưa đúng ý", data=f"fb:no:{t}")]
+    """The rating pair shown under the answer in replies: the last two buttons."""
+    btns = [b for r in replies for b in r.buttons]
+    assert [b.data.split(":")[0] for b in btns[-2:]] == ["fb", "fb"], [b.data for b in btns]
+    assert not any(b.data.startswith("fb:") for b in btns[:-2])
+    return btns[-2:]
 
 
 def test_buttons_under_an_answer_and_one_vote_each(app):
@@ -76,3 +77,60 @@ def test_monthly_figures_in_the_registry_and_cli(app, clock, settings, monkeypat
     assert "Câu hỏi trợ lý tự trả lời: 2" in out and "Câu hỏi chuyển cán bộ: 1" in out
     assert "Đăng ký khai sinh: 1 / 1 / 0" in out and "50%" in out
     assert main(["kb", "stats", "--month", "2026-13"]) == 2
+
+
+def _rows(app):
+    with app.db.session() as s:
+        return [(r.topic, r.helpful) for r in s.exec(select(FaqAnswer).order_by(FaqAnswer.id))]
+
+
+def test_typed_rating_phrases_never_take_numbers_or_a_bare_yes_no(app):
+    """Text-only channels number the answer's options, not the rating pair: "1" is still the first
+    section; a bare "có"/"không" is not a rating; "có ích", "đúng rồi", "chưa đúng", "sai rồi" are."""
+    c = Chat(app, "f5")
+    first = c.say(Q)[0]
+    sections = [b for b in first.buttons if b.data.startswith("faqs:")]
+    assert len(sections) >= 2
+    # the number still means the answer's first section
+    assert c.text("1") == Chat(app, "f6").text(button=sections[0].data)
+    assert _rows(app) == [("ho-tich.khai-sinh", None)]
+    # a bare "không" answers nothing here (no rating, and no option read as "thôi")
+    assert "Thời gian giải quyết" not in c.text("không")
+    c.say("có")
+    assert _rows(app) == [("ho-tich.khai-sinh", None)]
+    c.say(Q)
+    assert "Cảm ơn bạn!" in c.text("Có ích!")
+    assert _rows(app)[-1] == ("ho-tich.khai-sinh", True)
+    c.say(Q)
+    assert "Cảm ơn bạn!" in c.text("đúng rồi, cảm ơn nhé")
+    c.say(Q)
+    replies = c.say("sai rồi")
+    assert "Cảm ơn bạn đã cho biết" in replies[0].text
+    assert any(b.data == "handoffask:yes" for r in replies for b in r.buttons)
+    assert [h for _, h in _rows(app)] == [None, True, True, False]
+    with app.db.session() as s:
+        assert s.exec(select(UnansweredQuestion)).one().text == Q  # the question, for staff to review
+    c.say(Q)
+    c.say("chưa đúng ý lắm")
+    assert _rows(app)[-1] == ("ho-tich.khai-sinh", False)
+
+
+def test_rating_on_a_text_only_channel_emulator(make_app, settings):
+    """On Zalo (no buttons): the options are numbered, the rating pair is one short typed line."""
+    from tests.channel_helpers import Running
+    from tests.emulators.zalo import ZaloEmulator
+    from knowledge.feedback import TYPED_HINT
+    zl = ZaloEmulator().start()
+    try:
+        with Running(make_app, settings, zalo=zl) as r:
+            zl.text("zu-fb", Q)
+            answer = zl.wait_sent("zu-fb", 1)[0].params["text"]
+            assert answer.startswith("Đăng ký khai sinh") and answer.endswith(TYPED_HINT)
+            assert "(Trả lời bằng số thứ tự)" in answer
+            numbered = [ln for ln in answer.splitlines() if ln[:1].isdigit() and ". " in ln]
+            assert numbered and not any("Có ích" in ln or "Chưa đúng" in ln for ln in numbered)
+            zl.text("zu-fb", "có ích")
+            assert "Cảm ơn bạn!" in zl.wait_sent("zu-fb", 2)[1].params["text"]
+            assert _rows(r.app) == [("ho-tich.khai-sinh", True)]
+    finally:
+        zl.stop()

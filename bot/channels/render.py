@@ -7,8 +7,14 @@ from bot.core import Reply
 def numbered(reply: Reply) -> str:
     if not reply.buttons:
         return reply.text
-    opts = "\n".join(f"{i}. {b.text}" for i, b in enumerate(reply.buttons, 1))
-    return f"{reply.text}\n{opts}\n(Trả lời bằng số thứ tự)"
+    from bot.options import typed_only_hint
+    plain = [b for b in reply.buttons if typed_only_hint(b.data) is None]
+    hints = list(dict.fromkeys(h for b in reply.buttons if (h := typed_only_hint(b.data))))
+    text = reply.text
+    if plain:  # numbered as options.match numbers them: typed-only buttons left out
+        opts = "\n".join(f"{i}. {b.text}" for i, b in enumerate(plain, 1))
+        text = f"{text}\n{opts}\n(Trả lời bằng số thứ tự)"
+    return "\n".join([text, *hints])
 
 
 def split_text(text: str, limit: int) -> list[str]:

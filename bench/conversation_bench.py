@@ -12,28 +12,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+from bench.common import pct, set_args, understander  # noqa: E402
 
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--set", default="test")
-    ap.add_argument("--repeat", type=int, default=2)
+    set_args(ap)
     args = ap.parse_args()
-    from bot.config import Settings
-    from knowledge.kb import KnowledgeBase
-    from nlu import dialogue, pipeline
-    from nlu.evaluate import load_set
-
-    settings = Settings.from_env()
-    u = pipeline.build(settings, KnowledgeBase.load(settings.kb_dir))
-    texts = [r["text"] for r in load_set(args.set)]
+    from nlu import dialogue
+    settings, u, texts, _ = understander(args.set)
     topic = "ho-tich.khai-sinh"  # every message read as if a topic were under discussion
-    for t in texts[:10]:
-        u.understand(t)
     emb, full, layer = [], [], []
     for _ in range(args.repeat):
         for t in texts:

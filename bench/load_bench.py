@@ -35,6 +35,8 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.common import pct  # noqa: E402
+
 
 def questions() -> list[str]:
     rows = [json.loads(line) for line in (ROOT / "nlu" / "eval" / "test.jsonl").read_text(encoding="utf-8").splitlines()
@@ -52,13 +54,6 @@ class Unique:
         with self.lock:
             i = next(self.n)
         return f"{self.base[i % len(self.base)]} {i}"
-
-
-def pct(xs: list[float], p: float) -> float:
-    if not xs:
-        return float("nan")
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
 
 
 # ------------------------------------------------------------------------------ 1. embedder alone

@@ -11,6 +11,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import pct, set_args, understander  # noqa: E402
+
 
 def rss_mb() -> tuple[float, float]:
     """(current, peak) resident-set size in MB."""
@@ -24,30 +26,11 @@ def rss_mb() -> tuple[float, float]:
     return cur, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def pct(xs: list[float], p: float) -> float:
-    xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
-
-
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--set", default="test")
-    ap.add_argument("--repeat", type=int, default=2)
+    set_args(ap)
     args = ap.parse_args()
-    from bot.config import Settings
-    from knowledge.kb import KnowledgeBase
-    from nlu import pipeline
-    from nlu.evaluate import load_set
-
-    settings = Settings.from_env()
-    t0 = time.perf_counter()
-    u = pipeline.build(settings, KnowledgeBase.load(settings.kb_dir))
-    startup = time.perf_counter() - t0
-    if hasattr(u, "VEC_CACHE_SIZE"):
-        u.VEC_CACHE_SIZE = 0  # the set is run several times: measure the encoder, not the repeat cache
-    texts = [r["text"] for r in load_set(args.set)]
-    for t in texts[:10]:  # warm caches
-        u.understand(t)
+    settings, u, texts, startup = understander(args.set)
     emb, full = [], []
     for _ in range(args.repeat):
         for t in texts:

@@ -70,3 +70,13 @@ def norm(text: str) -> str:
     """Compare texts across channels: ids that differ per run, whitespace at split points."""
     text = re.sub(r"PA-\d{4}-\d{6}", "PA-CODE", re.sub(r"#\d+", "#N", text))
     return re.sub(r"\s+", " ", text).strip()
+
+
+def count_rows(app, model, **where) -> int:
+    """Rows of `model` matching column == value for each keyword."""
+    from sqlmodel import func, select
+    with app.db.session() as s:
+        q = select(func.count()).select_from(model)
+        for k, v in where.items():
+            q = q.where(getattr(model, k) == v)
+        return s.exec(q).one()

@@ -7,13 +7,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from sqlmodel import func, select
+from sqlmodel import select
 
 from bot import texts
 from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Button, Location, Reply
 from bot.models import OutboxMessage, Person, ProcessedUpdate
-from tests.channel_helpers import Running, norm
+from tests.channel_helpers import Running, count_rows, norm
 from tests.conftest import Chat
 from tests.emulators.telegram import TelegramEmulator
 from tests.emulators.zalo import ZaloEmulator
@@ -59,14 +59,6 @@ def tg(_tg_server):
 def zl(_zl_server):
     _zl_server.reset()
     return _zl_server
-
-
-def _count(app, model, **where) -> int:
-    with app.db.session() as s:
-        q = select(func.count()).select_from(model)
-        for k, v in where.items():
-            q = q.where(getattr(model, k) == v)
-        return s.exec(q).one()
 
 
 def _buttons(call) -> list[str]:
@@ -224,8 +216,8 @@ def test_same_conversation_same_answers_on_telegram_zalo_zalo_oa_and_local(make_
             assert (rep.lat, rep.lon) == (16.0678, 108.2208) and rep.category == "rac-thai"
             assert [p["path"] for p in rep.photos] == [photos[0].path]
         # One person per channel user; the handoffs came from each channel's chat.
-        assert _count(r.app, Person, channel="telegram") == 1 and _count(r.app, Person, channel="zalo") == 1
-        assert _count(r.app, Person, channel="zalo_oa") == 1
+        assert count_rows(r.app, Person, channel="telegram") == 1 and count_rows(r.app, Person, channel="zalo") == 1
+        assert count_rows(r.app, Person, channel="zalo_oa") == 1
     assert [c["command"] for c in tg.commands][:2] == ["start", "help"]
     assert all(c["description"] for c in tg.commands)
 
@@ -241,7 +233,7 @@ def test_webhook_mode_refuses_a_missing_or_wrong_secret(make_app, settings, tg, 
             assert httpx.post(r.url + path, json=body).status_code == 401
             assert httpx.post(r.url + path, json=body, headers={header: "wrong-secret"}).status_code == 403
             assert httpx.post(r.url + path, json=body, headers={header: ""}).status_code == 403
-        assert _count(r.app, ProcessedUpdate) == 0 and _count(r.app, Person) == 0
+        assert count_rows(r.app, ProcessedUpdate) == 0 and count_rows(r.app, Person) == 0
         assert not tg.calls_of("sendMessage") and not zl.calls_of("sendMessage")
         # With the secret the platforms registered, the same updates are handled.
         tg.inject(upd)
@@ -263,7 +255,7 @@ def test_duplicate_delivery_is_handled_once(make_app, settings, tg, zl):
         time.sleep(0.3)
         assert len(tg.sent(42)) == 2 and len(zl.sent("zu-1")) == 1
         assert tg.texts(42)[1] == "Đã giữ nguyên dữ liệu của bạn."
-        assert _count(r.app, ProcessedUpdate, channel="telegram") == 2
+        assert count_rows(r.app, ProcessedUpdate, channel="telegram") == 2
 
 
 def test_duplicate_delivery_in_polling_mode(make_app, settings, tg, zl):
@@ -280,7 +272,7 @@ def test_duplicate_delivery_in_polling_mode(make_app, settings, tg, zl):
         assert len(tg.sent(42)) == 1 and len(zl.sent("zu-1")) == 1
         # Both updates were confirmed: the next getUpdates asked for what comes after them.
         assert any(str(c.params.get("offset")) == "5002" for c in tg.calls_of("getUpdates"))
-        assert _count(r.app, Person) == 2 and _count(r.app, ProcessedUpdate) == 2
+        assert count_rows(r.app, Person) == 2 and count_rows(r.app, ProcessedUpdate) == 2
 
 
 @pytest.mark.parametrize("platform", ["telegram", "zalo"])
@@ -299,7 +291,7 @@ def test_429_500_and_a_dropped_connection_are_retried_and_delivered_once(make_ap
         assert calls[2].t - calls[1].t >= 0.18 and calls[3].t - calls[2].t >= 0.38  # then backed off
         assert len(emu.sent(chat)) == 1 and "Xin chào" in emu.texts(chat)[0]
         # The reply's journal row is gone once delivered: nothing to resend, no copy kept.
-        assert _count(r.app, OutboxMessage) == 0
+        assert count_rows(r.app, OutboxMessage) == 0
 
 
 def test_platform_outage_defers_the_reply_to_the_outbox(make_app, settings, tg, clock):
@@ -644,4 +636,4 @@ def test_a_refused_message_is_not_retried(make_app, settings, tg, zl):
                 time.sleep(0.02)
             time.sleep(0.2)
             assert [c.status for c in emu.calls_of("sendMessage")[before:]] == [int(kind)]
-        assert _count(r.app, OutboxMessage) == 0  # dropped, not queued for a retry
+        assert count_rows(r.app, OutboxMessage) == 0  # dropped, not queued for a retry

@@ -8,13 +8,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from sqlmodel import func, select
+from sqlmodel import select
 
 from bot.channels.zalo_oa import BUTTON_PREFIX, UNSUPPORTED
 from bot.channels.zalo_oa_models import WebhookInbox, ZaloOaFallback, ZaloOaToken, ZaloOaUser
 from bot.core import Button, Reply
 from bot.models import OutboxMessage, Person, ProcessedUpdate
-from tests.channel_helpers import Running
+from tests.channel_helpers import Running, count_rows
 from tests.emulators.zalo_oa import ZaloOaEmulator
 
 PHOTO = b"\xff\xd8\xff\xe0" + b"JFIF-test-photo-" * 300
@@ -33,14 +33,6 @@ def oa(_oa_server):
     return _oa_server
 
 
-def _count(app, model, **where) -> int:
-    with app.db.session() as s:
-        q = select(func.count()).select_from(model)
-        for k, v in where.items():
-            q = q.where(getattr(model, k) == v)
-        return s.exec(q).one()
-
-
 def _token_row(app) -> ZaloOaToken:
     with app.db.session() as s:
         return s.get(ZaloOaToken, 1)
@@ -49,7 +41,7 @@ def _token_row(app) -> ZaloOaToken:
 def _replies_done(app) -> None:
     """Before the test moves the clocks: the direct replies' journal rows are gone (else a jump of
     days makes them look like an interrupted send, and the outbox sends them again)."""
-    _wait(lambda: _count(app, OutboxMessage, kind="reply") == 0)
+    _wait(lambda: count_rows(app, OutboxMessage, kind="reply") == 0)
 
 
 def _wait(pred, timeout: float = 10) -> None:
@@ -85,7 +77,7 @@ def test_a_signed_question_is_answered_as_a_free_reply_after_the_expired_token_i
         assert len(oa.used_refresh) == 2 and oa.used_refresh[1] != first_rt
         assert _token_row(r.app).refresh_token == oa.refresh_token
         # The display name came from user/detail, once.
-        assert _count(r.app, Person, channel="zalo_oa", display_name=oa.users["u1001"].display_name) == 1
+        assert count_rows(r.app, Person, channel="zalo_oa", display_name=oa.users["u1001"].display_name) == 1
         assert [c for c in oa.calls if c[0] == "/v3.0/oa/user/detail"][-1:] == [("/v3.0/oa/user/detail", 0)]
         assert len([c for c in oa.calls if c == ("/v3.0/oa/user/detail", 0)]) == 1
         assert all(status == 200 and secs < 2 for status, secs in oa.acks)
@@ -106,8 +98,8 @@ def test_bad_signatures_are_refused_and_nothing_is_processed(make_app, settings,
         tampered = body.replace(b"/start", b"/help!")
         assert httpx.post(oa.webhook_url, content=tampered, headers={"X-ZEvent-Signature": good}).status_code == 403
         time.sleep(0.3)
-        assert _count(r.app, WebhookInbox) == 0 and _count(r.app, ProcessedUpdate) == 0
-        assert _count(r.app, Person) == 0 and not oa.sent
+        assert count_rows(r.app, WebhookInbox) == 0 and count_rows(r.app, ProcessedUpdate) == 0
+        assert count_rows(r.app, Person) == 0 and not oa.sent
         # The genuine event goes through.
         assert httpx.post(oa.webhook_url, content=body, headers={"X-ZEvent-Signature": good}).status_code == 200
         assert "Xin chào" in oa.wait_sent("u2")[0].text
@@ -123,8 +115,8 @@ def test_redelivery_is_answered_once_and_echoes_are_ignored(make_app, settings, 
         _wait(lambda: len([a for a in oa.acks]) >= 3)
         time.sleep(0.5)
         assert len(oa.sent_to("u3")) == 1
-        assert _count(r.app, WebhookInbox) == 1
-        assert _count(r.app, ProcessedUpdate, channel="zalo_oa") == 1
+        assert count_rows(r.app, WebhookInbox) == 1
+        assert count_rows(r.app, ProcessedUpdate, channel="zalo_oa") == 1
 
 
 def test_location_with_string_coordinates_image_file_sticker(make_app, settings, oa):
@@ -197,11 +189,11 @@ def test_follow_gets_welcome_and_privacy_unfollow_stops_notices(make_app, settin
         got = oa.wait_sent("u11", 2)
         assert "Xin chào" in got[0].text and ("dữ liệu" in got[1].text.lower())
         oa.unfollow("u11")
-        _wait(lambda: _count(r.app, ZaloOaUser, user_id="u11", followed=False) == 1)
+        _wait(lambda: count_rows(r.app, ZaloOaUser, user_id="u11", followed=False) == 1)
         with r.app.db.session() as s:
             enqueue(s, "zalo_oa", "u11", Reply("Lớp học mới"), clock.now())
         r.app.wake_outbox()
-        _wait(lambda: _count(r.app, OutboxMessage, chat_id="u11", status="blocked") == 1)
+        _wait(lambda: count_rows(r.app, OutboxMessage, chat_id="u11", status="blocked") == 1)
         assert len(oa.sent_to("u11")) == 2
 
 
@@ -233,8 +225,8 @@ def test_proactive_notices_respect_windows_and_quota_with_fallbacks(make_app, se
             for uid in ("p1", "p2", "p3"):
                 enqueue(s, "zalo_oa", uid, Reply(f"Lớp học mới cho {uid}"), clock.now())
         r.app.wake_outbox()
-        _wait(lambda: _count(r.app, ZaloOaFallback) == 3 and _count(r.app, OutboxMessage, status="sending") == 0
-              and _count(r.app, OutboxMessage, channel="zalo_oa", status="pending") == 0)
+        _wait(lambda: count_rows(r.app, ZaloOaFallback) == 3 and count_rows(r.app, OutboxMessage, status="sending") == 0
+              and count_rows(r.app, OutboxMessage, channel="zalo_oa", status="pending") == 0)
         with r.app.db.session() as s:
             routes = {f.user_id: f.route for f in s.exec(select(ZaloOaFallback))}
             rows = {o.chat_id: o for o in s.exec(select(OutboxMessage).where(
@@ -245,7 +237,7 @@ def test_proactive_notices_respect_windows_and_quota_with_fallbacks(make_app, se
         assert oa.zns[0]["phone"] == "84905111222" and "Lớp học mới cho p2" in oa.zns[0]["template_data"]["message"]
         # Window errors are never retried: one refused cs call per message.
         assert len([s for s in oa.sent if s.status == -213]) == 3
-        _wait(lambda: _count(r.app, OutboxMessage, channel="web", chat_id="w-p3") == 1)
+        _wait(lambda: count_rows(r.app, OutboxMessage, channel="web", chat_id="w-p3") == 1)
 
 
 def test_quota_exhausted_is_final(make_app, settings, oa, clock):
@@ -260,7 +252,7 @@ def test_quota_exhausted_is_final(make_app, settings, oa, clock):
         with r.app.db.session() as s:
             enqueue(s, "zalo_oa", "q1", Reply("Nhắc lịch"), clock.now())
         r.app.wake_outbox()
-        _wait(lambda: _count(r.app, OutboxMessage, chat_id="q1", status="failed") == 1)
+        _wait(lambda: count_rows(r.app, OutboxMessage, chat_id="q1", status="failed") == 1)
         time.sleep(0.3)
         assert [s.status for s in oa.sent if s.status] == [-211]
 
@@ -390,7 +382,7 @@ def test_events_stored_before_a_restart_are_handled_at_the_next_start(make_app, 
     app.close()
     with Running(make_app, settings, zalo_oa=oa) as r:
         assert "Xin chào" in oa.wait_sent("s1")[0].text
-        _wait(lambda: _count(r.app, WebhookInbox, done_at=None) == 0)
+        _wait(lambda: count_rows(r.app, WebhookInbox, done_at=None) == 0)
 
 
 def test_photos_are_uploaded_or_linked_and_documents_linked(make_app, settings, oa, tmp_path):
@@ -399,8 +391,8 @@ def test_photos_are_uploaded_or_linked_and_documents_linked(make_app, settings, 
     big.write_bytes(b"\xff\xd8\xff\xe0" + b"x" * (1024 * 1024 + 10))
 
     def setup(app):
-        app.settings.data_dir.mkdir(parents=True, exist_ok=True)
-        inside = app.settings.data_dir / "big.jpg"
+        (app.settings.data_dir / "media").mkdir(parents=True, exist_ok=True)
+        inside = app.settings.data_dir / "media" / "big.jpg"
         inside.write_bytes(big.read_bytes())
         app.router.command("anh", "photo")(lambda ctx, args: ctx.reply("Ảnh hiện trường", photo=str(small)))
         app.router.command("anhlon", "big photo")(lambda ctx, args: ctx.reply("Ảnh lớn", photo=str(inside)))
@@ -417,6 +409,9 @@ def test_photos_are_uploaded_or_linked_and_documents_linked(make_app, settings, 
         [el] = photo.body["message"]["attachment"]["payload"]["elements"]
         assert el["url"].startswith(r.url + "/files/zalo-oa/") and len(httpx.get(el["url"]).content) == big.stat().st_size
         assert httpx.get(el["url"].replace("/files/zalo-oa/", "/files/zalo-oa/x")).status_code == 404
+        # The same expiring links as the other channels (bot/signing.py): media and reports only.
+        assert r.zalo_oa.file_url(str(settings.data_dir / "bot.db")) is None
+        assert r.zalo_oa.file_url(str(settings.data_dir / ".link-signing-key")) is None
 
 
 def test_held_messages_are_listed_for_staff(make_app, settings, oa, clock):
@@ -432,7 +427,7 @@ def test_held_messages_are_listed_for_staff(make_app, settings, oa, clock):
         with r.app.db.session() as s:
             enqueue(s, "zalo_oa", "h1", Reply("Lịch tiêm chủng tuần sau"), clock.now())
         r.app.wake_outbox()
-        _wait(lambda: _count(r.app, ZaloOaFallback, route="held") == 1)
+        _wait(lambda: count_rows(r.app, ZaloOaFallback, route="held") == 1)
         staff = make_staff(r.app, clock)
         out = Chat(r.app, chat_id="staff-1", user_id="staff-1").say("/oachuagui")[0].text
         assert "h1" in out and "Lịch tiêm chủng tuần sau" in out
@@ -458,8 +453,8 @@ def test_a_configured_transaction_template_carries_notices_outside_the_window(ma
         payload = tx.body["message"]["attachment"]["payload"]
         assert payload["template_type"] == "transaction_event"
         assert "PA-2026-000001" in payload["elements"][-1]["content"]
-        _wait(lambda: _count(r.app, OutboxMessage, chat_id="tx1", status="sent") == 1)
-        assert _count(r.app, ZaloOaFallback, route="transaction") == 1
+        _wait(lambda: count_rows(r.app, OutboxMessage, chat_id="tx1", status="sent") == 1)
+        assert count_rows(r.app, ZaloOaFallback, route="transaction") == 1
 
 
 def test_handled_events_keep_only_their_key_and_are_purged_after_a_week(make_app, settings, oa, clock):
@@ -467,7 +462,7 @@ def test_handled_events_keep_only_their_key_and_are_purged_after_a_week(make_app
     with Running(make_app, settings, zalo_oa=oa) as r:
         ev = oa.text("k1", "số điện thoại của tôi là 0905 123 456")
         oa.wait_sent("k1")
-        _wait(lambda: _count(r.app, WebhookInbox, done_at=None) == 0)
+        _wait(lambda: count_rows(r.app, WebhookInbox, done_at=None) == 0)
         with r.app.db.session() as s:
             [row] = s.exec(select(WebhookInbox)).all()
             assert row.event_key == ev["message"]["msg_id"] and row.body == ""
@@ -476,7 +471,7 @@ def test_handled_events_keep_only_their_key_and_are_purged_after_a_week(make_app
         assert len(oa.sent_to("k1")) == 1
         with r.app.db.session() as s:
             purge(r.app, s, clock.now() + timedelta(days=8))
-        assert _count(r.app, WebhookInbox) == 0
+        assert count_rows(r.app, WebhookInbox) == 0
 
 
 def test_the_report_form_offers_the_oa_contact_form_and_the_submitted_phone_fills_it(make_app, settings, oa):

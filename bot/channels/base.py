@@ -400,3 +400,31 @@ def apply_text_location(msg: Incoming) -> Incoming:
     if loc is not None and msg.location is None:
         msg.location, msg.text = loc, None
     return msg
+
+
+# --- routes every channel mounts the same way ---------------------------------------------------
+def mount_lifecycle(api, channel) -> None:
+    """Start the channel (polling, background workers) with the server and stop it with it."""
+    from starlette.concurrency import run_in_threadpool
+
+    async def on_start():
+        await run_in_threadpool(channel.start)
+
+    async def on_stop():
+        await run_in_threadpool(channel.stop)
+
+    api.state.on_start.append(on_start)
+    api.state.on_stop.append(on_stop)
+
+
+def mount_signed_files(api, path: str, channel) -> None:
+    """GET path/<signed token>/<name>: the files a channel links to by URL (bot/signing.py).
+    A bad, altered or expired link is a plain 404 that says nothing about what exists."""
+    from fastapi.responses import FileResponse, JSONResponse
+
+    @api.get(path + "/{token}/{name}", include_in_schema=False)
+    def signed_file(token: str, name: str):
+        p = channel.resolve_file(token)
+        if p is None:
+            return JSONResponse({"error": "Liên kết không đúng hoặc đã hết hạn."}, status_code=404)
+        return FileResponse(p)

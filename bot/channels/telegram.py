@@ -18,10 +18,9 @@ from datetime import timedelta
 from pathlib import Path
 
 from fastapi import Request
-from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
-                               derived_secret, read_webhook, recover_replies, Replay,
+                               derived_secret, mount_lifecycle, read_webhook, recover_replies, Replay,
                                seen_before, shape_problem, TELEGRAM_UPDATE)
 from bot.channels.render import numbered, split_text
 from bot.core import Attachment, Incoming, Location, Reply
@@ -374,11 +373,4 @@ def mount(api, app) -> None:
         await asyncio.wrap_future(fut)
         return {"ok": True}
 
-    async def on_start():
-        await run_in_threadpool(channel.start)
-
-    async def on_stop():
-        await run_in_threadpool(channel.stop)
-
-    api.state.on_start.append(on_start)
-    api.state.on_stop.append(on_stop)
+    mount_lifecycle(api, channel)

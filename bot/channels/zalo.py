@@ -28,13 +28,12 @@ from pathlib import Path
 
 import httpx
 from fastapi import Request
-from fastapi.responses import FileResponse, JSONResponse
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
-                               derived_secret, read_webhook, recover_replies, Replay,
+                               derived_secret, mount_lifecycle, mount_signed_files, read_webhook, recover_replies, Replay,
                                seen_before, shape_problem, ZALO_UPDATE)
 from bot import signing
 from bot.channels.render import numbered, split_text
@@ -441,18 +440,6 @@ def mount(api, app) -> None:
             channel.submit_key(key, _chat_key(update))
         return {"ok": True}
 
-    @api.get(FILES_PATH + "/{token}/{name}", include_in_schema=False)
-    def zalo_file(token: str, name: str):
-        p = channel.resolve_file(token)
-        if p is None:
-            return JSONResponse({"error": "not found"}, status_code=404)
-        return FileResponse(p)
+    mount_signed_files(api, FILES_PATH, channel)
 
-    async def on_start():
-        await run_in_threadpool(channel.start)
-
-    async def on_stop():
-        await run_in_threadpool(channel.stop)
-
-    api.state.on_start.append(on_start)
-    api.state.on_stop.append(on_stop)
+    mount_lifecycle(api, channel)

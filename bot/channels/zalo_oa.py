@@ -36,14 +36,15 @@ from urllib.parse import urlencode
 
 import httpx
 from fastapi import Request
-from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
-from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Replay, backoff, derived_secret,
-                               recover_replies, seen_before)
+from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Replay, backoff, mount_lifecycle,
+                               mount_signed_files, recover_replies, seen_before)
+from bot import signing
 from bot.channels.render import numbered, split_text
 from bot.channels.zalo_oa_models import WebhookInbox, ZaloOaFallback, ZaloOaToken, ZaloOaUser
 from bot.core import Attachment, Incoming, Location, Reply
@@ -331,7 +332,7 @@ class ZaloOaChannel(PartSender):
         self.public_url = (s.public_url or "").rstrip("/") or None
         self.data_dir = Path(s.data_dir).resolve()
         self.media_dir = self.data_dir / "media" / CHANNEL
-        self.files_key = derived_secret(self.secret_key or "zalo-oa", "zalo-oa-files").encode()
+        self.files_key = signing.load_key(self.data_dir)
         self.limiter = limiter or oa_limiter()
         self.executor = ChatSerialExecutor(workers=8, name="zalo-oa")
         self.check_interval = 300.0
@@ -673,30 +674,16 @@ class ZaloOaChannel(PartSender):
         return res
 
     # --- sending ----------------------------------------------------------------------------
-    def file_url(self, path: str) -> str | None:
+    def file_url(self, path: str, ttl: int = signing.PHOTO_TTL) -> str | None:
+        """A signed, expiring link under BOT_DATA_DIR's media/ and reports/ (bot/signing.py),
+        for images the upload refused and for documents."""
         if not self.public_url:
             return None
-        try:
-            rel = Path(path).resolve().relative_to(self.data_dir).as_posix()
-        except ValueError:
-            return None
-        token = base64.urlsafe_b64encode(rel.encode()).decode().rstrip("=")
-        sig = hmac.new(self.files_key, rel.encode(), hashlib.sha256).hexdigest()[:32]
-        return f"{self.public_url}{FILES_PATH}/{token}.{sig}/{Path(rel).name}"
+        signed = signing.sign(self.files_key, self.data_dir, path, ttl)
+        return f"{self.public_url}{FILES_PATH}/{signed}" if signed else None
 
     def resolve_file(self, token: str) -> Path | None:
-        enc, _, sig = token.partition(".")
-        try:
-            rel = base64.urlsafe_b64decode(enc + "=" * (-len(enc) % 4)).decode()
-        except (ValueError, UnicodeDecodeError):
-            return None
-        good = hmac.new(self.files_key, rel.encode(), hashlib.sha256).hexdigest()[:32]
-        if not hmac.compare_digest(sig.encode(), good.encode()):
-            return None
-        p = (self.data_dir / rel).resolve()
-        if self.data_dir not in p.parents or not p.is_file():
-            return None
-        return p
+        return signing.resolve(self.files_key, self.data_dir, token)
 
     def _image_message(self, path: str) -> dict | None:
         p = Path(path)
@@ -726,7 +713,7 @@ class ZaloOaChannel(PartSender):
             len(BUTTON_PREFIX + b.data) <= 1000 and b.text.strip() for b in reply.buttons)
         text = reply.text if real_buttons or not reply.buttons else numbered(reply)
         if reply.document:
-            link = self.file_url(reply.document)
+            link = self.file_url(reply.document, signing.DOCUMENT_TTL)
             name = reply.document_name or Path(reply.document).name
             text = f"{text}\nTải tệp {name}: {link}" if link else f"{text}\n{NO_ATTACHMENT}"
         chunks = split_text(text, TEXT_LIMIT) if text.strip() else []
@@ -868,21 +855,9 @@ def mount(api, app) -> None:
         app.wake_outbox()
         return HTMLResponse("<p>Đã kết nối Zalo OA của phường. Bạn có thể đóng trang này.</p>")
 
-    @api.get(FILES_PATH + "/{token}/{name}", include_in_schema=False)
-    def zalo_oa_file(token: str, name: str):
-        p = channel.resolve_file(token)
-        if p is None:
-            return JSONResponse({"error": "not found"}, status_code=404)
-        return FileResponse(p)
+    mount_signed_files(api, FILES_PATH, channel)
 
-    async def on_start():
-        await run_in_threadpool(channel.start)
-
-    async def on_stop():
-        await run_in_threadpool(channel.stop)
-
-    api.state.on_start.append(on_start)
-    api.state.on_stop.append(on_stop)
+    mount_lifecycle(api, channel)
 
 
 def _html(s: str) -> str:

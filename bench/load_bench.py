@@ -97,14 +97,24 @@ class Worker:
             env["DATABASE_URL"] = db_url
         env.update(env_extra or {})
         import subprocess
+        # The worker's log is kept beside its data: when one dies, its last lines say why.
+        Path(data_dir).mkdir(parents=True, exist_ok=True)
+        self.log_path = Path(data_dir) / f"{name}.log"
+        self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen([sys.executable, "-m", "bot", "serve", "--port", str(self.port)],
-                                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT)
+
+    def log_tail(self, lines: int = 15) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
 
     def wait(self, timeout: float = 300) -> "Worker":
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError("worker exited")
+                raise RuntimeError(f"worker exited (code {self.proc.returncode}); its log ends:\n{self.log_tail()}")
             try:
                 if httpx.get(self.url + "/healthz", timeout=2).status_code == 200:
                     return self
@@ -138,12 +148,18 @@ class Worker:
         return total / 1024
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        died = self.proc.poll()  # a worker that stopped on its own during the run
+        if died is None:
             self.proc.terminate()
             try:
                 self.proc.wait(timeout=20)
             except Exception:  # noqa: BLE001
                 self.proc.kill()
+        self._log.close()
+        text = self.log_path.read_text(errors="replace")
+        if died is not None or "Traceback" in text:
+            print(f"worker {self.log_path.stem}: {'exited with code %s' % died if died is not None else 'logged errors'}"
+                  f"; the log ends:\n{self.log_tail()}", file=sys.stderr)
 
 
 class Resident:

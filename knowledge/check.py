@@ -12,6 +12,16 @@ import yaml
 
 from nlu.normalize import fold, normalize, syllables
 
+_HOME_PATH = re.compile(r"^/?(?:index\.(?:html?|php|aspx?)|default\.aspx|home|trang-chu|p/home/?)?/?$", re.I)
+
+
+def is_home_page(url: str) -> bool:
+    """A site's front page (no path, or only "index.html"/"home"): no fact can be found from it."""
+    from urllib.parse import urlsplit
+    parts = urlsplit(url.strip())
+    return parts.scheme in ("http", "https") and not parts.query and bool(_HOME_PATH.match(parts.path or "/"))
+
+
 REQUIRED = ("id", "title", "questions", "short", "sources", "where", "reviewed")
 KNOWN_KEYS = set(REQUIRED) | {"sections", "legal_basis", "online", "may_change", "answer"}
 WHERE = {"ttpvhcc", "conganphuong", "conganphuong_or_online", "online"}
@@ -244,6 +254,9 @@ def check(kb_dir: Path, spec_path: Path | list[Path] | None = None, today: date 
                             err(f, ln(item), "'checked' của nguồn phải là ngày dạng YYYY-MM-DD")
                 if not any(re.match(r"^https?://\S+$", u.strip()) for u in urls):
                     err(f, ln(snode), f"{label}: cần ít nhất một nguồn http(s) người dân hoặc cán bộ mở được")
+                elif all(is_home_page(u) for u in urls):
+                    warn(f, ln(snode), f"{label}: nguồn chỉ là trang chủ; ghi đường dẫn tới đúng trang thủ tục "
+                                       "hoặc văn bản (dichvucong.gov.vn, vbpl.vn, thuvienphapluat.vn...)")
             if "questions" in fields:
                 qnode = fields["questions"][1]
                 if not isinstance(qnode, yaml.SequenceNode):

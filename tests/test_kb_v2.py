@@ -66,6 +66,8 @@ def test_each_problem_is_named(tmp_path):
         entry("a.both", "    short: Ngắn.\n    answer: Dài.\n" + SRC),
         entry("a.legacy", "    answer: Nội dung cũ.\n    legal_basis: [Luật Hộ tịch 2014]"),
         entry("a.colon", "    short: Ngắn.\n" + SRC + "\n    legal_basis:\n      - Luật X (Điều 1: phạm vi)"),
+        entry("a.home", "    short: Ngắn.\n    sources: [{url: 'https://dichvucong.gov.vn', title: t, checked: "
+                        "2026-11-20}, 'https://vbpl.vn/', 'http://www.chinhphu.vn/index.html']"),
     ]
     kb = _kb(tmp_path, "".join(entries))
     problems = check(kb, None, today=TODAY)
@@ -91,6 +93,20 @@ def test_each_problem_is_named(tmp_path):
     has(warnings, "a.cites", "trích dẫn")
     assert len([m for m in errors if "'answer' không còn dùng" in m]) == 2  # a.both and the v1 a.legacy
     has(errors, "'legal_basis' phải là chữ")
+    has(warnings, "a.home", "trang chủ")
+    assert not [m for m in errors if "a.home" in m]
+    assert len([m for m in warnings if "trang chủ" in m]) == 1  # a deep link anywhere is enough
+
+
+def test_home_pages_are_told_from_deep_links():
+    from knowledge.check import is_home_page
+    for url in ("https://dichvucong.gov.vn", "https://dichvucong.gov.vn/", "https://vbpl.vn/index.html",
+                "https://dichvucong.gov.vn/p/home/", "http://www.chinhphu.vn/Default.aspx"):
+        assert is_home_page(url), url
+    for url in ("https://vbpl.vn/TW/Pages/vbpq-toanvan.aspx?ItemID=46746", "https://dichvucong.gov.vn/?ma=1",
+                "https://thuvienphapluat.vn/van-ban/Quyen-dan-su/Luat-Ho-tich-2014-259713.aspx",
+                "https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html"):
+        assert not is_home_page(url), url
 
 
 def _profile():

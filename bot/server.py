@@ -114,6 +114,10 @@ def create_api(app, background: bool = True) -> FastAPI:
             hb = Heartbeat(app)
             hb.start()
             workers.append(hb)
+            from bot.kbwatch import KbWatcher
+            kw = KbWatcher(app, interval=app.settings.kb_poll_seconds)
+            kw.start()
+            workers.append(kw)
         for fn in on_start:
             await fn()
         yield

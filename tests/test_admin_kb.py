@@ -148,3 +148,40 @@ def test_new_question_reindexed_in_the_background(make_app, settings, kb_dir):
     assert app._nlu is not old
     u = app.nlu.understand(new_q)
     assert u.topic == e.id or e.id in [t for t, _ in u.candidates]
+
+
+def test_an_edit_reaches_the_other_workers(client, app, make_app, settings, kb_dir):
+    """Two workers on one database and one KB folder: an edit saved on one is answered by the
+    other once its watcher sees the files change (bot/kbwatch.py), without a restart."""
+    import time
+    from bot.kbwatch import KbWatcher
+    other = make_app(settings=replace(settings, kb_dir=kb_dir))
+    watcher = KbWatcher(other, interval=0.2)
+    watcher.start()
+    try:
+        e = app.kb.by_id["an-sinh.tro-cap-xa-hoi"]
+        data = _fields(client.get(f"/admin/kb/{e.id}").text)
+        body = "short" if "short" in data else "answer"
+        new_text = "Bạn mang căn cước đến {centre_address}. Bản sửa cho mọi worker."
+        r = client.post(f"/admin/kb/{e.id}", data=dict(data, **{body: new_text, "action": "save"}),
+                        follow_redirects=True)
+        assert "Đã lưu" in r.text
+        deadline = time.time() + 15
+        while time.time() < deadline and "Bản sửa cho mọi worker" not in getattr(other.kb.by_id[e.id], body):
+            time.sleep(0.1)
+        assert "Bản sửa cho mọi worker" in getattr(other.kb.by_id[e.id], body)
+        out = Chat(other, "dan-kb-2").text(e.questions[0])
+        assert "Bản sửa cho mọi worker" in out or "Ý bạn là" in out
+        assert watcher.check() is False  # nothing changed since: no reload
+    finally:
+        watcher.stop()
+
+
+def test_a_broken_file_keeps_the_previous_entries(app, kb_dir):
+    from bot.kbwatch import KbWatcher
+    watcher = KbWatcher(app, interval=3600)
+    before = len(app.kb.entries)
+    victim = sorted(kb_dir.glob("*.yaml"))[0]
+    victim.write_text("- id: [unclosed\n", encoding="utf-8")  # a file caught half-written
+    assert watcher.check() is False
+    assert len(app.kb.entries) == before

@@ -26,6 +26,8 @@ class Context:
         self.replies: list[Reply] = []
         self._roles: set[str] | None = None
         self._understanding = None
+        self.erased = False  # /xoadulieu confirmed: the engine forgets this chat after the handler
+        self.keep_buttons: list[dict] | None = None  # typed options to keep instead of this reply's buttons
 
     # --- understanding ---------------------------------------------------------------------
     @property
@@ -86,22 +88,25 @@ class Context:
         return self.conv.data
 
     def save_state(self) -> None:
-        flag_modified(self.conv, "data")  # JSON columns don't see in-place changes
-        self.session.add(self.conv)
+        """Not needed any more: the engine marks the state modified after every message. Kept so
+        that handlers not yet moved off it keep working."""
+        flag_modified(self.conv, "data")
+
+    def _aside(self) -> dict[str, Any]:
+        """A form set aside (bot/forms.py) outlives the flows opened and closed meanwhile."""
+        parked = (self.conv.data or {}).get("_parked")
+        return {"_parked": parked} if parked else {}
 
     def start_flow(self, name: str, step: str = "start", data: dict[str, Any] | None = None) -> None:
-        self.conv.flow, self.conv.step, self.conv.data = name, step, dict(data or {})
+        self.conv.flow, self.conv.step, self.conv.data = name, step, {**self._aside(), **dict(data or {})}
         self.conv.flow_owner_id = self.person.id  # in a group, the form is this person's alone
-        self.save_state()
 
     def goto(self, step: str) -> None:
         self.conv.step = step
-        self.save_state()
 
     def end_flow(self) -> None:
-        self.conv.flow, self.conv.step, self.conv.data = None, None, {}
+        self.conv.flow, self.conv.step, self.conv.data = None, None, self._aside()
         self.conv.flow_owner_id = None
-        self.save_state()
 
     def run_flow(self, name: str, step: str = "start", data: dict[str, Any] | None = None) -> None:
         """Start a flow and run its first step at once (the step usually asks a question)."""

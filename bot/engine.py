@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import text, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session, delete, select
 
-from bot import options, texts
+from bot import forms, options, texts
 from bot.context import Context
 from bot.core import Incoming, Reply
 from bot.db import insert_ignore
@@ -286,6 +287,8 @@ class Engine:
                 ctx.understanding = understanding
             self._map_text_to_button(ctx)
             self._dispatch_owned(ctx)
+            # State saves itself: a handler edits ctx.state in place, JSON columns do not notice.
+            flag_modified(conv, "data")
             if getattr(ctx, "erased", False):
                 self._after_erasure(s, msg, conv, pu)
             else:
@@ -385,7 +388,6 @@ class Engine:
             ctx.replies.clear()
             ctx.reply(texts.FORM_OF_OTHER.format(title=title, owner=who))
         conv.flow, conv.step, conv.data, conv.flow_owner_id, _ = saved
-        ctx.save_state()
         ctx.keep_buttons = saved[4]  # the owner's numbered options stay valid
 
     @staticmethod
@@ -432,9 +434,14 @@ class Engine:
             if spec.roles and not ctx.require(*spec.roles):
                 return
             if conv.flow and not spec.keeps_flow:
-                title = getattr(router.flows.get(conv.flow), "title", "") or "biểu mẫu"
-                ctx.end_flow()
-                ctx.reply(texts.FLOW_LEFT.format(title=title))
+                flow = router.flows.get(conv.flow)
+                title = getattr(flow, "title", "") or "biểu mẫu"
+                if isinstance(flow, forms.Form):  # set aside: "tiếp tục" brings it back
+                    forms.park(ctx)
+                    ctx.reply(texts.FORM_SET_ASIDE.format(title=title))
+                else:
+                    ctx.end_flow()
+                    ctx.reply(texts.FLOW_LEFT.format(title=title))
             spec.fn(ctx, args)
             return
         if conv.flow:
@@ -450,9 +457,15 @@ class Engine:
                     return
             ctx.reply(texts.MEDIA_WITHOUT_CONTEXT)
             return
+        if forms.take_up_typed(ctx):
+            return
         for fn in router.text_handlers:
             if fn(ctx):
                 return
+        self._understand(ctx)
+
+    def answer_freely(self, ctx: Context) -> None:
+        """Answer the message as if no form were open (a question asked mid-form)."""
         self._understand(ctx)
 
     def _understand(self, ctx: Context) -> None:

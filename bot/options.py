@@ -201,7 +201,9 @@ def map_text(ctx: "Context") -> None:
         rows = [r for r in rows if _naive(r.created_at) > _naive(direct_at)]
     sources: list[tuple[datetime, list[dict], PendingOption | None]] = [
         (_naive(r.created_at), r.buttons, r) for r in rows]
-    if conv.last_buttons:
+    flow = ctx.app.router.flows.get(conv.flow) if conv.flow else None
+    if conv.last_buttons and not getattr(flow, "reads_typed_options", False):
+        # (a form declared as data matches typed answers to its own options, with synonyms)
         sources.append((_naive(direct_at or now), conv.last_buttons, None))
     sources.sort(key=lambda x: x[0], reverse=True)  # stable: a notice and a reply at once, notice first
     for _, buttons, row in sources:

@@ -31,6 +31,7 @@ class Flow:
     name: str = ""
     title: str = ""  # Vietnamese, e.g. "phản ánh hiện trường", used in "bạn đang điền dở ..."
     roles: tuple[str, ...] = ()  # checked again at every step: a role revoked mid-form stops it
+    reads_typed_options: bool = False  # True: matches typed answers to its own buttons (bot/forms.py)
 
     def handle(self, ctx: "Context") -> None:
         step = ctx.conv.step or "start"

@@ -10,6 +10,7 @@ STALE_BUTTON = "Nút này đã hết hiệu lực. Bạn gõ /help để bắt �
 FLOW_CANCELLED = "Đã hủy {title}. Bạn cần gì thêm cứ nhắn mình nhé."
 NOTHING_TO_CANCEL = "Hiện không có việc gì đang làm dở để hủy."
 FLOW_LEFT = "(Mình đã dừng {title} đang làm dở.)"
+FORM_SET_ASIDE = "(Mình tạm để {title} đang làm dở sang một bên; gõ \"tiếp tục\" khi bạn muốn quay lại.)"
 MEDIA_WITHOUT_CONTEXT = ("Mình đã nhận được. Nếu bạn muốn phản ánh một sự việc ở khu phố, "
                          "gõ /phananh rồi làm theo hướng dẫn nhé.")
 FALLBACK = ("Xin lỗi, câu này mình chưa trả lời được. Mình có thể giúp về thủ tục hành chính "

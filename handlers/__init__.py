@@ -23,7 +23,9 @@ def modules():
 
 
 def build_router() -> Router:
+    from bot import forms
     r = Router()
+    forms.register(r)  # "Tiếp tục" / "Thôi" on a form set aside, whichever feature owns it
     for mod in modules():
         mod.register(r)
     return r

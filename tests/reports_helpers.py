@@ -92,4 +92,5 @@ def file_report(chat: Chat, description: str, tmp_path=None, location=None, grou
         chat.say(phone)
     else:
         chat.press("phananh:chatonly")
+    chat.press("phananh:pub:no")  # the description stays off the public Open311 reads
     return chat.text(button="phananh:send")

@@ -96,6 +96,8 @@ def test_report_end_to_end_in_browsers(app, browser, tmp_path):
         press(res, "Tổ dân phố 2")
         wait_bot(res, "gọi lại")
         press(res, "Chỉ báo qua chat")
+        wait_bot(res, "công khai")
+        press(res, "Không công khai")
         wait_bot(res, "kiểm tra lại phản ánh")
         assert "vị trí đã chia sẻ (16.0672" in last_bot(res)
         press(res, "Gửi phản ánh")

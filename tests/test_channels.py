@@ -80,6 +80,7 @@ STEPS = [
     ("location", (16.0678, 108.2208)),  # at the photo step: photos done, here is the place
     ("press", "phananh:grp:tdp-01"),
     ("press", "phananh:chatonly"),
+    ("press", "phananh:pub:no"),
     ("press", "phananh:send"),
 ]
 PRESSES = sum(kind == "press" for kind, _ in STEPS)

@@ -177,6 +177,7 @@ def test_free_text_after_a_staff_question_reaches_the_staff(app, clock):
     chat.say("45 Trần Phú")
     chat.press("phananh:grp:tdp-01")
     chat.press("phananh:chatonly")
+    chat.press("phananh:pub:no")
     chat.press("phananh:send")
     with app.db.session() as s:
         rep = s.exec(select(Report).order_by(Report.id.desc())).first()

@@ -36,7 +36,8 @@ def test_report_lifecycle_with_reminder_escalation_restart_and_rating(make_app, 
     replies = res.say(location=NEAR_CENTRE)
     assert "tổ dân phố" in replies[-1].text and any(b.data == "phananh:grp:tdp-02" for b in replies[-1].buttons)
     assert "số điện thoại" in res.text(button="phananh:grp:tdp-02")
-    summary = res.text("0905 123 456")
+    assert "công khai" in res.text("0905 123 456")
+    summary = res.text(button="phananh:pub:no")
     assert "Rác thải" in summary and "Ảnh: 1" in summary and "0905123456" in summary
     out = res.text(button="phananh:send")
     code = code_in(out)

@@ -146,6 +146,7 @@ def test_photo_outside_a_form_offers_a_report(app, tmp_path):
     c.say(location=NEAR)
     c.press("phananh:grp:tdp-01")
     c.press("phananh:chatonly")
+    c.press("phananh:pub:no")
     code_in(c.text(button="phananh:send"))
     with app.db.session() as s:
         assert len(s.exec(select(Report)).one().photos) == 1

@@ -167,6 +167,7 @@ def test_a_retry_after_a_lost_reply_gets_the_same_answer_with_the_report_code(ma
     c.say("12 Lê Lợi")
     c.press("phananh:grp:tdp-02")
     c.press("phananh:chatonly")
+    c.press("phananh:pub:no")
     first = c.say(button="phananh:send", update_id="web:msg-42")  # committed... and the reply is lost
     assert "PA-" in first[0].text
     again = c.say(button="phananh:send", update_id="web:msg-42")  # the client retries
@@ -339,6 +340,7 @@ def test_erasure_leaves_nothing_that_links_the_person(make_app, understander, cl
     me.say("12 Lê Lợi")
     me.press("phananh:grp:tdp-02")
     me.say(PHONE)
+    me.press("phananh:pub:no")
     assert "PA-" in me.text(button="phananh:send", update_id="e-2")
     staff = make_staff(app, clock)
     with app.db.session() as s:

@@ -508,7 +508,9 @@ def test_the_report_form_offers_the_oa_contact_form_and_the_submitted_phone_fill
         n = len(oa.sent_to(uid))
         assert is_form(oa.sent_to(uid)[-1]) and oa.sent_to(uid)[-2].buttons  # beside the contact buttons
         oa.submit_info(uid, "Trần Thị B", "0905 111 222", "45 Trần Phú")
-        summary = oa.wait_sent(uid, n + 1)[-1]
+        assert "công khai" in oa.wait_sent(uid, n + 1)[-1].text  # consent to publish the description
+        press("phananh:pub:no")
+        summary = oa.wait_sent(uid, n + 2)[-1]
         assert "gọi lại số 0905111222" in summary.text
         with r.app.db.session() as s:
             u = s.get(ZaloOaUser, uid)

@@ -2,23 +2,28 @@
 sent out of the blue), status look-up (/tinhtrang), and answering a staff question. The rating is in rating.py."""
 from __future__ import annotations
 
-from sqlmodel import select
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlmodel import delete, select
 
 from bot import options
 from bot import roles as R
 from bot.clock import fmt_local
 from bot.context import Context
 from bot.core import Button
-from bot.ids import digits_of
+from bot.forms import Again, ButtonData, Choice, Form, Location, Option, Phone, Photos, Text, match_option
+from bot.ids import digits_of, parse_id
 from bot.router import Flow, Router
 from handlers.reports import service as S
-from handlers.reports.models import STATUS_LABELS, Report
+from handlers.reports.models import OPEN_STATUSES, STATUS_LABELS, Report, ReportEvent
 from handlers.reports.rating import own_report as _own_report
 
 CONFIDENT = 0.5  # below this the resident picks the category from the list
 MAX_PHOTOS = 5
 MIN_DESCRIPTION = 5
 MIN_ADDRESS = 5
+ANSWER_WINDOW = timedelta(minutes=30)  # a complaint this soon after answering staff may be more of it
 
 
 # --- input checks shared by the forms ------------------------------------------------------------
@@ -87,106 +92,168 @@ def guess_category(ctx: Context, text: str, hint: str | None = None, hint_conf: 
 
 
 # --- the form ---------------------------------------------------------------------------------
-class ReportFlow(Flow):
-    """description -> category -> photos -> place (location or address + group) -> contact -> confirm.
-    Photos and a location are taken at any step; whatever is missing is asked next."""
+def _category_options(ctx: Context) -> list[Option]:
+    return [Option(short_title(ctx.app, c), c, f"cat:{c}") for c in ctx.app.categories]
+
+
+def _group_options(ctx: Context) -> list[Option]:
+    return [Option(g.name, g.code, f"grp:{g.code}") for g in ctx.app.profile.residential_groups] + \
+        [Option("Không rõ", None, "grp:none", ("khong ro", "khong biet", "ko biet", "ko ro", "k ro"))]
+
+
+CONTACT_CHOICES = [
+    Option("Chỉ báo qua chat", {"anonymous": False, "phone": None}, "chatonly",
+           ("qua chat", "bao qua chat", "chi qua chat", "khong can goi", "ko can goi", "khong", "ko", "k")),
+    Option("Gửi ẩn danh", {"anonymous": True, "phone": None}, "anon",
+           ("an danh", "gui an danh", "giau ten", "khong de ten", "ko de ten", "an ten")),
+]
+PUBLISH_CHOICES = [
+    Option("Không công khai", False, "pub:no", ("khong", "ko", "k", "thoi", "khong dong y", "rieng tu")),
+    Option("Đồng ý công khai", True, "pub:yes", ("co", "dong y", "ok", "duoc", "cong khai", "u", "vang")),
+]
+
+
+def _needs_name(ctx: Context, st: dict) -> bool:
+    """Staff call back by name: ask once, when a phone is left and the person has none on record."""
+    return bool(st.get("phone")) and not (ctx.person.display_name or "").strip() and "callname" not in st
+
+
+class ReportFlow(Form):
+    """The fields in the order they are asked; photos and a location are taken at any step."""
     name = "phananh"
     title = "phản ánh hiện trường"
+    resume_prompt = "Bạn muốn tiếp tục phản ánh không?"
+    summary_title = "Bạn kiểm tra lại phản ánh:"
+    submit_label = "Gửi phản ánh"
+    cancelled = "Đã hủy phản ánh, chưa có gì được gửi đi."
+    fields = [
+        Text("desc", "Bạn mô tả sự việc cần phản ánh (ở đâu, việc gì, từ bao giờ). Gõ /huy để thôi.",
+             label="Nội dung", min_len=MIN_DESCRIPTION, max_len=S.MAX_DESCRIPTION, error=EMPTY_DESCRIPTION),
+        Choice("cat", "Sự việc thuộc loại nào? Bạn chọn giúp mình:", label="Loại", done_key="cat_ok",
+               choices=_category_options,
+               error="Bạn bấm một nút bên dưới (hoặc gõ số thứ tự) để chọn loại sự việc giúp mình nhé."),
+        Photos("photos", label="Ảnh", done_key="photo_done", max_photos=MAX_PHOTOS),
+        Location("address", "Sự việc ở đâu? Bạn bấm chia sẻ vị trí (nút ghim/📎 > Vị trí), hoặc gõ địa chỉ, "
+                 "ví dụ: \"kiệt 12 Lê Lợi, gần trường tiểu học\".", label="Địa điểm", address_min=MIN_ADDRESS,
+                 error="Bạn chia sẻ vị trí, hoặc gõ địa chỉ cụ thể (số nhà, tên đường, kiệt/hẻm) giúp mình nhé."),
+        Choice("group", "Nơi đó thuộc tổ dân phố nào? (Không rõ thì bấm \"Không rõ\".)", done_key="group_done",
+               choices=_group_options,
+               error="Mình không thấy tổ này trong phường. Bạn chọn tổ dân phố bằng nút bên dưới giúp mình nhé."),
+        Phone("contact", "Bạn có muốn cán bộ gọi lại không? Nếu có, bạn nhập số điện thoại. Kết quả luôn được "
+              "báo cho bạn qua khung chat này.\nBạn cũng có thể gửi ẩn danh: cán bộ không thấy tên bạn.",
+              label="Liên hệ", done_key="contact_done", alternatives=CONTACT_CHOICES),
+        Text("callname", "Cán bộ nên gọi bạn là gì? (ví dụ: chị Lan, bác Tư)", ask_if=_needs_name,
+             min_len=2, max_len=60, skip="Bỏ qua", error="Bạn gõ tên để cán bộ xưng hô khi gọi lại, hoặc bấm Bỏ qua."),
+        Choice("publish", "Phường có thể đăng nội dung phản ánh lên trang tra cứu công khai (không kèm tên, "
+               "số điện thoại) để bà con cùng theo dõi. Bạn đồng ý không?", label="Công khai nội dung",
+               choices=PUBLISH_CHOICES, ask_if=lambda ctx, st: not st.get("anonymous")),
+    ]
 
-    def handle(self, ctx: Context) -> None:
-        msg = ctx.msg
-        if msg.button == "phananh:cancel":
-            ctx.end_flow()
-            ctx.reply("Đã hủy phản ánh, chưa có gì được gửi đi.")
-            return
+    # --- photos and a location, at any step (the escape hatch) --------------------------------
+    def before(self, ctx: Context) -> bool:
+        msg, st = ctx.msg, ctx.state
         if msg.files:
             ctx.reply(FILE_NOT_SUPPORTED)
-            return self.ask(ctx, repeat=True)
+            self.ask_next(ctx)
+            return True
         took_media = False
         if msg.photos:
             for att in msg.photos:
                 problem = photo_problem(ctx, att)
                 if problem:
                     ctx.reply(problem)
-                    return self.ask(ctx, repeat=True)
-            photos = ctx.state.setdefault("photos", [])
+                    self.ask_next(ctx)
+                    return True
+            photos = st.setdefault("photos", [])
             if len(photos) + len(msg.photos) > MAX_PHOTOS:
                 ctx.reply(f"Mỗi phản ánh kèm tối đa {MAX_PHOTOS} ảnh. Mình giữ {len(photos)} ảnh đã nhận.")
-                return self.ask(ctx, repeat=True)
+                self.ask_next(ctx)
+                return True
             photos.extend(photo_dict(a) for a in msg.photos)
-            ctx.save_state()
             took_media = True
         if msg.location is not None:
             if not S.inside_ward(ctx.app, msg.location.lat, msg.location.lon):
                 p = ctx.app.profile
                 ctx.reply(OUTSIDE_WARD.format(ward=p.ward.name, hotline=p.hotline))
-                return self.ask(ctx, repeat=True)
-            ctx.state["lat"], ctx.state["lon"] = msg.location.lat, msg.location.lon
-            ctx.save_state()
+                self.ask_next(ctx)
+                return True
+            st["lat"], st["lon"] = msg.location.lat, msg.location.lon
             took_media = True
         step = ctx.conv.step or "start"
-        if step == "photo" and msg.photos:  # a caption on a photo is not an answer to anything
-            n = len(ctx.state["photos"])
-            ctx.reply(f"Đã nhận {n} ảnh. Bạn gửi thêm ảnh, hoặc bấm Tiếp tục.",
+        if step == "photos" and msg.photos:  # a caption on a photo is not an answer to anything
+            ctx.reply(f"Đã nhận {len(st['photos'])} ảnh. Bạn gửi thêm ảnh, hoặc bấm Tiếp tục.",
                       buttons=[("Tiếp tục", "phananh:photodone")])
-            return
+            return True
         if took_media and not (msg.text and msg.text.strip()):
-            if step == "photo" and msg.location is not None:
-                ctx.state["photo_done"] = True  # sharing the place answers "any more photos?"
-                ctx.save_state()
-            return self.ask(ctx)
-        super().handle(ctx)
-
-    # what is missing, in order
-    def ask(self, ctx: Context, repeat: bool = False) -> None:
-        st = ctx.state
-        if not st.get("desc"):
-            ctx.goto("desc")
-            if not repeat or ctx.conv.step != "desc":
-                ctx.reply("Bạn mô tả sự việc cần phản ánh (ở đâu, việc gì, từ bao giờ). Gõ /huy để thôi.")
+            if step == "photos" and msg.location is not None:
+                st["photo_done"] = True  # sharing the place answers "any more photos?"
+            if step == "confirm":
+                self.ask_confirm(ctx)
             else:
-                ctx.reply(EMPTY_DESCRIPTION)
-            return
-        if not st.get("cat"):
-            return self.ask_category(ctx)
-        if not st.get("cat_ok"):
-            ctx.goto("cat")
+                self.ask_next(ctx)
+            return True
+        return False
+
+    # --- the category: a confident guess is confirmed, otherwise picked from the list --------------
+    def validate_desc(self, ctx: Context, text: str) -> str | None:
+        cat, sure = guess_category(ctx, text)
+        ctx.state["cat"], ctx.state["cat_ok"] = cat, False
+        ctx.state["cat_sure"] = bool(cat and sure)
+        return None
+
+    def ask_cat(self, ctx: Context) -> None:
+        st = ctx.state
+        if st.get("cat") and st.get("cat_sure"):
             ctx.reply(f"Mình hiểu đây là phản ánh về: {S.category_title(ctx.app, st['cat'])}. Đúng không ạ?",
                       buttons=[("Đúng", "phananh:catok"), ("Chọn loại khác", "phananh:catlist")])
             return
-        if not st.get("photo_done"):
-            ctx.goto("photo")
-            n = len(st.get("photos", []))
-            lead = f"Đã có {n} ảnh. " if n else ""
-            ctx.reply(f"{lead}Bạn gửi ảnh chụp hiện trường (tối đa {MAX_PHOTOS} ảnh) để cán bộ dễ xử lý, "
-                      "xong thì bấm Tiếp tục. Không có ảnh thì bấm Bỏ qua.",
-                      buttons=[("Tiếp tục" if n else "Bỏ qua", "phananh:photodone")])
-            return
-        if st.get("lat") is None and not st.get("address"):
-            ctx.goto("place")
-            ctx.reply("Sự việc ở đâu? Bạn bấm chia sẻ vị trí (nút ghim/📎 > Vị trí), hoặc gõ địa chỉ, "
-                      "ví dụ: \"kiệt 12 Lê Lợi, gần trường tiểu học\".")
-            return
-        if not st.get("group_done"):
-            ctx.goto("group")
-            ctx.reply("Nơi đó thuộc tổ dân phố nào? (Không rõ thì bấm \"Không rõ\".)",
-                      buttons=group_buttons(ctx.app, "phananh"))
-            return
-        if not st.get("contact_done"):
-            ctx.goto("contact")
-            ctx.reply("Bạn có muốn cán bộ gọi lại không? Nếu có, bạn nhập số điện thoại. Kết quả luôn được báo "
-                      "cho bạn qua khung chat này.\nBạn cũng có thể gửi ẩn danh: cán bộ không thấy tên bạn.",
-                      buttons=[("Chỉ báo qua chat", "phananh:chatonly"), ("Gửi ẩn danh", "phananh:anon")])
-            return
-        self.ask_confirm(ctx)
-
-    def ask_category(self, ctx: Context) -> None:
-        ctx.goto("cat")
         ctx.reply("Sự việc thuộc loại nào? Bạn chọn giúp mình:", buttons=category_buttons(ctx.app, "phananh"))
 
-    def ask_confirm(self, ctx: Context) -> None:
+    def take_cat(self, ctx: Context) -> str:
+        st, b = ctx.state, ctx.msg.button
+        if b == "phananh:catok" and st.get("cat"):
+            return st["cat"]
+        if b == "phananh:catlist":
+            st["cat_sure"] = False
+            raise Again()
+        if not b and st.get("cat_sure"):  # typed at "Đúng không ạ?": yes, no, or a category
+            o = match_option(ctx.msg.text or "", [Option("Đúng", "ok", "catok", ("dung", "dung roi", "phai", "co", "u")),
+                                                  Option("Chọn loại khác", "list", "catlist",
+                                                         ("khong", "ko", "sai", "khong phai", "loai khac"))])
+            if o is not None and o.value == "ok":
+                return st["cat"]
+            if o is not None:
+                st["cat_sure"] = False
+                raise Again()
+        return self.field("cat").take(self, ctx)
+
+    def ask_photos(self, ctx: Context) -> None:
+        n = len(ctx.state.get("photos", []))
+        lead = f"Đã có {n} ảnh. " if n else ""
+        ctx.reply(f"{lead}Bạn gửi ảnh chụp hiện trường (tối đa {MAX_PHOTOS} ảnh) để cán bộ dễ xử lý, "
+                  "xong thì bấm Tiếp tục. Không có ảnh thì bấm Bỏ qua.",
+                  buttons=self.field_buttons(ctx, self.field("photos")))
+
+    def take_group(self, ctx: Context):
+        if not ctx.msg.button and ctx.msg.text:
+            code = match_group(ctx.app, ctx.msg.text)
+            if code is not None:
+                return code
+        return self.field("group").take(self, ctx)
+
+    def take_contact(self, ctx: Context) -> dict:
+        v = self.field("contact").take(self, ctx)
+        return v if isinstance(v, dict) else {"anonymous": False, "phone": v}
+
+    def validate_callname(self, ctx: Context, name: str) -> str | None:
+        if name:  # on the person: staff see it, and it is never asked again
+            ctx.person.display_name = name.strip()[:60]
+            ctx.session.add(ctx.person)
+        return None
+
+    # --- the summary -------------------------------------------------------------------------
+    def summary_lines(self, ctx: Context) -> list[str]:
         st, app = ctx.state, ctx.app
-        ctx.goto("confirm")
         place = []
         if st.get("address"):
             place.append(st["address"])
@@ -194,113 +261,21 @@ class ReportFlow(Flow):
             place.append(f"vị trí đã chia sẻ ({st['lat']:.5f}, {st['lon']:.5f})")
         if st.get("group") and app.profile.group(st["group"]):
             place.append(app.profile.group(st["group"]).name)
-        contact = "ẩn danh" if st.get("anonymous") else (f"gọi lại số {st['phone']}" if st.get("phone")
-                                                        else "chỉ báo qua chat")
-        ctx.reply("Bạn kiểm tra lại phản ánh:\n"
-                  f"• Loại: {S.category_title(app, st['cat'])}\n"
-                  f"• Nội dung: {st['desc']}\n"
-                  f"• Ảnh: {len(st.get('photos', []))}\n"
-                  f"• Địa điểm: {'; '.join(place)}\n"
-                  f"• Liên hệ: {contact}",
-                  buttons=[("Gửi phản ánh", "phananh:send"), ("Đổi loại", "phananh:catlist"),
-                           ("Hủy", "phananh:cancel")])
-
-    # steps
-    def on_start(self, ctx: Context) -> None:
-        self.ask(ctx)
-
-    def on_desc(self, ctx: Context) -> None:
-        text = (ctx.msg.text or "").strip()
-        if ctx.msg.button or sum(ch.isalnum() for ch in text) < MIN_DESCRIPTION:
-            ctx.reply(EMPTY_DESCRIPTION)
-            return
-        if len(text) > S.MAX_DESCRIPTION:
-            ctx.reply(f"Mô tả hơi dài, bạn rút gọn dưới {S.MAX_DESCRIPTION} ký tự giúp mình nhé.")
-            return
-        ctx.state["desc"] = text
-        cat, sure = guess_category(ctx, text)
-        ctx.state["cat"] = cat if cat else None
-        ctx.save_state()
-        if cat is None or not sure:
-            return self.ask_category(ctx)
-        self.ask(ctx)
-
-    def on_cat(self, ctx: Context) -> None:
-        b = ctx.msg.button or ""
-        if b == "phananh:catok" and ctx.state.get("cat"):
-            ctx.state["cat_ok"] = True
-        elif b == "phananh:catlist":
-            return self.ask_category(ctx)
-        elif b.startswith("phananh:cat:") and b[12:] in ctx.app.categories:
-            ctx.state["cat"], ctx.state["cat_ok"] = b[12:], True
+        if st.get("anonymous"):
+            contact = "ẩn danh"
+        elif st.get("phone"):
+            name = (ctx.person.display_name or "").strip()
+            contact = f"gọi lại số {st['phone']}" + (f" ({name})" if name else "")
         else:
-            ctx.reply("Bạn bấm một nút bên dưới để chọn loại sự việc giúp mình nhé.",
-                      buttons=category_buttons(ctx.app, "phananh"))
-            return
-        ctx.save_state()
-        self.ask(ctx)
+            contact = "chỉ báo qua chat"
+        lines = [f"• Loại: {S.category_title(app, st['cat'])}", f"• Nội dung: {st['desc']}",
+                 f"• Ảnh: {len(st.get('photos', []))}", f"• Địa điểm: {'; '.join(place)}", f"• Liên hệ: {contact}"]
+        if not st.get("anonymous"):
+            lines.append("• Công khai nội dung: " + ("có (không kèm tên, số điện thoại)" if st.get("publish")
+                                                     else "không"))
+        return lines
 
-    def on_photo(self, ctx: Context) -> None:
-        if ctx.msg.button == "phananh:photodone":
-            ctx.state["photo_done"] = True
-            ctx.save_state()
-            return self.ask(ctx)
-        n = len(ctx.state.get("photos", []))
-        ctx.reply("Bạn gửi ảnh chụp hiện trường, hoặc bấm nút bên dưới để sang bước tiếp theo.",
-                  buttons=[("Tiếp tục" if n else "Bỏ qua", "phananh:photodone")])
-
-    def on_place(self, ctx: Context) -> None:
-        text = (ctx.msg.text or "").strip()
-        if ctx.msg.button or len(text) < MIN_ADDRESS:
-            ctx.reply("Bạn chia sẻ vị trí, hoặc gõ địa chỉ cụ thể (số nhà, tên đường, kiệt/hẻm) giúp mình nhé.")
-            return
-        ctx.state["address"] = text[:300]
-        ctx.save_state()
-        self.ask(ctx)
-
-    def on_group(self, ctx: Context) -> None:
-        b = ctx.msg.button or ""
-        code = None
-        if b.startswith("phananh:grp:"):
-            code = b[12:]
-        elif ctx.msg.text:
-            code = match_group(ctx.app, ctx.msg.text)
-        if code is None or (code != "none" and ctx.app.profile.group(code) is None):
-            ctx.reply("Bạn chọn tổ dân phố bằng nút bên dưới giúp mình nhé.", buttons=group_buttons(ctx.app, "phananh"))
-            return
-        ctx.state["group"] = None if code == "none" else code
-        ctx.state["group_done"] = True
-        ctx.save_state()
-        self.ask(ctx)
-
-    def on_contact(self, ctx: Context) -> None:
-        b = ctx.msg.button
-        st = ctx.state
-        if b == "phananh:anon":
-            st["anonymous"], st["phone"] = True, None
-        elif b == "phananh:chatonly":
-            st["anonymous"], st["phone"] = False, None
-        else:
-            digits = digits_of(ctx.msg.text)
-            if not (9 <= len(digits) <= 11):
-                ctx.reply("Số điện thoại chưa đúng (9 đến 11 chữ số). Bạn nhập lại, hoặc chọn một nút bên dưới.",
-                          buttons=[("Chỉ báo qua chat", "phananh:chatonly"), ("Gửi ẩn danh", "phananh:anon")])
-                return
-            st["anonymous"], st["phone"] = False, digits
-        st["contact_done"] = True
-        ctx.save_state()
-        self.ask(ctx)
-
-    def on_confirm(self, ctx: Context) -> None:
-        if ctx.msg.button == "phananh:catlist":
-            ctx.state["cat_ok"] = False
-            ctx.save_state()
-            return self.ask_category(ctx)
-        if ctx.msg.button != "phananh:send":
-            ctx.reply("Bạn bấm \"Gửi phản ánh\" để gửi, hoặc \"Hủy\" nếu không gửi nữa.",
-                      buttons=[("Gửi phản ánh", "phananh:send"), ("Đổi loại", "phananh:catlist"),
-                               ("Hủy", "phananh:cancel")])
-            return
+    def submit(self, ctx: Context) -> None:
         st = ctx.state
         r = S.create_report(
             ctx.app, ctx.session, ctx.now, category=st["cat"], description=st["desc"], source="chat",
@@ -308,6 +283,9 @@ class ReportFlow(Flow):
             photos=st.get("photos", []), person=ctx.person, channel=ctx.msg.channel, chat_id=ctx.msg.chat_id,
             contact_name=None if st.get("anonymous") else ctx.person.display_name,
             contact_phone=st.get("phone"), anonymous=bool(st.get("anonymous")), actor_id=ctx.person.id)
+        # Open311 public reads show the description only with this consent (never for anonymous reports).
+        r.publish_description = bool(st.get("publish")) and not st.get("anonymous")
+        ctx.session.add(r)
         ctx.end_flow()
         if r.parent_id:
             main = ctx.session.get(Report, r.parent_id)
@@ -331,9 +309,7 @@ def start_report(ctx: Context, text: str | None = None, hint: str | None = None,
         cat, sure = guess_category(ctx, text, hint, hint_conf)
         if cat:
             data["cat"] = cat
-        if cat and not sure:
-            ctx.start_flow("phananh", "cat", data)
-            return ReportFlow().ask_category(ctx)
+        data["cat_sure"] = bool(cat and sure)
     ctx.run_flow("phananh", "start", data)
 
 
@@ -342,7 +318,14 @@ def cmd_report(ctx: Context, args: str) -> None:
 
 
 def on_complaint(ctx: Context) -> None:
-    u = ctx.understanding  # type: ignore[attr-defined]
+    r = _awaited_by_staff(ctx)
+    if r is not None:  # it may well be the answer to the staff question, not a new report: ask
+        ctx.conv.data = {**ctx.conv.data, "staff_answer_draft": {"report_id": r.id, "text": ctx.msg.text[:2000]}}
+        ctx.reply(f"Cán bộ đang chờ bạn trả lời câu hỏi về phản ánh {r.code}. Tin nhắn vừa rồi là câu trả lời "
+                  "cho cán bộ, hay một phản ánh mới?",
+                  buttons=[AnswerStaff(r.id).button("Trả lời cán bộ"), NewReport(r.id).button("Phản ánh mới")])
+        return
+    u = ctx.understanding
     start_report(ctx, ctx.msg.text, getattr(u, "category", None), getattr(u, "confidence", 0.0) or 0.0)
 
 
@@ -369,7 +352,6 @@ def on_media(ctx: Context) -> bool:
     if not pending:
         return False
     ctx.conv.data = {**ctx.conv.data, "report_media": pending}
-    ctx.save_state()
     what = "trong ảnh" if msg.photos else "tại vị trí này"
     ctx.reply(f"Bạn muốn phản ánh sự việc {what} tới phường?",
               buttons=[("Có, gửi phản ánh", "pamedia:yes"), ("Không", "pamedia:no")])
@@ -381,10 +363,73 @@ def cb_media(ctx: Context, payload: str) -> None:
     if payload != "yes" or not pending:
         if pending:
             ctx.conv.data = {k: v for k, v in ctx.conv.data.items() if k != "report_media"}
-            ctx.save_state()
         ctx.reply("Dạ vâng. Bạn cần gì cứ nhắn mình nhé.")
         return
     ctx.run_flow("phananh", "start", pending)
+
+
+@dataclass(frozen=True)
+class AnswerStaff(ButtonData, prefix="pans"):
+    """"Trả lời cán bộ" for a message that could also have been a new report."""
+    report: int
+
+
+@dataclass(frozen=True)
+class NewReport(ButtonData, prefix="panew"):
+    """"Phản ánh mới" for the same message."""
+    report: int
+
+
+def _awaited_by_staff(ctx: Context) -> Report | None:
+    """The resident's open report whose staff question is still waiting for an answer, if any."""
+    now = ctx.now.replace(tzinfo=None)
+    rows = ctx.session.exec(select(options.PendingOption).where(
+        options.PendingOption.channel == ctx.msg.channel, options.PendingOption.chat_id == ctx.msg.chat_id)
+        .order_by(options.PendingOption.id.desc()))
+    for row in rows:
+        if not (row.free_text or "").startswith("pareply:") or row.expires_at.replace(tzinfo=None) <= now:
+            continue
+        n = parse_id(row.free_text.partition(":")[2])
+        r = ctx.session.get(Report, n) if n is not None else None
+        if r is not None and r.person_id == ctx.person.id and r.status in OPEN_STATUSES:
+            return r
+    # People answer in several messages: the next ones, a while after the first, are likely more of it.
+    ev = ctx.session.exec(select(ReportEvent).where(
+        ReportEvent.actor_id == ctx.person.id, ReportEvent.action == "info_received")
+        .order_by(ReportEvent.id.desc())).first()
+    if ev is not None and now - ev.at.replace(tzinfo=None) <= ANSWER_WINDOW:
+        r = ctx.session.get(Report, ev.report_id)
+        if r is not None and r.person_id == ctx.person.id and r.status in OPEN_STATUSES:
+            return r
+    return None
+
+
+def _take_draft(ctx: Context, report_id: int) -> str | None:
+    draft = (ctx.conv.data or {}).get("staff_answer_draft") or {}
+    ctx.conv.data = {k: v for k, v in (ctx.conv.data or {}).items() if k != "staff_answer_draft"}
+    return draft.get("text") if draft.get("report_id") == report_id else None
+
+
+def cb_answer_staff(ctx: Context, payload: str) -> None:
+    b = AnswerStaff.parse(payload)
+    text = _take_draft(ctx, b.report) if b else None
+    if b is None or text is None or ctx.conv.flow:
+        ctx.reply("Nút này không còn hiệu lực.")
+        return
+    ctx.session.exec(delete(options.PendingOption).where(
+        options.PendingOption.channel == ctx.msg.channel, options.PendingOption.chat_id == ctx.msg.chat_id,
+        options.PendingOption.free_text == f"pareply:{b.report}"))
+    ctx.msg.text, ctx.msg.button = text, f"pareply:{b.report}"
+    cb_info(ctx, str(b.report))
+
+
+def cb_new_report(ctx: Context, payload: str) -> None:
+    b = NewReport.parse(payload)
+    text = _take_draft(ctx, b.report) if b else None
+    if b is None or text is None or ctx.conv.flow:
+        ctx.reply("Nút này không còn hiệu lực.")
+        return
+    start_report(ctx, text)
 
 
 # --- status ------------------------------------------------------------------------------------
@@ -485,5 +530,7 @@ def register(r: Router) -> None:
     r.on_media(on_media)
     r.callback("pamedia")(cb_media)
     r.callback("pareply")(cb_info)
+    r.callback(AnswerStaff.prefix)(cb_answer_staff)
+    r.callback(NewReport.prefix)(cb_new_report)
     options.accept_free_text("pareply")
     r.on_erase(on_erase)

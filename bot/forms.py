@@ -1,0 +1,669 @@
+"""Forms declared as data, and typed button data.
+
+A `Form` lists its fields in the order they are asked; each field type knows how to ask, how to
+read a pressed button or a typed answer (loosely: accents, case, synonyms, numbers), and what to
+say when the answer does not fit. What every form needs lives here, once:
+
+- a question asked mid-form ("làm khai sinh cần gì?") is answered by the FAQ, and the form offers
+  to continue; a command also only sets the form aside. Typing "tiếp tục" brings it back, within
+  RESUME_WITHIN;
+- a summary with confirm, edit and cancel;
+- `ask_if` predicates (a field asked only when it applies), `validate_<field>(ctx, value)` hooks
+  returning an error message, `ask_<field>` / `take_<field>` methods as the escape hatch for a step
+  that does not fit a field type, and `before(ctx)` for input taken at any step (photos).
+
+State: the field values are the conversation's `data` (ctx.state), the step is the field's key.
+The engine marks `data` modified after every message, so writing ctx.state is enough.
+"""
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field, fields
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING, Any, Callable, ClassVar
+
+from bot import options as opt
+from bot.core import Button
+from bot.ids import digits_of, parse_id, parse_int
+from bot.router import Flow
+from nlu.normalize import fold
+
+if TYPE_CHECKING:
+    from bot.context import Context
+    from bot.router import Router
+
+RESUME_WITHIN = timedelta(hours=12)  # a form set aside for a question can be taken up again this long
+BUTTON_DATA_LIMIT = 64  # Telegram's callback_data limit, the tightest of our channels
+PARKED = "_parked"  # conv.data key holding a form set aside
+
+
+# ------------------------------------------------------------------------ typed button data
+@dataclass(frozen=True)
+class ButtonData:
+    """Button data as a small class: `Resume("phananh").pack()` -> "fres:phananh".
+    Subclasses name a short wire prefix (`class Resume(ButtonData, prefix="fres")`); fields are
+    str or int, joined by ":" (only the last str field may contain ":"). `kinds` lists every kind
+    so a test checks the 64-byte limit over all of them with their widest values."""
+    prefix: ClassVar[str] = ""
+    kinds: ClassVar[dict[str, type["ButtonData"]]] = {}
+
+    def __init_subclass__(cls, prefix: str = "", **kw):
+        super().__init_subclass__(**kw)
+        if prefix:
+            other = ButtonData.kinds.get(prefix)
+            if other is not None and other.__qualname__ != cls.__qualname__:
+                raise ValueError(f"button prefix {prefix!r} used by {other.__qualname__} already")
+            cls.prefix = prefix
+            ButtonData.kinds[prefix] = cls
+
+    def pack(self) -> str:
+        return ":".join([self.prefix, *(str(getattr(self, f.name)) for f in fields(self))])
+
+    def button(self, label: str) -> Button:
+        return Button(label, self.pack())
+
+    @classmethod
+    def unpack(cls, data: str | None):
+        """The typed button from full data ("fres:phananh"), or None when it is not one of these."""
+        if not data or not data.startswith(cls.prefix + ":"):
+            return None
+        return cls.parse(data[len(cls.prefix) + 1:])
+
+    @classmethod
+    def parse(cls, payload: str):
+        """From the payload after the prefix (what a router callback gets); None when malformed."""
+        fs = fields(cls)
+        parts = payload.split(":", len(fs) - 1) if fs else []
+        if len(parts) != len(fs):
+            return None
+        values = []
+        for f, raw in zip(fs, parts):
+            if f.type in (int, "int"):
+                n = parse_id(raw)
+                if n is None:
+                    return None
+                values.append(n)
+            else:
+                if len(raw) > f.metadata.get("max", BUTTON_DATA_LIMIT):
+                    return None
+                values.append(raw)
+        return cls(*values)
+
+    @classmethod
+    def widest(cls) -> "ButtonData":
+        """An instance with the longest values its fields allow (ids up to 12 digits: a ward's
+        rows never get near that; strings up to their `max` metadata)."""
+        vals = [10 ** 12 - 1 if f.type in (int, "int") else "x" * f.metadata.get("max", 16) for f in fields(cls)]
+        return cls(*vals)
+
+
+def short(max_len: int):
+    """A str field of a ButtonData, at most max_len characters on the wire."""
+    return field(metadata={"max": max_len})
+
+
+@dataclass(frozen=True)
+class Resume(ButtonData, prefix="fres"):
+    """"Tiếp tục" on a form set aside for a question."""
+    form: str = short(24)
+
+
+@dataclass(frozen=True)
+class Drop(ButtonData, prefix="fdrop"):
+    """"Thôi" on a form set aside: forget it."""
+    form: str = short(24)
+
+
+def pressed(ctx: "Context", kind: type[ButtonData]):
+    """The typed button this message pressed, or None."""
+    return kind.unpack(ctx.msg.button)
+
+
+# ------------------------------------------------------------------------ field types
+@dataclass
+class Option:
+    label: str
+    value: Any
+    wire: str  # the button data after "<form>:", e.g. "cat:rac-thai"
+    words: tuple[str, ...] = ()  # typed synonyms, compared without accents or case
+
+
+class Problem(Exception):
+    """An answer that does not fit the field; the message says what is wrong."""
+
+    def __init__(self, message: str, buttons: list[Button] | None = None):
+        super().__init__(message)
+        self.message, self.buttons = message, buttons
+
+
+def _clean(text: str | None) -> str:
+    return re.sub(r"\s+", " ", re.sub(r"[.,!?;:\"'()]+", " ", fold(text or ""))).strip()
+
+
+def match_option(text: str, options: list[Option]) -> Option | None:
+    """A typed answer against options: synonyms and exact labels first, then the shared loose
+    matcher (numbers "2", every typed word in one label, yes/no/skip meaning)."""
+    t = _clean(text)
+    if not t:
+        return None
+    for o in options:
+        if t == _clean(o.label) or t in o.words:
+            return o
+    for o in options:  # "ko co anh nha", "gui luon di": a synonym leading the answer
+        if any(t.startswith(w + " ") for w in o.words if len(w) > 2):
+            return o
+    if len(t.split()) > 3:  # "thời tiết hôm nay": a sentence, not "thôi"
+        return None
+    data = opt.match(text, [{"text": o.label, "data": o.wire} for o in options])
+    return next((o for o in options if o.wire == data), None)
+
+
+@dataclass
+class Field:
+    key: str
+    ask: str = ""  # the question, Vietnamese
+    label: str = ""  # its name in the summary and the edit list ("" : not shown, not editable)
+    ask_if: Callable[["Context", dict], bool] | None = None
+    error: str = ""  # what to say when the answer does not fit (types have a default)
+    done_key: str | None = None  # a flag in the state marking the field answered (default: value present)
+
+    text_like: ClassVar[bool] = False  # any text is a plausible answer: questions need a question's form
+
+    def any_text(self) -> bool:
+        """Any text is a plausible answer: a question must then have a question's form."""
+        return self.text_like
+
+    def applies(self, ctx: "Context") -> bool:
+        return self.ask_if is None or bool(self.ask_if(ctx, ctx.state))
+
+    def is_done(self, st: dict) -> bool:
+        return bool(st.get(self.done_key)) if self.done_key else st.get(self.key) is not None
+
+    def store(self, st: dict, value: Any) -> None:
+        if isinstance(value, dict):  # an option standing for several answers ("ẩn danh": no phone either)
+            st.update(value)
+        else:
+            st[self.key] = value
+        if self.done_key:
+            st[self.done_key] = True
+
+    def clear(self, st: dict) -> None:
+        st.pop(self.key, None)
+        if self.done_key:
+            st.pop(self.done_key, None)
+
+    def options(self, ctx: "Context") -> list[Option]:
+        return []
+
+    def buttons(self, form: "Form", ctx: "Context") -> list[Button]:
+        return [Button(o.label, f"{form.name}:{o.wire}") for o in self.options(ctx)]
+
+    def take(self, form: "Form", ctx: "Context") -> Any:
+        """The value of this message's answer; raises Problem when it does not fit."""
+        opts = self.options(ctx)
+        b = ctx.msg.button
+        if b:
+            o = next((o for o in opts if f"{form.name}:{o.wire}" == b), None)
+            if o is None:
+                raise Problem(self.error or "Nút này không dành cho câu hỏi này. Bạn chọn một nút bên dưới nhé.")
+            return o.value
+        o = match_option(ctx.msg.text or "", opts) if opts else None
+        if o is not None:
+            return o.value
+        return self.take_text(ctx, (ctx.msg.text or "").strip())
+
+    def take_text(self, ctx: "Context", text: str) -> Any:
+        raise Problem(self.error or "Bạn chọn một mục bên dưới giúp mình nhé (bấm nút hoặc gõ số thứ tự).")
+
+    def show(self, ctx: "Context", st: dict) -> str:
+        v = st.get(self.key)
+        return "(chưa có)" if v is None or v == "" else str(v)
+
+
+@dataclass
+class Text(Field):
+    min_len: int = 1  # letters and digits, not counting spaces and marks
+    max_len: int = 500
+    skip: str = ""  # label of a "skip" button (empty: the field is required)
+    text_like: ClassVar[bool] = True
+
+    def options(self, ctx):
+        return [Option(self.skip, "", "skip", ("bo qua", "khong", "ko", "thoi"))] if self.skip else []
+
+    def take_text(self, ctx, text):
+        if not text or sum(ch.isalnum() for ch in text) < self.min_len:
+            raise Problem(self.error or "Bạn nhập thêm vài chữ giúp mình nhé.")
+        if len(text) > self.max_len:
+            raise Problem(f"Hơi dài rồi, bạn rút gọn dưới {self.max_len} ký tự giúp mình nhé.")
+        return text
+
+
+@dataclass
+class Number(Field):
+    lo: int = 0
+    hi: int = 10 ** 6
+
+    def take_text(self, ctx, text):
+        n = parse_int(_clean(text).replace(" ", ""), self.lo, self.hi)
+        if n is None:
+            raise Problem(self.error or f"Bạn nhập một số từ {self.lo} đến {self.hi} giúp mình nhé (chỉ gõ chữ số).")
+        return n
+
+
+@dataclass
+class Phone(Field):
+    """A phone number, or one of `alternatives` ("Gửi ẩn danh"): typing "ẩn danh" picks it."""
+    alternatives: list[Option] = dataclasses.field(default_factory=list)
+
+    def options(self, ctx):
+        return self.alternatives
+
+    def take_text(self, ctx, text):
+        digits = digits_of(text)
+        if not digits:
+            raise Problem(self.error or "Mình chưa thấy số điện thoại nào. Bạn nhập số (9 đến 11 chữ số), "
+                          "hoặc chọn một nút bên dưới.")
+        if not 9 <= len(digits) <= 11:
+            raise Problem(f"Số điện thoại chưa đúng: {len(digits)} chữ số, cần 9 đến 11. "
+                          "Bạn nhập lại, hoặc chọn một nút bên dưới.")
+        return digits
+
+
+@dataclass
+class Date(Field):
+    """dd/mm or dd/mm/yyyy; stored as ISO text."""
+
+    def take_text(self, ctx, text):
+        m = re.fullmatch(r"\s*(\d{1,2})\s*[/.-]\s*(\d{1,2})(?:\s*[/.-]\s*(\d{2,4}))?\s*", text or "")
+        if m:
+            year = int(m.group(3)) if m.group(3) else ctx.now.year
+            year = year + 2000 if year < 100 else year
+            try:
+                return date(year, int(m.group(2)), int(m.group(1))).isoformat()
+            except ValueError:
+                raise Problem("Ngày này không có trên lịch. Bạn kiểm tra lại ngày và tháng nhé.")
+        raise Problem(self.error or "Bạn nhập ngày theo dạng ngày/tháng/năm, ví dụ 25/12/2026.")
+
+
+@dataclass
+class Choice(Field):
+    """One of the options (a list, or a function of ctx for options from the ward's profile);
+    with free_text, an answer matching no option is kept as typed."""
+    choices: list[Option] | Callable[["Context"], list[Option]] = dataclasses.field(default_factory=list)
+    free_text: bool = False
+
+    def options(self, ctx):
+        return self.choices(ctx) if callable(self.choices) else list(self.choices)
+
+    def any_text(self):
+        return self.free_text
+
+    def take_text(self, ctx, text):
+        if self.free_text and text:
+            return text
+        return super().take_text(ctx, text)
+
+    def show(self, ctx, st):
+        v = st.get(self.key)
+        return next((o.label for o in self.options(ctx) if o.value == v), super().show(ctx, st))
+
+
+@dataclass
+class MultiChoice(Choice):
+    """Several options: each press (or typed "1 3") toggles, "Xong" ends."""
+    done_label: str = "Xong"
+
+    def buttons(self, form, ctx):
+        chosen = set(ctx.state.get(f"_{self.key}_draft", []))
+        return [Button(("✓ " if o.value in chosen else "") + o.label, f"{form.name}:{o.wire}")
+                for o in self.options(ctx)] + [Button(self.done_label, f"{form.name}:{self.key}.done")]
+
+    def take(self, form, ctx):
+        draft_key = f"_{self.key}_draft"
+        draft = list(ctx.state.get(draft_key, []))
+        opts = self.options(ctx)
+        b, t = ctx.msg.button, _clean(ctx.msg.text)
+        if b == f"{form.name}:{self.key}.done" or t in ("xong", "het", "roi", "vay thoi", "ok", "hoan tat"):
+            ctx.state.pop(draft_key, None)
+            return draft
+        picked: list[Option] = []
+        if b:
+            picked = [o for o in opts if f"{form.name}:{o.wire}" == b]
+        elif t and all(w.isdigit() for w in t.split()):
+            picked = [opts[int(w) - 1] for w in t.split() if parse_int(w, 1, len(opts))]
+        elif t:
+            o = match_option(t, opts)
+            picked = [o] if o else []
+        if not picked:
+            raise Problem(self.error or "Bạn chọn các mục bên dưới (bấm nút hoặc gõ số, ví dụ \"1 3\"), "
+                          f"xong thì bấm {self.done_label}.")
+        for o in picked:
+            draft.remove(o.value) if o.value in draft else draft.append(o.value)
+        ctx.state[draft_key] = draft
+        raise Again()
+
+
+class Again(Exception):
+    """The field took the answer but is not finished (a toggle): ask it again."""
+
+
+@dataclass
+class Photos(Field):
+    """Photos are taken at any step (Form.before); this step only ends with "done"/"skip"."""
+    max_photos: int = 5
+    done_wire: str = "photodone"
+
+    def options(self, ctx):
+        n = len(ctx.state.get(self.key) or [])
+        return [Option("Tiếp tục" if n else "Bỏ qua", True, self.done_wire,
+                       ("xong", "xong roi", "het", "bo qua", "khong co", "ko co", "k co", "khong co anh",
+                        "ko co anh", "k co anh", "khong", "ko", "tiep", "tiep tuc", "khong chup", "ko chup"))]
+
+    def is_done(self, st):
+        return bool(st.get(self.done_key or f"{self.key}_done"))
+
+    def store(self, st, value):
+        st[self.done_key or f"{self.key}_done"] = True
+
+    def clear(self, st):
+        st.pop(self.done_key or f"{self.key}_done", None)
+
+    def take_text(self, ctx, text):
+        raise Problem(self.error or "Bạn gửi ảnh chụp, hoặc bấm nút bên dưới để sang bước tiếp theo.")
+
+    def show(self, ctx, st):
+        return str(len(st.get(self.key) or []))
+
+
+@dataclass
+class Location(Field):
+    """A shared location (lat/lon in the state, taken at any step by Form.before), or, with
+    address_min > 0, a typed address stored under `key`."""
+    address_min: int = 0
+
+    def any_text(self):
+        return self.address_min > 0
+
+    def is_done(self, st):
+        return st.get("lat") is not None or bool(st.get(self.key))
+
+    def clear(self, st):
+        for k in (self.key, "lat", "lon"):
+            st.pop(k, None)
+
+    def take_text(self, ctx, text):
+        if not self.address_min or len(text) < self.address_min:
+            raise Problem(self.error or "Bạn chia sẻ vị trí (nút ghim/📎 > Vị trí) giúp mình nhé.")
+        return text[:300]
+
+
+# ------------------------------------------------------------------------ questions mid-form
+_ASKING = ("bao nhieu", "bao lau", "the nao", "nhu nao", "o dau", "lam sao", "khi nao", "may gio", "tai sao",
+           "vi sao", "duoc khong", "co duoc", "cho hoi", "xin hoi", "hoi chut", "cho em hoi", "cho toi hoi")
+_ASKING_LAST = ("khong", "ko", "k", "chua", "gi", "nao", "dau", "sao", "a", "ha", "nhi")
+QUESTION_KINDS = ("faq", "fallback", "smalltalk")
+
+
+def reads_as_question(text: str) -> bool:
+    """The form of a question: a question mark, or Vietnamese question words."""
+    if "?" in (text or ""):
+        return True
+    t = _clean(text)
+    words = t.split()
+    return bool(words) and (any(f" {a} " in f" {t} " for a in _ASKING) or
+                            (len(words) >= 3 and words[-1] in _ASKING_LAST))
+
+
+def is_question(ctx: "Context", f: Field | None, parsed: bool) -> bool:
+    """Whether this message is a question to answer rather than an answer to the field. Text
+    fields take any text, so there the message must read as a question and not as a report;
+    elsewhere (the answer did not fit) the understanding's kind and confidence are enough."""
+    text = ctx.msg.text or ""
+    if ctx.msg.button or ctx.msg.command or len(_clean(text).split()) < 3:
+        return False
+    u = ctx.understanding
+    if u.kind not in QUESTION_KINDS:
+        return False
+    if parsed or f is None or f.any_text():
+        return reads_as_question(text)
+    return reads_as_question(text) or (u.kind == "faq" and (u.confidence or 0) >= 0.6)
+
+
+# ------------------------------------------------------------------------ the form
+class Form(Flow):
+    reads_typed_options = True  # the engine leaves typed answers to the form's own matching
+    fields: ClassVar[list[Field]] = []
+    summary: ClassVar[bool] = True
+    summary_title: ClassVar[str] = "Bạn kiểm tra lại:"
+    submit_label: ClassVar[str] = "Gửi"
+    resume_prompt: ClassVar[str] = ""  # default: "Bạn muốn tiếp tục {title} không?"
+    cancelled: ClassVar[str] = ""  # default: texts.FLOW_CANCELLED
+
+    # --- the one entry point -----------------------------------------------------------
+    def handle(self, ctx: "Context") -> None:
+        if self.before(ctx):
+            return
+        b, name = ctx.msg.button or "", self.name
+        if b == f"{name}:cancel":
+            return self.cancel(ctx)
+        if b == f"{name}:edit":
+            return self.ask_edit(ctx)
+        if b.startswith(f"{name}:edit:"):
+            f = self.field(b[len(name) + 6:])
+            if f is None:
+                return self.ask_edit(ctx)
+            f.clear(ctx.state)
+            return self.ask_field(ctx, f)
+        step = ctx.conv.step or "start"
+        if step == "confirm":
+            return self.on_confirm_step(ctx)
+        f = self.field(step)
+        if f is None or f.is_done(ctx.state) and not b:
+            return self.ask_next(ctx)
+        if f.any_text() and is_question(ctx, f, parsed=True):
+            return self.answer_question(ctx)
+        try:
+            custom = getattr(self, f"take_{f.key}", None)
+            value = custom(ctx) if custom else f.take(self, ctx)
+            hook = getattr(self, f"validate_{f.key}", None)
+            problem = hook(ctx, value) if hook else None
+            if problem:
+                raise Problem(problem)
+        except Again:
+            return self.ask_field(ctx, f)
+        except Problem as p:
+            if is_question(ctx, f, parsed=False):
+                return self.answer_question(ctx)
+            ctx.reply(p.message, buttons=p.buttons if p.buttons is not None else self.field_buttons(ctx, f))
+            return
+        f.store(ctx.state, value)
+        self.ask_next(ctx)
+
+    # --- hooks for subclasses ------------------------------------------------------------
+    def before(self, ctx: "Context") -> bool:
+        """Input taken at any step (photos, a location); True when it answered the message."""
+        return False
+
+    def submit(self, ctx: "Context") -> None:
+        raise NotImplementedError
+
+    def summary_lines(self, ctx: "Context") -> list[str]:
+        return [f"• {f.label}: {f.show(ctx, ctx.state)}" for f in self.fields if f.label and f.applies(ctx)]
+
+    def summary_buttons(self) -> list[Button]:
+        n = self.name
+        return [Button(self.submit_label, f"{n}:send"), Button("Sửa", f"{n}:edit"), Button("Hủy", f"{n}:cancel")]
+
+    # --- asking --------------------------------------------------------------------------
+    def field(self, key: str) -> Field | None:
+        return next((f for f in self.fields if f.key == key), None)
+
+    def next_field(self, ctx: "Context") -> Field | None:
+        return next((f for f in self.fields if f.applies(ctx) and not f.is_done(ctx.state)), None)
+
+    def field_buttons(self, ctx: "Context", f: Field) -> list[Button]:
+        return f.buttons(self, ctx)
+
+    def ask_next(self, ctx: "Context") -> None:
+        f = self.next_field(ctx)
+        if f is not None:
+            return self.ask_field(ctx, f)
+        if self.summary:
+            return self.ask_confirm(ctx)
+        self.submit(ctx)
+
+    def ask_field(self, ctx: "Context", f: Field) -> None:
+        ctx.goto(f.key)
+        custom = getattr(self, f"ask_{f.key}", None)
+        if custom:
+            return custom(ctx)
+        ctx.reply(f.ask, buttons=self.field_buttons(ctx, f))
+
+    def ask(self, ctx: "Context", repeat: bool = False) -> None:  # the step in progress, again
+        self.ask_next(ctx)
+
+    def on_start(self, ctx: "Context") -> None:
+        self.ask_next(ctx)
+
+    def ask_confirm(self, ctx: "Context") -> None:
+        ctx.goto("confirm")
+        ctx.reply("\n".join([self.summary_title, *self.summary_lines(ctx)]), buttons=self.summary_buttons())
+
+    def ask_edit(self, ctx: "Context") -> None:
+        ctx.goto("confirm")
+        btns = [Button(f.label, f"{self.name}:edit:{f.key}") for f in self.fields if f.label and f.applies(ctx)]
+        ctx.reply("Bạn muốn sửa mục nào?", buttons=btns + [Button("Không sửa nữa", f"{self.name}:review")])
+
+    def on_confirm_step(self, ctx: "Context") -> None:
+        b = ctx.msg.button or ""
+        if not b and ctx.msg.text:
+            words = {"send": ("gui", "gui di", "gui luon", "ok", "dong y", "xac nhan", "co", "dung", "nop"),
+                     "edit": ("sua", "chinh sua", "sua lai", "doi"), "cancel": ("huy", "thoi", "khong gui")}
+            opts = [Option(bt.text, bt.data, bt.data.partition(":")[2],
+                           words.get(bt.data.partition(":")[2], ())) for bt in self.summary_buttons()]
+            o = match_option(ctx.msg.text, opts)
+            b = o.value if o else ""
+            if b and b != ctx.msg.button:
+                ctx.msg.button, ctx.msg.text = b, None
+                return self.handle(ctx)
+        if b == f"{self.name}:send":
+            return self.submit(ctx)
+        if b == f"{self.name}:review":
+            return self.ask_confirm(ctx)
+        if is_question(ctx, None, parsed=False):
+            return self.answer_question(ctx)
+        ctx.reply(f"Bạn bấm \"{self.submit_label}\" để gửi, \"Sửa\" để sửa một mục, hoặc \"Hủy\" nếu không gửi nữa.",
+                  buttons=self.summary_buttons())
+
+    def cancel(self, ctx: "Context") -> None:
+        from bot import texts
+        ctx.end_flow()
+        ctx.reply(self.cancelled or texts.FLOW_CANCELLED.format(title=self.title))
+
+    # --- leaving and coming back ---------------------------------------------------------
+    def answer_question(self, ctx: "Context") -> None:
+        """Set the form aside, answer the message as if no form were open, offer to go on."""
+        park(ctx)
+        ctx.app.engine.answer_freely(ctx)
+        if ctx.conv.flow is None and parked(ctx) is not None:
+            earlier = [{"text": b.text, "data": b.data} for r in ctx.replies for b in r.buttons]
+            prompt = ctx.reply(self.resume_prompt or f"Bạn muốn tiếp tục {self.title} không?",
+                               buttons=[Resume(self.name).button("Tiếp tục"), Drop(self.name).button("Thôi")])
+            # Each message is numbered from 1 on channels without buttons: "1" typed now means the
+            # last message's first option, "Tiếp tục"; the answer's own options stay typeable by words.
+            ctx.keep_buttons = [{"text": b.text, "data": b.data} for b in prompt.buttons] + earlier
+
+    def resume(self, ctx: "Context") -> None:
+        ctx.reply(f"Mình tiếp tục {self.title} nhé.")
+        step = ctx.conv.step
+        f = self.field(step) if step else None
+        if step == "confirm":
+            return self.ask_confirm(ctx)
+        if f is not None and f.applies(ctx) and not f.is_done(ctx.state):
+            return self.ask_field(ctx, f)
+        self.ask_next(ctx)
+
+
+def park(ctx: "Context") -> None:
+    """Set the open form aside (kept under conv.data, with when) so that the chat is free."""
+    conv = ctx.conv
+    saved = {"flow": conv.flow, "step": conv.step, "data": dict(conv.data or {}), "owner": conv.flow_owner_id,
+             "at": ctx.now.isoformat()}
+    conv.flow, conv.step, conv.flow_owner_id = None, None, None
+    conv.data = {PARKED: saved}
+
+
+def parked(ctx: "Context") -> dict | None:
+    p = (ctx.conv.data or {}).get(PARKED)
+    return p if isinstance(p, dict) and p.get("flow") else None
+
+
+def _fresh(ctx: "Context", p: dict) -> bool:
+    try:
+        at = datetime.fromisoformat(p["at"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    now = ctx.now
+    if (at.tzinfo is None) != (now.tzinfo is None):
+        at, now = at.replace(tzinfo=None), now.replace(tzinfo=None)
+    return now - at <= RESUME_WITHIN
+
+
+def take_up(ctx: "Context", name: str | None = None) -> bool:
+    """Bring back the form set aside (of that name); True when it answered the message."""
+    from bot import texts
+    p = parked(ctx)
+    if p is None or (name and p["flow"] != name):
+        return False
+    form = ctx.app.router.flows.get(p["flow"])
+    rest = {k: v for k, v in ctx.conv.data.items() if k != PARKED}
+    if form is None or not _fresh(ctx, p):
+        ctx.conv.data = rest
+        ctx.reply("Biểu mẫu bạn điền dở đã quá lâu nên mình không giữ nữa. Bạn bắt đầu lại giúp mình nhé.")
+        return True
+    if p.get("owner") not in (None, ctx.person.id):
+        return False  # in a group, only its owner takes it up
+    roles = getattr(form, "roles", ())
+    if roles and not ctx.has_role(*roles):
+        ctx.conv.data = rest
+        ctx.reply(texts.ROLE_LOST.format(title=form.title or "biểu mẫu này"))
+        return True
+    conv = ctx.conv
+    conv.flow, conv.step, conv.data, conv.flow_owner_id = p["flow"], p["step"], p["data"], p.get("owner")
+    form.resume(ctx)
+    return True
+
+
+_RESUME_WORDS = ("tiep tuc", "tiep", "quay lai", "lam tiep", "dien tiep", "tiep tuc di", "tiep tuc nhe")
+
+
+def take_up_typed(ctx: "Context") -> bool:
+    """"tiếp tục" typed with a form set aside (the Resume button may have scrolled away)."""
+    t = _clean(ctx.msg.text)
+    if not t or parked(ctx) is None:
+        return False
+    if t in _RESUME_WORDS or (t.startswith("tiep tuc ") and len(t.split()) <= 4):
+        return take_up(ctx)
+    return False
+
+
+def cb_resume(ctx: "Context", payload: str) -> None:
+    b = Resume.parse(payload)
+    if b is None or not take_up(ctx, b.form):
+        ctx.reply("Không còn biểu mẫu nào đang dở để tiếp tục. Bạn cần gì cứ nhắn mình nhé.")
+
+
+def cb_drop(ctx: "Context", payload: str) -> None:
+    b, p = Drop.parse(payload), parked(ctx)
+    if b is not None and p is not None and p["flow"] == b.form and p.get("owner") in (None, ctx.person.id):
+        ctx.conv.data = {k: v for k, v in ctx.conv.data.items() if k != PARKED}
+        form = ctx.app.router.flows.get(b.form)
+        ctx.reply(f"Dạ vâng, mình đã bỏ {getattr(form, 'title', '') or 'biểu mẫu'} đang dở. Bạn cần gì cứ nhắn mình nhé.")
+        return
+    ctx.reply("Dạ vâng. Bạn cần gì cứ nhắn mình nhé.")
+
+
+def register(r: "Router") -> None:
+    r.callback(Resume.prefix)(cb_resume)
+    r.callback(Drop.prefix)(cb_drop)

@@ -1,0 +1,228 @@
+"""Forms as data (bot/forms.py) through the engine: typed answers matched loosely, questions asked
+mid-form answered and the form taken up again, leaving and resuming, errors that say what is wrong,
+consent to publish, a name asked once; typed button data within Telegram's 64 bytes."""
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlmodel import select
+
+from bot.core import Location
+from bot.forms import ButtonData, Form, Option, match_option
+from bot.models import Conversation, Person
+from handlers.reports.models import Report
+from tests.conftest import Chat
+from tests.reports_helpers import FakeNLU, code_in, file_report, make_staff, outbox
+
+NEAR = Location(16.0671, 108.2231)
+
+
+@pytest.fixture
+def app(make_app, understander):
+    return make_app(understander=FakeNLU(understander))
+
+
+def _conv(app, chat_id) -> Conversation:
+    with app.db.session() as s:
+        return s.exec(select(Conversation).where(Conversation.chat_id == chat_id)).one()
+
+
+def _report(app, code) -> Report:
+    with app.db.session() as s:
+        return s.exec(select(Report).where(Report.code == code)).one()
+
+
+# --- typed button data ---------------------------------------------------------------------------
+def test_every_button_kind_and_every_form_button_fits_telegrams_64_bytes(app):
+    import handlers.reports.flow  # noqa: F401  (kinds register on import)
+    assert {"fres", "fdrop", "pans", "panew"} <= set(ButtonData.kinds)
+    for kind in ButtonData.kinds.values():
+        b = kind.widest()
+        assert len(b.pack().encode()) <= 64, b.pack()
+        assert kind.unpack(b.pack()) == b  # what is packed parses back
+    assert ButtonData.kinds["pans"].parse("²") is None and ButtonData.kinds["pans"].parse("9" * 30) is None
+    from bot.context import Context
+    with app.db.session() as s:
+        p = s.exec(select(Person)).first() or Person(channel="web", channel_user_id="x", chat_id="x")
+        ctx = Context(app, s, None, p, Conversation(channel="web", chat_id="x", data={}))
+        for form in app.router.flows.values():
+            if isinstance(form, Form):
+                for f in form.fields:
+                    for b in f.buttons(form, ctx):
+                        assert len(b.data.encode()) <= 64, b.data
+                for b in form.summary_buttons():
+                    assert len(b.data.encode()) <= 64
+
+
+# --- loose matching -----------------------------------------------------------------------------
+def test_typed_options_match_loosely():
+    from handlers.reports.flow import CONTACT_CHOICES, PUBLISH_CHOICES
+    assert match_option("ẩn danh", CONTACT_CHOICES).wire == "anon"
+    assert match_option("AN DANH", CONTACT_CHOICES).wire == "anon"
+    assert match_option("2", CONTACT_CHOICES).wire == "anon"
+    assert match_option("chỉ báo qua chat", CONTACT_CHOICES).wire == "chatonly"
+    assert match_option("có", PUBLISH_CHOICES).value is True
+    assert match_option("ko", PUBLISH_CHOICES).value is False
+    assert match_option("0905 123 456", CONTACT_CHOICES) is None
+    opts = [Option("Gửi phản ánh", "send", "send", ("gui",)), Option("Hủy", "cancel", "cancel")]
+    assert match_option("gửi", opts).value == "send"
+    assert match_option("thời tiết hôm nay", opts) is None
+
+
+def test_a_whole_report_typed_without_pressing_a_button(app):
+    c = Chat(app, "r1")
+    assert "Đúng không" in c.text("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    assert "ảnh" in c.text("đúng rồi")
+    assert "Sự việc ở đâu" in c.text("ko có ảnh")
+    assert "tổ dân phố nào" in c.text("Kiệt 45 Lê Lợi, gần chợ")
+    assert "số điện thoại" in c.text("tổ 2")
+    assert "kiểm tra lại phản ánh" in c.text("ẩn danh")  # anonymous: no phone, no consent question
+    code = code_in(c.text("gửi"))
+    r = _report(app, code)
+    assert r.anonymous and r.contact_name is None and r.group_code == "tdp-02" and not r.publish_description
+
+
+def test_each_error_says_what_is_wrong(app):
+    c = Chat(app, "r1")
+    c.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    c.press("phananh:catok")
+    c.press("phananh:photodone")
+    c.say("Kiệt 45 Lê Lợi")
+    c.press("phananh:grp:tdp-01")
+    assert "5 chữ số, cần 9 đến 11" in c.text("09051")
+    assert "chưa thấy số điện thoại" in c.text("để mai tính")
+    assert "công khai" in c.text("0905 111 222")
+    assert _conv(app, "r1").data["phone"] == "0905111222"
+
+
+# --- questions mid-form -------------------------------------------------------------------------
+def test_a_question_mid_report_is_answered_and_the_report_goes_on(app):
+    c = Chat(app, "r1")
+    c.say("/phananh")
+    c.say("Đường trước nhà có ổ gà rất lớn, xe máy dễ té")  # the category list
+    replies = c.say("cho hỏi làm giấy khai sinh cần giấy tờ gì?")
+    assert "khai sinh" in replies[0].text.lower()
+    assert replies[-1].text == "Bạn muốn tiếp tục phản ánh không?"
+    conv = _conv(app, "r1")
+    assert conv.flow is None and conv.data["_parked"]["data"].get("cat") is None  # not its category
+    out = c.text("1")  # "Tiếp tục", typed on a channel without buttons
+    assert "tiếp tục phản ánh" in out and "loại nào" in out
+    c.press("phananh:cat:ha-tang-giao-thong")
+    c.press("phananh:photodone")
+    replies = c.say("mấy giờ phường làm việc vậy?")  # at the address step: not the address
+    assert replies[-1].text == "Bạn muốn tiếp tục phản ánh không?"
+    assert "tổ dân phố" not in " ".join(r.text for r in replies)
+    assert "Sự việc ở đâu" in c.text("tiếp tục")
+    assert "tổ dân phố nào" in c.text("Trước số 20 Nguyễn Chí Thanh")
+    assert _conv(app, "r1").data["address"] == "Trước số 20 Nguyễn Chí Thanh"
+
+
+def test_a_report_can_be_left_with_a_command_and_taken_up_within_the_expiry(app, clock):
+    c = Chat(app, "r1")
+    c.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    out = c.text("/hoicanbo")  # another form meanwhile: the report is set aside
+    assert "tiếp tục" in out
+    c.say("/huy")
+    assert "Đúng không" in c.text("tiếp tục")
+    c.press("phananh:catok")
+    assert "tiếp tục phản ánh" in c.say("mấy giờ phường làm việc?")[-1].text
+    clock.advance(hours=13)
+    assert "quá lâu" in c.text("tiếp tục")
+    assert _conv(app, "r1").flow is None and "_parked" not in _conv(app, "r1").data
+
+
+def test_thoi_drops_a_form_set_aside(app):
+    c = Chat(app, "r1")
+    c.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    c.press("phananh:catok")
+    assert "tiếp tục phản ánh" in c.say("làm căn cước cho con mất bao lâu?")[-1].text
+    assert "đã bỏ" in c.text("thôi")
+    assert "_parked" not in _conv(app, "r1").data
+
+
+def test_in_a_group_only_the_owner_takes_up_a_form(app):
+    a = Chat(app, "-100555", user_id="ua", name="Anh A")
+    b = Chat(app, "-100555", user_id="ub", name="Chị B")
+    a.say("/phananh", is_group=True)
+    a.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay", is_group=True)
+    a.say("mấy giờ phường làm việc?", is_group=True)
+    assert "Đúng không" not in b.text("tiếp tục", is_group=True)
+    assert "Đúng không" in a.text("tiếp tục", is_group=True)
+
+
+# --- consent to publish, a name asked once --------------------------------------------------------
+def test_consent_to_publish_reaches_the_public_open311_read(app):
+    from bot.server import create_api
+    c = Chat(app, "r1")
+    c.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    c.press("phananh:catok")
+    c.press("phananh:photodone")
+    c.say(location=NEAR)
+    c.press("phananh:grp:tdp-01")
+    c.press("phananh:chatonly")
+    assert "Công khai nội dung: có" in c.text("đồng ý")
+    code = code_in(c.text(button="phananh:send"))
+    other = code_in(file_report(Chat(app, "r2"), "Rác đổ bừa bãi ở chân cầu Rồng ban đêm", address="chân cầu Rồng"))
+    assert _report(app, code).publish_description and not _report(app, other).publish_description
+    api = TestClient(create_api(app, background=False))
+    got = {x["service_request_id"]: x for x in api.get("/open311/v2/requests.json").json()}
+    assert "kiệt 45" in got[code]["description"] and got[other]["description"] is None
+
+
+def test_a_resident_without_a_name_is_asked_once_what_staff_should_call_them(app, clock):
+    make_staff(app, clock)
+    c = Chat(app, "z1", channel="zalo", name=None)
+    c.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    c.press("phananh:catok")
+    c.press("phananh:photodone")
+    c.say("Kiệt 45 Lê Lợi")
+    c.press("phananh:grp:tdp-01")
+    assert "Cán bộ nên gọi bạn là gì?" in c.text("0905 111 222")
+    assert "công khai" in c.text("bác Tư")
+    assert "(bác Tư)" in c.text("không")
+    code = code_in(c.text(button="phananh:send"))
+    with app.db.session() as s:
+        assert s.exec(select(Person).where(Person.channel_user_id == "z1")).one().display_name == "bác Tư"
+    assert _report(app, code).contact_name == "bác Tư"
+    card = outbox(app, "-1001000000001", "report:1:card")[0].payload["text"]
+    assert "bác Tư" in card
+    # the next report with a call-back does not ask again
+    c.say("Đèn đường hỏng cả dãy ở kiệt 12 Trần Phú tối om")
+    c.press("phananh:catok")
+    c.press("phananh:photodone")
+    c.say("Kiệt 12 Trần Phú")
+    c.press("phananh:grp:tdp-01")
+    assert "công khai" in c.text("0905 111 222")
+
+
+# --- an answer to a staff question is not a new report ----------------------------------------------
+def test_an_answer_to_a_staff_question_in_two_messages_does_not_start_a_report(app, clock):
+    staff = make_staff(app, clock)
+    res = Chat(app, "r1")
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    staff.press("pa:ask:1")
+    staff.say("Rác ở phía bên trái hay bên phải kiệt?")
+    assert "Đã chuyển" in res.text("Bên trái kiệt")  # typed straight after the question: it reaches staff
+    clock.advance(minutes=3)
+    replies = res.say("Rác ở cạnh cột điện, bốc mùi lắm, mấy hôm nay chưa ai dọn")  # reads like a report
+    assert "trả lời cho cán bộ, hay một phản ánh mới" in replies[-1].text
+    assert "Đã chuyển" in res.text("1")  # typed: "Trả lời cán bộ"
+    fwd = outbox(app, "-1001000000001")[-1].payload
+    assert "cạnh cột điện" in fwd["text"]
+    with app.db.session() as s:
+        assert len(list(s.exec(select(Report)))) == 1
+    # long after, a complaint is a new report again
+    clock.advance(hours=2)
+    assert "Đúng không" in res.text("Rác đổ bừa bãi ở chân cầu Rồng mấy hôm nay")
+
+
+def test_the_resident_may_say_it_is_a_new_report_after_all(app, clock):
+    staff = make_staff(app, clock)
+    res = Chat(app, "r1")
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    staff.press("pa:ask:1")
+    staff.say("Rác có mùi không?")
+    res.say("Có mùi")
+    assert "phản ánh mới" in res.text("Rác đổ bừa bãi ở chân cầu Rồng mấy hôm nay")
+    out = res.text("phản ánh mới")
+    assert "Đúng không" in out and _conv(app, "r1").data["desc"].startswith("Rác đổ bừa bãi ở chân cầu")

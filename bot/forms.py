@@ -311,22 +311,38 @@ class Choice(Field):
 
 @dataclass
 class MultiChoice(Choice):
-    """Several options: each press (or typed "1 3") toggles, "Xong" ends."""
+    """Several options, kept in the state as a list while chosen: each press (or typed "1 3")
+    toggles one, "Xong" ends (the field is answered by done_key, default "<key>_done")."""
     done_label: str = "Xong"
+    done_wire: str = ""  # default "<key>.done"
+    at_least_one: str = ""  # non-empty: the message when "Xong" comes with nothing chosen
+
+    def __post_init__(self):
+        self.done_key = self.done_key or f"{self.key}_done"
+        self.done_wire = self.done_wire or f"{self.key}.done"
 
     def buttons(self, form, ctx):
-        chosen = set(ctx.state.get(f"_{self.key}_draft", []))
+        chosen = set(ctx.state.get(self.key) or [])
         return [Button(("✓ " if o.value in chosen else "") + o.label, f"{form.name}:{o.wire}")
-                for o in self.options(ctx)] + [Button(self.done_label, f"{form.name}:{self.key}.done")]
+                for o in self.options(ctx)] + [Button(self.done_label, f"{form.name}:{self.done_wire}")]
+
+    def store(self, st, value):
+        st[self.key] = value
+        st[self.done_key] = True
+
+    def show(self, ctx, st):
+        chosen = st.get(self.key) or []
+        return ", ".join(o.label for o in self.options(ctx) if o.value in chosen) or "(chưa chọn)"
 
     def take(self, form, ctx):
-        draft_key = f"_{self.key}_draft"
-        draft = list(ctx.state.get(draft_key, []))
+        chosen = list(ctx.state.get(self.key) or [])
         opts = self.options(ctx)
         b, t = ctx.msg.button, _clean(ctx.msg.text)
-        if b == f"{form.name}:{self.key}.done" or t in ("xong", "het", "roi", "vay thoi", "ok", "hoan tat"):
-            ctx.state.pop(draft_key, None)
-            return draft
+        if b == f"{form.name}:{self.done_wire}" or (not b and t in ("xong", "xong roi", "het", "roi", "ok", "hoan tat",
+                                                                      _clean(self.done_label))):
+            if self.at_least_one and not chosen:
+                raise Problem(self.at_least_one)
+            return chosen
         picked: list[Option] = []
         if b:
             picked = [o for o in opts if f"{form.name}:{o.wire}" == b]
@@ -339,8 +355,8 @@ class MultiChoice(Choice):
             raise Problem(self.error or "Bạn chọn các mục bên dưới (bấm nút hoặc gõ số, ví dụ \"1 3\"), "
                           f"xong thì bấm {self.done_label}.")
         for o in picked:
-            draft.remove(o.value) if o.value in draft else draft.append(o.value)
-        ctx.state[draft_key] = draft
+            chosen.remove(o.value) if o.value in chosen else chosen.append(o.value)
+        ctx.state[self.key] = chosen
         raise Again()
 
 
@@ -664,6 +680,43 @@ def cb_drop(ctx: "Context", payload: str) -> None:
     ctx.reply("Dạ vâng. Bạn cần gì cứ nhắn mình nhé.")
 
 
+# ------------------------------------------------------------------------ a name, asked once
+NAME_QUESTION = "Cán bộ nên gọi bạn là gì? (ví dụ: chị Lan, bác Tư)"
+
+
+def needs_name(ctx: "Context") -> bool:
+    return not (ctx.person.display_name or "").strip()
+
+
+class AskName(Form):
+    """Where staff need a name (a class list, a call-back) and the person has none on record: ask
+    once; the answer is kept on the person (staff lists show it), so it is never asked again."""
+    name = "hoiten"
+    title = "cho biết tên"
+    summary = False
+    fields = [Text("name", NAME_QUESTION, min_len=2, max_len=60, skip="Bỏ qua",
+                   error="Bạn gõ tên để cán bộ biết cách xưng hô, hoặc bấm Bỏ qua.")]
+
+    def submit(self, ctx: "Context") -> None:
+        name = (ctx.state.get("name") or "").strip()[:60]
+        ctx.end_flow()
+        if name:
+            ctx.person.display_name = name
+            ctx.session.add(ctx.person)
+            ctx.reply(f"Cảm ơn {name}, cán bộ sẽ gọi bạn như vậy.")
+        else:
+            ctx.reply("Dạ vâng. Bạn cần gì cứ nhắn mình nhé.")
+
+
+def ask_name_once(ctx: "Context") -> bool:
+    """Ask the person's name if none is on record and no form is open; True when asked."""
+    if ctx.conv.flow or not needs_name(ctx) or ctx.msg.is_group:
+        return False
+    ctx.run_flow(AskName.name)
+    return True
+
+
 def register(r: "Router") -> None:
     r.callback(Resume.prefix)(cb_resume)
     r.callback(Drop.prefix)(cb_drop)
+    r.flow(AskName())

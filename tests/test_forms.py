@@ -226,3 +226,61 @@ def test_the_resident_may_say_it_is_a_new_report_after_all(app, clock):
     assert "phản ánh mới" in res.text("Rác đổ bừa bãi ở chân cầu Rồng mấy hôm nay")
     out = res.text("phản ánh mới")
     assert "Đúng không" in out and _conv(app, "r1").data["desc"].startswith("Rác đổ bừa bãi ở chân cầu")
+
+
+# --- class notices: /dangky, /taolop, a name asked at sign-up ----------------------------------------
+def test_dangky_typed_on_a_channel_without_buttons(app):
+    from handlers.broadcast.models import ClassSubscription
+    c = Chat(app, "z5", channel="zalo")
+    assert "tổ dân phố nào" in c.text("/dangky")
+    assert "chủ đề nào" in c.text("tổ 2")
+    assert "Đang chọn: " in c.text("1 3")
+    out = c.text("xong")
+    assert "Đã đăng ký" in out and "Tổ dân phố 2" in out
+    with app.db.session() as s:
+        sub = s.exec(select(ClassSubscription)).one()
+        assert sub.group_code == "tdp-02" and len(sub.topics) == 2
+
+
+def test_taolop_typed_with_a_question_in_the_middle(app):
+    from tests.broadcast_helpers import outbox as bc_outbox
+    from tests.broadcast_helpers import staff_chat, subscribe_many
+    subscribe_many(app, 2, group="tdp-01")
+    st = staff_chat(app)
+    st.say("/taolop")
+    assert "lúc nào" in st.text("2")  # "2": the second topic
+    conv = _conv(app, "staff-1")
+    assert conv.step == "when" and conv.data["topic"]
+    assert "một buổi hay" in st.text("29/11 8:00").lower()
+    assert "bao nhiêu buổi" in st.text("hằng tuần").lower()
+    assert "Học ở đâu" in st.text("3")
+    replies = st.say("cho hỏi mấy giờ phường làm việc?")  # asked mid-form: answered, not a place
+    assert replies[-1].text == "Bạn muốn tiếp tục tạo lớp học không?"
+    assert "Học ở đâu" in st.text("tiếp tục")
+    assert "bao nhiêu người" in st.text("Nhà văn hóa khu dân cư số 7")
+    assert "Gửi thông báo cho ai" in st.text("20 người")
+    assert "quan tâm" in st.text("tất cả")
+    out = st.text("gửi mọi người")
+    assert "Xem trước" in out and "3 buổi" in out and "Nhà văn hóa khu dân cư số 7" in out
+    assert "Đã tạo lớp" in st.text("gửi")
+    assert len(bc_outbox(app, kind="broadcast")) == 2
+
+
+def test_a_class_sign_up_asks_a_name_once_and_the_class_list_shows_it(app):
+    from handlers.broadcast.models import ClassOccurrence
+    from tests.broadcast_helpers import publish_class, staff_chat
+    cid = publish_class(app, capacity=5, weeks=2)
+    with app.db.session() as s:
+        occs = list(s.exec(select(ClassOccurrence).where(ClassOccurrence.class_id == cid).order_by(ClassOccurrence.n)))
+    r = Chat(app, "z9", channel="zalo", name=None)
+    replies = r.say(button=f"lop:y:{occs[0].id}")
+    assert "Đã giữ chỗ" in replies[0].text and replies[-1].text.startswith("Cán bộ nên gọi bạn là gì?")
+    assert "cô Ba" in r.text("cô Ba")
+    replies = r.say(button=f"lop:y:{occs[1].id}")
+    assert len(replies) == 1 and "Đã giữ chỗ" in replies[0].text  # never asked again
+    assert "1. cô Ba" in staff_chat(app).text(f"/dangkylop {cid}")
+    # someone who skips is not held up: the seat is theirs anyway
+    q = Chat(app, "z10", channel="zalo", name=None)
+    q.say(button=f"lop:y:{occs[0].id}")
+    assert "Dạ vâng" in q.text("bỏ qua")
+    assert _conv(app, "z10").flow is None

@@ -9,8 +9,9 @@ from sqlmodel import select
 from bot import roles as R
 from bot.context import Context
 from bot.ids import parse_id, parse_int
+from bot.core import Button
+from bot.forms import Choice, Form, MultiChoice, Number, Option, Problem, Text, ask_name_once, is_question, match_option
 from bot.models import Person
-from bot.router import Flow
 from handlers.broadcast import service as S
 from handlers.broadcast.models import ClassOccurrence, ClassSignup, LiteracyClass
 
@@ -18,52 +19,38 @@ DONE = "Xong"
 
 
 # --- residents: opting in -----------------------------------------------------------------------
-class SubscribeFlow(Flow):
-    """group (buttons) -> topics (toggle buttons, "Xong"). Nothing is subscribed before "Xong"."""
+def _group_options(prefix: str):
+    def options(ctx: Context) -> list[Option]:
+        return [Option(g.name, g.code, f"{prefix}{g.code}") for g in ctx.app.profile.residential_groups]
+    return options
+
+
+def _topic_options(prefix: str):
+    def options(ctx: Context) -> list[Option]:
+        return [Option(label, t, f"{prefix}{t}") for t, label in S.TOPICS.items()]
+    return options
+
+
+class SubscribeFlow(Form):
+    """group -> topics (toggles, "Xong"). Nothing is subscribed before "Xong"."""
     name = "bsub"
     title = "đăng ký nhận thông báo lớp học"
+    summary = False
+    fields = [
+        Choice("group", "Bạn ở tổ dân phố nào? (để mình báo lớp học gần nhà bạn)", choices=_group_options("g:"),
+               error="Bạn bấm chọn tổ dân phố của mình trong danh sách giúp mình nhé (gõ /huy để thôi)."),
+        MultiChoice("topics", choices=_topic_options("t:"), done_label=DONE, done_wire="done",
+                    error=f"Bạn bấm vào chủ đề để chọn, hoặc \"{DONE}\" khi đã chọn xong nhé."),
+    ]
 
-    def on_start(self, ctx: Context) -> None:
-        ctx.goto("group")
-        groups = ctx.app.profile.residential_groups
-        ctx.reply("Bạn ở tổ dân phố nào? (để mình báo lớp học gần nhà bạn)",
-                  buttons=[(g.name, f"bsub:g:{g.code}") for g in groups])
-
-    def on_group(self, ctx: Context) -> None:
-        data = ctx.msg.button or ""
-        code = data.removeprefix("bsub:g:") if data.startswith("bsub:g:") else None
-        if code is None or ctx.app.profile.group(code) is None:
-            ctx.reply("Bạn bấm chọn tổ dân phố của mình trong danh sách giúp mình nhé (gõ /huy để thôi).",
-                      buttons=[(g.name, f"bsub:g:{g.code}") for g in ctx.app.profile.residential_groups])
-            return
-        ctx.state["group"] = code
-        ctx.state.setdefault("topics", [])
-        ctx.goto("topics")
-        self._ask_topics(ctx)
-
-    def _ask_topics(self, ctx: Context) -> None:
+    def ask_topics(self, ctx: Context) -> None:
         chosen = set(ctx.state.get("topics") or [])
-        buttons = [(("✓ " if t in chosen else "") + label, f"bsub:t:{t}") for t, label in S.TOPICS.items()]
-        buttons.append((DONE, "bsub:done"))
         picked = ", ".join(S.topic_label(t) for t in S.TOPICS if t in chosen) or "chưa chọn (nhận mọi chủ đề)"
         ctx.reply("Bạn quan tâm chủ đề nào? Bấm để chọn hoặc bỏ chọn, chọn được nhiều chủ đề; "
-                  f"xong thì bấm \"{DONE}\".\nĐang chọn: {picked}", buttons=buttons)
+                  f"xong thì bấm \"{DONE}\".\nĐang chọn: {picked}",
+                  buttons=self.field_buttons(ctx, self.field("topics")))
 
-    def on_topics(self, ctx: Context) -> None:
-        data = ctx.msg.button or ""
-        if data == "bsub:done" or (not data and (ctx.msg.text or "").strip().lower() in ("xong", "xong.")):
-            return self._finish(ctx)
-        topic = data.removeprefix("bsub:t:") if data.startswith("bsub:t:") else None
-        if topic not in S.TOPICS:
-            ctx.reply(f"Bạn bấm vào chủ đề để chọn, hoặc \"{DONE}\" khi đã chọn xong nhé.")
-            return self._ask_topics(ctx)
-        chosen = set(ctx.state.get("topics") or [])
-        chosen ^= {topic}
-        ctx.state["topics"] = sorted(chosen)
-        ctx.save_state()
-        self._ask_topics(ctx)
-
-    def _finish(self, ctx: Context) -> None:
+    def submit(self, ctx: Context) -> None:
         code, topics = ctx.state["group"], list(ctx.state.get("topics") or [])
         S.subscribe(ctx.session, ctx.person, ctx.msg.channel, ctx.msg.chat_id, code, topics, ctx.now)
         ctx.audit("class_subscribed", "person", ctx.person.id, group=code, topics=topics)
@@ -105,6 +92,14 @@ def cb_signup(ctx: Context, payload: str) -> None:
     res = fn(ctx.app, ctx.session, occ, ctx.person.id, ctx.now)
     ctx.audit("class_signup" if action == "y" else "class_signup_cancelled", "class_occurrence", occ)
     ctx.reply(res.message)
+    if action == "y" and _seated(ctx, occ):
+        ask_name_once(ctx)  # the class list shows names to staff
+
+
+def _seated(ctx: Context, occ_id: int) -> bool:
+    return ctx.session.exec(select(ClassSignup).where(
+        ClassSignup.occurrence_id == occ_id, ClassSignup.person_id == ctx.person.id,
+        ClassSignup.status.in_(["going", "waiting"]))).first() is not None
 
 
 def cmd_upcoming(ctx: Context, args: str) -> None:
@@ -121,57 +116,74 @@ def cmd_upcoming(ctx: Context, args: str) -> None:
 
 
 # --- staff: the class form ------------------------------------------------------------------------
-class ClassFormFlow(Flow):
+def _place_options(ctx: Context) -> list[Option]:
+    p = ctx.app.profile
+    opts = [Option(g.cultural_house, {"place": f"{g.cultural_house} ({g.name})", "host": g.code}, f"place:{g.code}")
+            for g in p.residential_groups if g.cultural_house]
+    return opts + [Option("Trung tâm Phục vụ hành chính công", {"place": f"{p.centre.name}, {p.centre.address}",
+                                                               "host": None}, "place:centre")]
+
+
+REPEAT = [Option("Một buổi", "once", "rep:once", ("1 buoi", "mot lan")),
+          Option("Hằng tuần", "weekly", "rep:weekly", ("hang tuan", "moi tuan", "lap lai"))]
+AUDIENCE = [Option("Tất cả người đăng ký nhận tin", "all", "aud:all", ("tat ca", "moi nguoi")),
+            Option("Chọn tổ dân phố", "groups", "aud:groups", ("chon to", "theo to"))]
+
+
+class ClassFormFlow(Form):
     """topic -> when -> repeat -> place -> capacity -> audience -> topic filter -> preview -> confirm.
     Each answer is kept in the form state; a wrong answer is asked again, nothing is lost."""
     name = "taolop"
     title = "tạo lớp học"
     roles = (R.STAFF,)
+    fields = [
+        Choice("topic", "Tạo lớp \"Bình dân học vụ số\" (gõ /huy để thôi). Chủ đề của lớp là gì?",
+               choices=_topic_options("topic:"), error="Bạn bấm chọn một chủ đề trong danh sách nhé."),
+        Text("when", "Buổi học (buổi đầu tiên) vào lúc nào? Nhập NGÀY/THÁNG GIỜ:PHÚT, ví dụ: 30/11 8:00"),
+        Choice("repeat", "", choices=REPEAT, error="Bạn bấm \"Một buổi\" hoặc \"Hằng tuần\" nhé."),
+        Text("repeat_until", "Học bao nhiêu buổi (ví dụ: 4), hoặc đến ngày nào (ví dụ: 28/12)?",
+             ask_if=lambda ctx, st: st.get("repeat") == "weekly"),
+        Choice("place", "Học ở đâu? Bấm chọn, hoặc gõ địa chỉ khác.", choices=_place_options, free_text=True,
+               done_key="place_done", error="Bạn bấm chọn địa điểm hoặc gõ địa chỉ (3 đến 300 ký tự) nhé."),
+        Number("capacity", "Lớp nhận tối đa bao nhiêu người? (ví dụ: 30)", lo=1, hi=S.MAX_CAPACITY,
+               error=f"Bạn nhập một số từ 1 đến {S.MAX_CAPACITY} nhé, ví dụ: 30"),
+        Choice("audience", "Gửi thông báo cho ai?", choices=AUDIENCE, error="Bạn bấm chọn một trong hai cách nhé."),
+        MultiChoice("groups", f"Chọn các tổ dân phố nhận thông báo (bấm để chọn/bỏ), xong bấm \"{DONE}\".",
+                    choices=_group_options("grp:"), done_label=DONE, done_wire="grp:done",
+                    at_least_one="Bạn chưa chọn tổ dân phố nào.", ask_if=lambda ctx, st: st.get("audience") == "groups"),
+        Choice("topic_only", "Chỉ gửi cho người đã chọn quan tâm chủ đề này?", choices=lambda ctx: [
+            Option(f"Chỉ người quan tâm {S.topic_label(ctx.state.get('topic'))}", True, "tf:yes", ("chi nguoi quan tam",)),
+            Option("Gửi mọi người", False, "tf:no", ("moi nguoi", "tat ca"))]),
+    ]
 
-    def on_start(self, ctx: Context) -> None:
-        ctx.goto("topic")
-        ctx.reply("Tạo lớp \"Bình dân học vụ số\" (gõ /huy để thôi). Chủ đề của lớp là gì?",
-                  buttons=[(label, f"taolop:topic:{t}") for t, label in S.TOPICS.items()])
-
-    def on_topic(self, ctx: Context) -> None:
-        t = (ctx.msg.button or "").removeprefix("taolop:topic:")
-        if t not in S.TOPICS:
-            ctx.reply("Bạn bấm chọn một chủ đề trong danh sách nhé.",
-                      buttons=[(label, f"taolop:topic:{k}") for k, label in S.TOPICS.items()])
-            return
-        ctx.state["topic"] = t
-        ctx.goto("when")
-        ctx.reply("Buổi học (buổi đầu tiên) vào lúc nào? Nhập NGÀY/THÁNG GIỜ:PHÚT, ví dụ: 30/11 8:00")
-
-    def on_when(self, ctx: Context) -> None:
+    # --- steps that parse their own way -----------------------------------------------------
+    def take_when(self, ctx: Context) -> str:
         try:
             dt = S.parse_local_datetime(ctx.msg.text or "", ctx.now)
         except S.ClassError as e:
-            ctx.reply(str(e))
-            return
+            raise Problem(str(e))
         if dt <= ctx.now:
-            ctx.reply("Thời điểm này đã qua rồi. Bạn nhập ngày giờ sắp tới nhé, ví dụ 30/11 8:00.")
-            return
-        ctx.state["first"] = dt.isoformat()
-        ctx.goto("repeat")
-        ctx.reply(f"Buổi đầu: {S.when_text(dt)}. Lớp học một buổi hay lặp lại hằng tuần?",
-                  buttons=[("Một buổi", "taolop:rep:once"), ("Hằng tuần", "taolop:rep:weekly")])
+            raise Problem("Thời điểm này đã qua rồi. Bạn nhập ngày giờ sắp tới nhé, ví dụ 30/11 8:00.")
+        return dt.isoformat()
 
-    def on_repeat(self, ctx: Context) -> None:
-        b = ctx.msg.button
-        if b == "taolop:rep:once":
-            ctx.state["starts"] = [ctx.state["first"]]
-            return self._ask_place(ctx)
-        if b == "taolop:rep:weekly":
-            ctx.goto("repeat_until")
-            ctx.reply("Học bao nhiêu buổi (ví dụ: 4), hoặc đến ngày nào (ví dụ: 28/12)?")
-            return
-        ctx.reply("Bạn bấm \"Một buổi\" hoặc \"Hằng tuần\" nhé.",
-                  buttons=[("Một buổi", "taolop:rep:once"), ("Hằng tuần", "taolop:rep:weekly")])
+    def validate_when(self, ctx: Context, value: str) -> None:
+        ctx.state["first"] = value
 
-    def on_repeat_until(self, ctx: Context) -> None:
-        text = (ctx.msg.text or "").strip().lower().removesuffix("buổi").strip()
+    def ask_repeat(self, ctx: Context) -> None:
         first = datetime.fromisoformat(ctx.state["first"])
+        ctx.reply(f"Buổi đầu: {S.when_text(first)}. Lớp học một buổi hay lặp lại hằng tuần?",
+                  buttons=self.field_buttons(ctx, self.field("repeat")))
+
+    def take_repeat_until(self, ctx: Context) -> str:
+        text = (ctx.msg.text or "").strip()
+        self._starts(ctx, text)  # checked now; computed again from the first session in the draft
+        return text
+
+    def _starts(self, ctx: Context, until: str | None) -> list[datetime]:
+        first = datetime.fromisoformat(ctx.state["first"])
+        if ctx.state.get("repeat") != "weekly":
+            return [first]
+        text = (until or "").strip().lower().removesuffix("buổi").strip()
         try:
             if text and all(ch in "0123456789" for ch in text):
                 weeks = parse_int(text, 1, S.MAX_OCCURRENCES)
@@ -181,121 +193,70 @@ class ClassFormFlow(Flow):
             else:
                 starts = S.occurrence_times(first, until=S.parse_date(text, ctx.now))
         except S.ClassError as e:
-            ctx.reply(f"{e} Bạn nhập số buổi (ví dụ 4) hoặc ngày kết thúc (ví dụ 28/12).")
-            return
-        ctx.state["starts"] = [d.isoformat() for d in starts]
-        self._ask_place(ctx)
+            raise Problem(f"{e} Bạn nhập số buổi (ví dụ 4) hoặc ngày kết thúc (ví dụ 28/12).")
+        return starts
 
-    def _ask_place(self, ctx: Context) -> None:
-        ctx.goto("place")
-        p = ctx.app.profile
-        buttons = [(g.cultural_house, f"taolop:place:{g.code}") for g in p.residential_groups if g.cultural_house]
-        buttons.append(("Trung tâm Phục vụ hành chính công", "taolop:place:centre"))
-        ctx.reply("Học ở đâu? Bấm chọn, hoặc gõ địa chỉ khác.", buttons=buttons)
+    def take_place(self, ctx: Context) -> dict:
+        v = self.field("place").take(self, ctx)
+        if isinstance(v, str):
+            if not 3 <= len(v) <= 300:
+                raise Problem("Bạn bấm chọn địa điểm hoặc gõ địa chỉ (3 đến 300 ký tự) nhé.")
+            v = {"place": v, "host": None}
+        return v
 
-    def on_place(self, ctx: Context) -> None:
-        b, p = ctx.msg.button or "", ctx.app.profile
-        if b == "taolop:place:centre":
-            ctx.state["place"], ctx.state["host"] = f"{p.centre.name}, {p.centre.address}", None
-        elif b.startswith("taolop:place:") and p.group(b.removeprefix("taolop:place:")):
-            g = p.group(b.removeprefix("taolop:place:"))
-            ctx.state["place"], ctx.state["host"] = f"{g.cultural_house} ({g.name})", g.code
-        elif not b and 3 <= len((ctx.msg.text or "").strip()) <= 300:
-            ctx.state["place"], ctx.state["host"] = ctx.msg.text.strip(), None
-        else:
-            ctx.reply("Bạn bấm chọn địa điểm hoặc gõ địa chỉ (3 đến 300 ký tự) nhé.")
-            return
-        ctx.goto("capacity")
-        ctx.reply("Lớp nhận tối đa bao nhiêu người? (ví dụ: 30)")
+    def take_capacity(self, ctx: Context) -> int:
+        ctx.msg.text = (ctx.msg.text or "").strip().lower().removesuffix("người").strip()
+        return self.field("capacity").take(self, ctx)
 
-    def on_capacity(self, ctx: Context) -> None:
-        text = (ctx.msg.text or "").strip().lower().removesuffix("người").strip()
-        capacity = parse_int(text, 1, S.MAX_CAPACITY)
-        if capacity is None:
-            ctx.reply(f"Bạn nhập một số từ 1 đến {S.MAX_CAPACITY} nhé, ví dụ: 30")
-            return
-        ctx.state["capacity"] = capacity
-        ctx.goto("audience")
-        ctx.reply("Gửi thông báo cho ai?", buttons=[("Tất cả người đăng ký nhận tin", "taolop:aud:all"),
-                                                   ("Chọn tổ dân phố", "taolop:aud:groups")])
+    def validate_audience(self, ctx: Context, value: str) -> None:
+        # the hosting group is pre-selected
+        ctx.state["groups"] = [ctx.state["host"]] if value == "groups" and ctx.state.get("host") else []
+        ctx.state.pop("groups_done", None)
 
-    def on_audience(self, ctx: Context) -> None:
-        b = ctx.msg.button
-        if b == "taolop:aud:all":
-            ctx.state["groups"] = []
-            return self._ask_topic_filter(ctx)
-        if b == "taolop:aud:groups":
-            ctx.state["groups"] = [ctx.state["host"]] if ctx.state.get("host") else []
-            ctx.goto("groups")
-            return self._ask_groups(ctx)
-        ctx.reply("Bạn bấm chọn một trong hai cách nhé.",
-                  buttons=[("Tất cả người đăng ký nhận tin", "taolop:aud:all"),
-                           ("Chọn tổ dân phố", "taolop:aud:groups")])
-
-    def _ask_groups(self, ctx: Context) -> None:
-        chosen = set(ctx.state.get("groups") or [])
-        buttons = [(("✓ " if g.code in chosen else "") + g.name, f"taolop:grp:{g.code}")
-                   for g in ctx.app.profile.residential_groups]
-        buttons.append((DONE, "taolop:grp:done"))
-        ctx.reply(f"Chọn các tổ dân phố nhận thông báo (bấm để chọn/bỏ), xong bấm \"{DONE}\".", buttons=buttons)
-
-    def on_groups(self, ctx: Context) -> None:
-        b = (ctx.msg.button or "").removeprefix("taolop:grp:")
-        if b == "done":
-            if not ctx.state.get("groups"):
-                ctx.reply("Bạn chưa chọn tổ dân phố nào.")
-                return self._ask_groups(ctx)
-            return self._ask_topic_filter(ctx)
-        if ctx.app.profile.group(b) is None:
-            return self._ask_groups(ctx)
-        chosen = set(ctx.state.get("groups") or [])
-        chosen ^= {b}
-        ctx.state["groups"] = sorted(chosen)
-        ctx.save_state()
-        self._ask_groups(ctx)
-
-    def _ask_topic_filter(self, ctx: Context) -> None:
-        ctx.goto("topic_filter")
-        label = S.topic_label(ctx.state["topic"])
-        ctx.reply("Chỉ gửi cho người đã chọn quan tâm chủ đề này?",
-                  buttons=[(f"Chỉ người quan tâm {label}", "taolop:tf:yes"), ("Gửi mọi người", "taolop:tf:no")])
-
-    def on_topic_filter(self, ctx: Context) -> None:
-        if ctx.msg.button not in ("taolop:tf:yes", "taolop:tf:no"):
-            return self._ask_topic_filter(ctx)
-        ctx.state["topic_only"] = ctx.msg.button == "taolop:tf:yes"
-        draft = self._draft(ctx)
+    # --- the preview: a draft row counts the real audience; it is only sent on "Gửi" -------------
+    def ask_confirm(self, ctx: Context) -> None:
         try:
+            draft = self._draft(ctx)
             draft.check(ctx.app.profile, ctx.now)
         except S.ClassError as e:
             ctx.end_flow()
             ctx.reply(f"{e} Mời bạn tạo lại bằng /taolop.")
             return
-        # A draft row lets the preview count the real audience; it is only sent on "Gửi".
         cls = S.create_class(ctx.session, draft, ctx.app.profile, ctx.now, ctx.person.id)
         ctx.state["class_id"] = cls.id
         ctx.goto("confirm")
-        ctx.reply(S.preview(ctx.session, cls, ctx.app.profile),
-                  buttons=[("Gửi thông báo", "taolop:ok"), ("Hủy", "taolop:cancel")])
+        ctx.reply(S.preview(ctx.session, cls, ctx.app.profile), buttons=self.summary_buttons())
+
+    def summary_buttons(self) -> list[Button]:
+        return [Button("Gửi thông báo", "taolop:ok"), Button("Hủy", "taolop:cancel")]
 
     def _draft(self, ctx: Context) -> S.ClassDraft:
         st = ctx.state
-        return S.ClassDraft(topic=st["topic"], starts=[datetime.fromisoformat(x) for x in st["starts"]],
+        return S.ClassDraft(topic=st["topic"], starts=self._starts(ctx, st.get("repeat_until")),
                             place=st["place"], capacity=int(st["capacity"]), groups=list(st.get("groups") or []),
                             topic_only=bool(st.get("topic_only")), group_code=st.get("host"))
 
-    def on_confirm(self, ctx: Context) -> None:
+    def cancel(self, ctx: Context) -> None:
         cls = ctx.session.get(LiteracyClass, ctx.state.get("class_id") or 0)
-        if ctx.msg.button == "taolop:cancel" or cls is None:
-            if cls is not None and cls.status == "draft":
-                cls.status = "cancelled"
-                ctx.session.add(cls)
-            ctx.end_flow()
-            ctx.reply("Đã hủy, chưa gửi thông báo nào.")
-            return
-        if ctx.msg.button != "taolop:ok":
-            ctx.reply("Bạn bấm \"Gửi thông báo\" để gửi, hoặc \"Hủy\".",
-                      buttons=[("Gửi thông báo", "taolop:ok"), ("Hủy", "taolop:cancel")])
+        if cls is not None and cls.status == "draft":
+            cls.status = "cancelled"
+            ctx.session.add(cls)
+        ctx.end_flow()
+        ctx.reply("Đã hủy, chưa gửi thông báo nào.")
+
+    def on_confirm_step(self, ctx: Context) -> None:
+        cls = ctx.session.get(LiteracyClass, ctx.state.get("class_id") or 0)
+        b = ctx.msg.button
+        if not b and ctx.msg.text:
+            o = match_option(ctx.msg.text, [Option("Gửi thông báo", "taolop:ok", "ok", ("gui", "ok", "dong y", "gui di")),
+                                            Option("Hủy", "taolop:cancel", "cancel", ("huy", "thoi"))])
+            b = o.value if o else None
+        if b == "taolop:cancel" or cls is None:
+            return self.cancel(ctx)
+        if b != "taolop:ok":
+            if is_question(ctx, None, parsed=False):
+                return self.answer_question(ctx)
+            ctx.reply("Bạn bấm \"Gửi thông báo\" để gửi, hoặc \"Hủy\".", buttons=self.summary_buttons())
             return
         try:
             n = S.publish(ctx.app, ctx.session, cls, ctx.now)

@@ -424,7 +424,7 @@ class Engine:
                     title = getattr(router.flows.get(conv.flow), "title", "") or "biểu mẫu"
                     ctx.end_flow()
                     ctx.reply(texts.FLOW_CANCELLED.format(title=title))
-                else:
+                elif not forms.drop_parked(ctx):  # /huy with a form set aside: that form goes
                     ctx.reply(texts.NOTHING_TO_CANCEL)
                 return
             spec = router.commands.get(name)

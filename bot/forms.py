@@ -670,6 +670,18 @@ def cb_resume(ctx: "Context", payload: str) -> None:
         ctx.reply("Không còn biểu mẫu nào đang dở để tiếp tục. Bạn cần gì cứ nhắn mình nhé.")
 
 
+def drop_parked(ctx: "Context") -> bool:
+    """/huy with no form open but one set aside (by this person): forget it; True when done."""
+    from bot import texts
+    p = parked(ctx)
+    if p is None or p.get("owner") not in (None, ctx.person.id):
+        return False
+    ctx.conv.data = {k: v for k, v in ctx.conv.data.items() if k != PARKED}
+    form = ctx.app.router.flows.get(p["flow"])
+    ctx.reply(texts.FLOW_CANCELLED.format(title=getattr(form, "title", "") or "biểu mẫu"))
+    return True
+
+
 def cb_drop(ctx: "Context", payload: str) -> None:
     b, p = Drop.parse(payload), parked(ctx)
     if b is not None and p is not None and p["flow"] == b.form and p.get("owner") in (None, ctx.person.id):

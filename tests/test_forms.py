@@ -138,6 +138,10 @@ def test_thoi_drops_a_form_set_aside(app):
     assert "tiếp tục phản ánh" in c.say("làm căn cước cho con mất bao lâu?")[-1].text
     assert "đã bỏ" in c.text("thôi")
     assert "_parked" not in _conv(app, "r1").data
+    c.say("Rác đổ bừa bãi ở chân cầu Rồng mấy hôm nay")
+    c.say("mấy giờ phường làm việc?")
+    assert "Đã hủy phản ánh hiện trường" in c.text("/huy")  # /huy drops a form set aside too
+    assert "_parked" not in _conv(app, "r1").data
 
 
 def test_in_a_group_only_the_owner_takes_up_a_form(app):
@@ -284,3 +288,68 @@ def test_a_class_sign_up_asks_a_name_once_and_the_class_list_shows_it(app):
     q.say(button=f"lop:y:{occs[0].id}")
     assert "Dạ vâng" in q.text("bỏ qua")
     assert _conv(app, "z10").flow is None
+
+
+# --- through the Telegram and Zalo emulators --------------------------------------------------------
+@pytest.fixture(scope="module")
+def _emulators():
+    from tests.emulators.telegram import TelegramEmulator
+    from tests.emulators.zalo import ZaloEmulator
+    tg, zl = TelegramEmulator().start(), ZaloEmulator().start()
+    yield tg, zl
+    tg.stop()
+    zl.stop()
+
+
+def _await(emu, chat, seen: int, expect: str, timeout: float = 20) -> int:
+    """Wait until a message after the first `seen` contains `expect`; returns the new count."""
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        texts = emu.texts(chat)
+        if any(expect in t for t in texts[seen:]):
+            time.sleep(0.2)  # the rest of this answer's messages
+            return len(emu.texts(chat))
+        time.sleep(0.02)
+    raise AssertionError(f"{expect!r} not in {emu.texts(chat)[seen:]}")
+
+
+def test_a_report_with_a_question_in_the_middle_on_telegram_and_zalo(make_app, settings, understander, _emulators):
+    from tests.channel_helpers import Running
+    tg, zl = _emulators
+    tg.reset()
+    zl.reset()
+    with Running(lambda settings: make_app(settings=settings, understander=FakeNLU(understander)), settings,
+                 telegram=tg, zalo=zl) as r:
+        # Zalo: no buttons, everything typed, numbered options
+        n = 0
+        for text, expect in [("/phananh", "mô tả sự việc"),
+                             ("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay", "Đúng không"),
+                             ("đúng", "gửi ảnh chụp"),
+                             ("cho hỏi làm giấy khai sinh cần giấy tờ gì?", "Bạn muốn tiếp tục phản ánh không?\n1. Tiếp tục"),
+                             ("1", "gửi ảnh chụp"),
+                             ("ko có ảnh", "Sự việc ở đâu"),
+                             ("Kiệt 45 Lê Lợi", "tổ dân phố nào"),
+                             ("tổ 2", "số điện thoại"),
+                             ("ẩn danh", "kiểm tra lại phản ánh"),
+                             ("gửi", "Mã phản ánh của bạn: PA-")]:
+            zl.text("zf-1", text)
+            n = _await(zl, "zf-1", n, expect)
+        # Telegram: buttons pressed, a question typed in between, "Tiếp tục" pressed
+        n = 0
+        for kind, arg, expect in [("text", "Rác đổ bừa bãi ở chân cầu Rồng mấy hôm nay", "Đúng không"),
+                                  ("press", "phananh:catok", "gửi ảnh chụp"),
+                                  ("press", "phananh:photodone", "Sự việc ở đâu"),
+                                  ("text", "mấy giờ phường làm việc vậy?", "Bạn muốn tiếp tục phản ánh không?"),
+                                  ("press", "fres:phananh", "Sự việc ở đâu"),
+                                  ("text", "Chân cầu Rồng phía Sơn Trà", "tổ dân phố nào"),
+                                  ("press", "phananh:grp:tdp-03", "số điện thoại"),
+                                  ("text", "0905 111 222", "công khai"),
+                                  ("text", "có", "Công khai nội dung: có"),
+                                  ("press", "phananh:send", "Mã phản ánh của bạn: PA-")]:
+            tg.text(4242, arg) if kind == "text" else tg.press(4242, arg)
+            n = _await(tg, 4242, n, expect)
+        with r.app.db.session() as s:
+            rows = list(s.exec(select(Report).order_by(Report.id)))
+        assert [(x.anonymous, x.publish_description, x.address) for x in rows] == [
+            (True, False, "Kiệt 45 Lê Lợi"), (False, True, "Chân cầu Rồng phía Sơn Trà")]

@@ -438,11 +438,12 @@ def is_question(ctx: "Context", f: Field | None, parsed: bool) -> bool:
     text = ctx.msg.text or ""
     if ctx.msg.button or ctx.msg.command or len(_clean(text).split()) < 3:
         return False
+    if parsed or f is None or f.any_text():
+        # the cheap lexical test first: a description is understood only when it reads as a question
+        return reads_as_question(text) and ctx.understanding.kind in QUESTION_KINDS
     u = ctx.understanding
     if u.kind not in QUESTION_KINDS:
         return False
-    if parsed or f is None or f.any_text():
-        return reads_as_question(text)
     return reads_as_question(text) or (u.kind == "faq" and (u.confidence or 0) >= 0.6)
 
 

@@ -697,8 +697,23 @@ def cb_drop(ctx: "Context", payload: str) -> None:
 NAME_QUESTION = "Cán bộ nên gọi bạn là gì? (ví dụ: chị Lan, bác Tư)"
 
 
+def person_name(person) -> str | None:
+    """The name staff should use: the one the person gave us, else the platform's."""
+    return (getattr(person, "full_name", None) or person.display_name or "").strip() or None
+
+
 def needs_name(ctx: "Context") -> bool:
-    return not (ctx.person.display_name or "").strip()
+    """No name on record and never asked ("" in full_name: asked, and they skipped)."""
+    return ctx.person.full_name is None and not (ctx.person.display_name or "").strip()
+
+
+def keep_name(ctx: "Context", name: str) -> None:
+    """The name given (or "" for skipped: never asked again), on the person, for every feature."""
+    name = (name or "").strip()[:60]
+    ctx.person.full_name = name
+    if name and not (ctx.person.display_name or "").strip():
+        ctx.person.display_name = name  # lists that read the platform name show it too
+    ctx.session.add(ctx.person)
 
 
 class AskName(Form):
@@ -713,9 +728,8 @@ class AskName(Form):
     def submit(self, ctx: "Context") -> None:
         name = (ctx.state.get("name") or "").strip()[:60]
         ctx.end_flow()
+        keep_name(ctx, name)
         if name:
-            ctx.person.display_name = name
-            ctx.session.add(ctx.person)
             ctx.reply(f"Cảm ơn {name}, cán bộ sẽ gọi bạn như vậy.")
         else:
             ctx.reply("Dạ vâng. Bạn cần gì cứ nhắn mình nhé.")

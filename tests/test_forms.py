@@ -186,7 +186,8 @@ def test_a_resident_without_a_name_is_asked_once_what_staff_should_call_them(app
     assert "(bác Tư)" in c.text("không")
     code = code_in(c.text(button="phananh:send"))
     with app.db.session() as s:
-        assert s.exec(select(Person).where(Person.channel_user_id == "z1")).one().display_name == "bác Tư"
+        p = s.exec(select(Person).where(Person.channel_user_id == "z1")).one()
+        assert p.full_name == "bác Tư" and p.display_name == "bác Tư"
     assert _report(app, code).contact_name == "bác Tư"
     card = outbox(app, "-1001000000001", "report:1:card")[0].payload["text"]
     assert "bác Tư" in card
@@ -288,6 +289,7 @@ def test_a_class_sign_up_asks_a_name_once_and_the_class_list_shows_it(app):
     q.say(button=f"lop:y:{occs[0].id}")
     assert "Dạ vâng" in q.text("bỏ qua")
     assert _conv(app, "z10").flow is None
+    assert len(q.say(button=f"lop:y:{occs[1].id}")) == 1  # skipped once: not asked again either
 
 
 # --- through the Telegram and Zalo emulators --------------------------------------------------------

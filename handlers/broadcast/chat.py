@@ -10,7 +10,8 @@ from bot import roles as R
 from bot.context import Context
 from bot.ids import parse_id, parse_int
 from bot.core import Button
-from bot.forms import Choice, Form, MultiChoice, Number, Option, Problem, Text, ask_name_once, is_question, match_option
+from bot.forms import (Choice, Form, MultiChoice, Number, Option, Problem, Text, ask_name_once, is_question,
+                       match_option, person_name)
 from bot.models import Person
 from handlers.broadcast import service as S
 from handlers.broadcast.models import ClassOccurrence, ClassSignup, LiteracyClass
@@ -288,7 +289,7 @@ def _name(ctx: Context, person_id: int | None) -> str:
     if person_id is None:
         return "(đã xóa dữ liệu)"
     p = ctx.session.get(Person, person_id)
-    return (p.display_name if p and p.display_name else f"người dân #{person_id}")
+    return (person_name(p) if p else None) or f"người dân #{person_id}"
 
 
 def cmd_signups(ctx: Context, args: str) -> None:

@@ -12,7 +12,8 @@ from bot import roles as R
 from bot.clock import fmt_local
 from bot.context import Context
 from bot.core import Button
-from bot.forms import Again, ButtonData, Choice, Form, Location, Option, Phone, Photos, Text, match_option
+from bot.forms import (Again, ButtonData, Choice, Form, Location, Option, Phone, Photos, Text, keep_name, match_option,
+                       needs_name, person_name)
 from bot.ids import digits_of, parse_id
 from bot.router import Flow, Router
 from handlers.reports import service as S
@@ -115,7 +116,7 @@ PUBLISH_CHOICES = [
 
 def _needs_name(ctx: Context, st: dict) -> bool:
     """Staff call back by name: ask once, when a phone is left and the person has none on record."""
-    return bool(st.get("phone")) and not (ctx.person.display_name or "").strip() and "callname" not in st
+    return bool(st.get("phone")) and (needs_name(ctx) or "callname" in st)
 
 
 class ReportFlow(Form):
@@ -246,9 +247,7 @@ class ReportFlow(Form):
         return v if isinstance(v, dict) else {"anonymous": False, "phone": v}
 
     def validate_callname(self, ctx: Context, name: str) -> str | None:
-        if name:  # on the person: staff see it, and it is never asked again
-            ctx.person.display_name = name.strip()[:60]
-            ctx.session.add(ctx.person)
+        keep_name(ctx, name)  # on the person: staff see it, and it is never asked again ("" if skipped)
         return None
 
     # --- the summary -------------------------------------------------------------------------
@@ -264,7 +263,7 @@ class ReportFlow(Form):
         if st.get("anonymous"):
             contact = "ẩn danh"
         elif st.get("phone"):
-            name = (ctx.person.display_name or "").strip()
+            name = person_name(ctx.person)
             contact = f"gọi lại số {st['phone']}" + (f" ({name})" if name else "")
         else:
             contact = "chỉ báo qua chat"
@@ -281,7 +280,7 @@ class ReportFlow(Form):
             ctx.app, ctx.session, ctx.now, category=st["cat"], description=st["desc"], source="chat",
             lat=st.get("lat"), lon=st.get("lon"), address=st.get("address"), group_code=st.get("group"),
             photos=st.get("photos", []), person=ctx.person, channel=ctx.msg.channel, chat_id=ctx.msg.chat_id,
-            contact_name=None if st.get("anonymous") else ctx.person.display_name,
+            contact_name=None if st.get("anonymous") else person_name(ctx.person),
             contact_phone=st.get("phone"), anonymous=bool(st.get("anonymous")), actor_id=ctx.person.id)
         # Open311 public reads show the description only with this consent (never for anonymous reports).
         r.publish_description = bool(st.get("publish")) and not st.get("anonymous")

@@ -23,6 +23,7 @@ from bot.core import Incoming, Reply
 from bot.db import insert_ignore
 from bot.ids import parse_int
 from bot.models import Conversation, Person, ProcessedUpdate, UpdateAttempt
+from bot.people import person_label
 from nlu.normalize import fold
 
 if TYPE_CHECKING:
@@ -393,7 +394,7 @@ class Engine:
     @staticmethod
     def _person_label(s: Session, person_id: int) -> str:
         p = s.get(Person, person_id)
-        return (p.display_name if p and p.display_name else "một thành viên khác")[:60]
+        return (person_label(p) if p and (p.full_name or p.display_name) else "một thành viên khác")[:60]
 
     def _flow_step(self, ctx: Context, flow) -> None:
         roles = getattr(flow, "roles", ())

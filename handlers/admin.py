@@ -71,6 +71,9 @@ def cmd_redeem(ctx: Context, args: str) -> None:
         where = f" của {ctx.app.profile.group(g.group_code).name}"
     ctx.reply(f"Chào mừng bạn! Bạn đã được ghi nhận là {R.ROLE_LABELS[g.role]}{where}. "
               "Gõ /help để xem các chức năng dành cho bạn.")
+    if g.role in (R.TEAM_MEMBER, R.TEAM_LEADER):  # the team's lists and sheets show who went
+        from handlers.teams.names import ask_name_once
+        ask_name_once(ctx)
 
 
 def cmd_whoami(ctx: Context, args: str) -> None:

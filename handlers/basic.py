@@ -88,7 +88,7 @@ def cb_erase(ctx: Context, payload: str) -> None:
     redact_everywhere(s, idents, skip={Person.__tablename__})
     # The row stays (audit trails point at it) but says nothing about anyone: a new message
     # from the same account starts a new, unrelated record.
-    person.display_name, person.phone = None, None
+    person.display_name, person.full_name, person.phone = None, None, None
     person.channel_user_id, person.chat_id = f"erased-{pid}", ""
     s.add(person)
     ctx.erased = True  # the engine keeps neither this chat's state nor this message's mark
@@ -104,7 +104,7 @@ def _identifiers(ctx: Context) -> set[str]:
     phone numbers (their own and those left on their reports and questions)."""
     from handlers.reports.models import Report
     s, p = ctx.session, ctx.person
-    names = {p.display_name, ctx.msg.user_name}
+    names = {p.display_name, p.full_name, ctx.msg.user_name}
     phones = {p.phone}
     for r in s.exec(select(Report).where(Report.person_id == p.id)):
         names.add(r.contact_name)

@@ -7,7 +7,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import select
 
-from bot.models import AuditEvent, Person
+from bot.models import AuditEvent
+from bot.people import labels
 from bot.webadmin.web import current, form_with_csrf, redirect, render
 from handlers.broadcast import service as S
 from handlers.broadcast.models import ClassOccurrence, ClassSignup, LiteracyClass
@@ -80,7 +81,7 @@ def register(api, app) -> None:
                                          .order_by(ClassSignup.status, ClassSignup.queue_no, ClassSignup.id)))
                        for o in occs}
             ids = {su.person_id for rows in signups.values() for su in rows if su.person_id}
-            names = {p.id: p.display_name or f"#{p.id}" for p in (s.get(Person, i) for i in ids) if p}
+            names = labels(s, ids)
             preview = S.preview(s, cls, app.profile)
             delivery = S.delivery_report(s, cid)
             attended = {o.id: S.attendance(s, o) for o in occs}

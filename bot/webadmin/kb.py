@@ -20,7 +20,8 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import select
 
-from bot.models import AuditEvent, Person
+from bot.models import AuditEvent
+from bot.people import labels
 from bot.webadmin.web import current, form_with_csrf, redirect, render
 from nlu.normalize import fold
 
@@ -225,8 +226,7 @@ def register(api, app) -> None:
             hist = list(s.exec(select(AuditEvent).where(AuditEvent.object_type == "kb_entry",
                                                         AuditEvent.object_id == entry_id[:64])
                                .order_by(AuditEvent.id.desc()).limit(20)))
-            names = {p.id: p.display_name or f"#{p.id}" for p in
-                     (s.get(Person, h.actor_id) for h in hist if h.actor_id) if p}
+            names = labels(s, (h.actor_id for h in hist))
         body = "short" if "short" in raw or "answer" not in raw else "answer"
         return render(request, "kb_edit.html", st, status=status, page="kb", title=raw.get("title") or entry_id,
                       entry_id=entry_id, raw=raw, file=path.name, base=base, body=body, problems=problems,

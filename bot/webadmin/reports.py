@@ -16,6 +16,7 @@ from bot import roles as R
 from bot.core import Button, Reply
 from bot.models import Person, RoleGrant
 from bot.outbox import enqueue
+from bot.people import labels, person_label
 from bot.webadmin.web import current, form_with_csrf, redirect, render
 from handlers.reports import service as S
 from handlers.reports.models import (ASSIGNED, IN_PROGRESS, OPEN_STATUSES, REJECTED, RESOLVED, SOURCES,
@@ -121,12 +122,12 @@ def register(api, app) -> None:
                               message="Không có phản ánh này.")
             events = list(s.exec(select(ReportEvent).where(ReportEvent.report_id == r.id).order_by(ReportEvent.id)))
             ids = {e.actor_id for e in events if e.actor_id} | ({r.assignee_id} if r.assignee_id else set())
-            names = {p.id: p.display_name or f"#{p.id}" for p in (s.get(Person, i) for i in ids) if p}
+            names = labels(s, ids)
             main = s.get(Report, r.parent_id) if r.parent_id else None
             dups = list(s.exec(select(Report).where(Report.parent_id == r.id)))
             staff = unit_staff(s, r.unit_id)
         return render(request, "report.html", st, page="reports", title=r.code, r=r, events=events, names=names,
-                      main=main, dups=dups, staff=staff, S=S, app=app, labels=STATUS_LABELS, sources=SOURCES,
+                      main=main, dups=dups, staff=staff, S=S, app=app, plabel=person_label, labels=STATUS_LABELS, sources=SOURCES,
                       now=app.clock.now(), open=r.status in OPEN_STATUSES, units=app.profile.units,
                       tile_url=tile_url(), outline_json=_outline_json(app))
 
@@ -188,7 +189,7 @@ def _apply(app, s, now, st, r: Report, action: str, note: str, photo: str | None
         member = s.get(Person, int(pid)) if pid.isdigit() else None
         if member is None or R.STAFF not in R.roles_of(s, member.id):
             raise ValueError("Người này không phải cán bộ, bạn chọn người khác nhé.")
-        name = member.display_name or f"cán bộ #{member.id}"
+        name = person_label(member, "Cán bộ")
         S.transition(app, s, now, r, ASSIGNED, st.person_id, actor_label=who, assignee=member,
                      note=f"giao cho {name}")
         if member.chat_id and member.channel != "admin":

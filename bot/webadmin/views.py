@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from bot import roles as R
 from bot.models import AuditEvent, Person
+from bot.people import labels
 from bot.webadmin import auth
 from bot.webadmin.models import StaffAccount
 from bot.webadmin.web import (COOKIE, LOGIN_CSRF_COOKIE, current, form_with_csrf, redirect, render,
@@ -159,6 +160,6 @@ def register(api, app) -> None:
                 q = q.where(AuditEvent.action.contains(action[:64]))
             rows = list(s.exec(q.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE)))
             ids = {r.actor_id for r in rows if r.actor_id}
-            names = {p.id: (p.display_name or f"#{p.id}") for p in (s.get(Person, i) for i in ids) if p}
+            names = labels(s, ids)
         return render(request, "audit.html", st, page="audit", title="Nhật ký thao tác", rows=rows, names=names,
                       action=action, more=rows[-1].id if len(rows) == AUDIT_PAGE else None)

@@ -9,6 +9,7 @@ from bot.context import Context
 from bot.core import Reply
 from bot.ids import digits_of, parse_id
 from bot.models import Person, RoleGrant
+from bot.people import person_label
 from bot.router import Flow, Router
 from handlers.reports import service as S
 from handlers.reports.flow import FILE_NOT_SUPPORTED, category_buttons, group_buttons, match_group, photo_problem
@@ -18,7 +19,7 @@ MAX_NOTE = 2000
 
 
 def _staff_name(p: Person) -> str:
-    return p.display_name or f"cán bộ #{p.id}"
+    return person_label(p, "Cán bộ")
 
 
 def _load(ctx: Context, rid: str) -> Report | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import roles as R
 from bot.router import Router
-from handlers.teams import commands, form, reminders, roster
+from handlers.teams import commands, form, names, reminders, roster
 from handlers.teams.web import register_routes  # noqa: F401  (mounted by bot.server)
 
 MEMBERS, LEADERS, STAFF = (R.TEAM_MEMBER,), (R.TEAM_LEADER,), (R.STAFF,)
@@ -28,6 +28,7 @@ def register(r: Router) -> None:
     r.command("doi", "danh sách tổ CNSCĐ và thành viên (cán bộ)", roles=STAFF)(roster.cmd_teams)
     r.command("chuyendoi", "chuyển thành viên sang tổ khác, giao tổ trưởng (cán bộ)", roles=STAFF)(roster.cmd_move)
     r.command("xoathanhvien", "xóa thành viên khỏi tổ CNSCĐ (cán bộ)", roles=STAFF)(roster.cmd_remove)
+    names.register(r)  # before form.on_text: a name answered is not a session
     r.on_text(form.on_text)
     r.on_erase(_erase)
     r.on_startup(reminders.on_startup)

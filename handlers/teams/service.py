@@ -8,6 +8,7 @@ from sqlmodel import Session, select
 
 from bot import roles as R
 from bot.models import Person, RoleGrant
+from bot.people import person_label
 from handlers.teams import catalog as C
 from handlers.teams.models import TeamSession, TeamSubmission
 
@@ -41,9 +42,7 @@ def team_of(session: Session, person_id: int) -> str | None:
 
 
 def person_name(p: Person | None) -> str:
-    if p is None:
-        return "(không rõ)"
-    return p.display_name or f"Thành viên #{p.id}"
+    return person_label(p, "Thành viên")
 
 
 def submission(session: Session, group: str, year: int, q: int) -> TeamSubmission | None:

@@ -80,6 +80,9 @@ def test_the_question_never_swallows_other_messages(app):
     _join(app, other)
     other.say("cảm ơn nhiều")  # not a name
     assert _person(app, "m3").full_name is None
+    other.press("tname:skip")  # skipped: recorded as "" and never asked again
+    assert _person(app, "m3").full_name == ""
+    assert "họ tên đầy đủ" not in " ".join(r.text for r in _join(app, other, R.TEAM_LEADER))
     other2 = Chat(app, "m4", name="Bé Na")
     _join(app, other2)
     assert "Cảm ơn Bé Na" in other2.text(button="tname:use")

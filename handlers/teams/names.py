@@ -25,8 +25,9 @@ def _buttons(ctx: Context) -> list[tuple[str, str]]:
 
 
 def ask_name_once(ctx: Context) -> None:
-    """Called after a team role was granted: never over an open form, never when a name is known."""
-    if ctx.person.full_name or ctx.conv.flow:
+    """Called after a team role was granted: never over an open form, never when a name was given
+    or the question skipped before ("" in full_name, as bot.forms.keep_name records it)."""
+    if ctx.person.full_name is not None or ctx.conv.flow:
         return
     ctx.conv.data = {**(ctx.conv.data or {}), KEY: True}
     ctx.save_state()
@@ -74,6 +75,9 @@ def cb_name(ctx: Context, payload: str) -> None:
         _store(ctx, name)
         ctx.reply(f"Cảm ơn {name}! Sửa tên bất cứ lúc nào: /hoten Họ Tên")
         return
+    if ctx.person.full_name is None:
+        ctx.person.full_name = ""  # skipped: never asked again
+        ctx.session.add(ctx.person)
     ctx.reply("Dạ vâng. Gõ /help để xem các chức năng dành cho bạn.")
 
 

@@ -207,7 +207,7 @@ def test_a_duplicate_reopens_the_main_report_and_rejected_ones_cannot_be_reopene
     assert "chuyển lại" not in outbox(app, "r1")[-1].payload["text"]  # the other resident is not disturbed
     lan.press("pa:rej:1")
     lan.say("Khu vực thuộc dự án, chủ đầu tư tự thu gom")
-    assert "đã đóng" in Chat(app, "r1").text(button="paredo:1")
+    assert "không mở lại được" in Chat(app, "r1").text(button="paredo:1")
     assert "chưa xử lý xong nên chưa đánh giá" in Chat(app, "r1").text(button="parate:1:1")
     assert _report(app, 1).status == "rejected"
 
@@ -287,3 +287,15 @@ def test_transfer_and_reopen_on_telegram_staff_chats_and_zalo(make_app, settings
         assert "chưa ai dọn cả" in card
         with app.db.session() as s:
             assert s.get(Report, rid).status == "in_progress"
+
+
+def test_an_old_button_months_later_does_not_reopen(app, clock):
+    lan = make_staff(app, clock)
+    res = Chat(app, "r1")
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    _resolve(lan)
+    clock.advance(days=31)
+    assert "gửi phản ánh mới" in res.text(button="paredo:1")
+    assert "góp ý" in res.text(button="parate:1:1")  # the rating is kept; the report stays closed
+    r = _report(app)
+    assert (r.status, r.rating) == ("closed", 1) and "reopened" not in _events(app)

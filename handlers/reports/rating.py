@@ -39,7 +39,7 @@ def cb_rate(ctx: Context, payload: str) -> None:
     r.rating = int(stars)
     ctx.session.add(r)
     S.add_event(ctx.session, r, ctx.now, "rated", ctx.person.id, stars=r.rating)
-    if r.rating <= LOW_RATING:
+    if r.rating <= LOW_RATING and S.can_reopen(r, ctx.now):
         _reopen(ctx, r, stars=r.rating)
         return
     if r.status == RESOLVED:
@@ -62,8 +62,9 @@ def cb_redo(ctx: Context, payload: str) -> None:
         ctx.reply(f"Phản ánh {r.code} đang được {S.unit_name(ctx.app, r.unit_id)} xử lý tiếp. "
                   "Khi có kết quả phường sẽ báo bạn.")
         return
-    if not S.can_reopen(r):
-        ctx.reply(f"Phản ánh {r.code} đã đóng. Nếu sự việc vẫn còn, bạn gửi phản ánh mới bằng /phananh nhé.")
+    if not S.can_reopen(r, ctx.now):
+        ctx.reply(f"Phản ánh {r.code} không mở lại được nữa. Nếu sự việc vẫn còn, bạn gửi phản ánh mới bằng "
+                  "/phananh nhé.")
         return
     _reopen(ctx, r, words=(ctx.msg.text or "").strip() or None)
 

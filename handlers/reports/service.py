@@ -337,8 +337,17 @@ def round_tag(session: Session, r: Report) -> str:
     return f":r{n}" if n else ""
 
 
-def can_reopen(r: Report) -> bool:
-    return r.status in (RESOLVED, CLOSED) and r.resolved_at is not None and not r.reject_reason
+REOPEN_WITHIN = timedelta(days=30)  # an old button pressed months later asks for a new report instead
+
+
+def can_reopen(r: Report, now: datetime) -> bool:
+    return (r.status in (RESOLVED, CLOSED) and r.resolved_at is not None and not r.reject_reason
+            and now - _aware(r.resolved_at) <= REOPEN_WITHIN)
+
+
+def _aware(dt: datetime) -> datetime:  # the database may hand back naive UTC
+    from datetime import timezone
+    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
 
 
 def reopen(app: "App", session: Session, now: datetime, r: Report, actor_id: int | None,
@@ -346,12 +355,12 @@ def reopen(app: "App", session: Session, now: datetime, r: Report, actor_id: int
     """The resident says their resolved report is not done (a 1-2 star rating or "chưa xử lý xong"):
     back to in progress with a fresh deadline, the unit told with the resident's words. A duplicate
     reopens the main report the unit works on. Returns that main report."""
-    if not can_reopen(r):
+    if not can_reopen(r, now):
         raise TransitionError(f"Phản ánh {r.code} đang ở trạng thái \"{STATUS_LABELS[r.status]}\", "
                               "không mở lại được.")
     main = session.get(Report, r.parent_id) if r.parent_id else r
     main = main or r
-    items = [r] + ([main] if main is not r and can_reopen(main) else [])
+    items = [r] + ([main] if main is not r and can_reopen(main, now) else [])
     detail = {"stars": stars} if stars else {}
     ev = None
     for item in items:

@@ -93,9 +93,11 @@ class Context:
         flag_modified(self.conv, "data")
 
     def _aside(self) -> dict[str, Any]:
-        """A form set aside (bot/forms.py) outlives the flows opened and closed meanwhile."""
+        """A form set aside (bot/forms.py) outlives the flows this person opens and closes meanwhile
+        (in a group, another member's form replaces it)."""
         parked = (self.conv.data or {}).get("_parked")
-        return {"_parked": parked} if parked else {}
+        keep = isinstance(parked, dict) and parked.get("owner") in (None, self.person.id)
+        return {"_parked": parked} if keep else {}
 
     def start_flow(self, name: str, step: str = "start", data: dict[str, Any] | None = None) -> None:
         self.conv.flow, self.conv.step, self.conv.data = name, step, {**self._aside(), **dict(data or {})}
@@ -106,7 +108,8 @@ class Context:
 
     def end_flow(self) -> None:
         self.conv.flow, self.conv.step, self.conv.data = None, None, self._aside()
-        self.conv.flow_owner_id = None
+        # the owner of a form set aside stays on the row, so erasing that person finds it
+        self.conv.flow_owner_id = self.conv.data["_parked"].get("owner") if self.conv.data else None
 
     def run_flow(self, name: str, step: str = "start", data: dict[str, Any] | None = None) -> None:
         """Start a flow and run its first step at once (the step usually asks a question)."""

@@ -291,7 +291,7 @@ class Engine:
             # State saves itself: a handler edits ctx.state in place, JSON columns do not notice.
             flag_modified(conv, "data")
             if getattr(ctx, "erased", False):
-                self._after_erasure(s, msg, conv, pu)
+                self._after_erasure(s, msg, conv, pu, ctx.person.id)
             else:
                 kept = getattr(ctx, "keep_buttons", None)
                 conv.last_buttons = kept if kept is not None else \
@@ -306,10 +306,15 @@ class Engine:
             s.commit()
             return ctx.replies
 
-    def _after_erasure(self, s: Session, msg: Incoming, conv: Conversation, pu: ProcessedUpdate | None) -> None:
+    def _after_erasure(self, s: Session, msg: Incoming, conv: Conversation, pu: ProcessedUpdate | None,
+                       person_id: int) -> None:
         """/xoadulieu confirmed: nothing of this chat may stay behind, not even this message's
-        own mark and answer. A private chat's state goes; a group's stays, unlinked."""
+        own mark and answer. A private chat's state goes; a group's stays, unlinked, without the
+        person's own form (open or set aside: it holds what they typed)."""
         if msg.is_group:
+            parked = (conv.data or {}).get(forms.PARKED) or {}
+            if conv.flow_owner_id == person_id or parked.get("owner") == person_id:
+                conv.flow, conv.step, conv.data, conv.flow_owner_id = None, None, {}, None
             conv.person_id = None
             conv.last_buttons, conv.updated_at = [], self.app.clock.now()
             s.add(conv)

@@ -607,7 +607,7 @@ def park(ctx: "Context") -> None:
     conv = ctx.conv
     saved = {"flow": conv.flow, "step": conv.step, "data": dict(conv.data or {}), "owner": conv.flow_owner_id,
              "at": ctx.now.isoformat()}
-    conv.flow, conv.step, conv.flow_owner_id = None, None, None
+    conv.flow, conv.step = None, None  # flow_owner_id stays: /xoadulieu finds the person's form by it
     conv.data = {PARKED: saved}
 
 

@@ -355,3 +355,28 @@ def test_a_report_with_a_question_in_the_middle_on_telegram_and_zalo(make_app, s
             rows = list(s.exec(select(Report).order_by(Report.id)))
         assert [(x.anonymous, x.publish_description, x.address) for x in rows] == [
             (True, False, "Kiệt 45 Lê Lợi"), (False, True, "Chân cầu Rồng phía Sơn Trà")]
+
+
+def test_erasure_forgets_the_name_given_and_a_form_set_aside_in_a_group(app):
+    me = Chat(app, "-100888", user_id="u-me", name=None)
+    other = Chat(app, "-100888", user_id="u-other", name="Chị Hai")
+    other.say("/start", is_group=True)  # the group's conversation row is not "mine"
+    me.say("/phananh", is_group=True)
+    me.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi, nhà bác Mười Sáu", is_group=True)
+    assert "tiếp tục phản ánh" in me.say("mấy giờ phường làm việc?", is_group=True)[-1].text
+    assert _conv(app, "-100888").data["_parked"]["owner"] is not None
+    other.say("cảm ơn", is_group=True)  # another member's message leaves it alone
+    private = Chat(app, "u-me", user_id="u-me", name=None)
+    private.say("/dangky")
+    with app.db.session() as s:
+        p = s.exec(select(Person).where(Person.channel_user_id == "u-me")).one()
+        p.full_name = "Bác Mười Sáu"
+        s.add(p)
+        s.commit()
+    private.say("/xoadulieu")
+    assert "Đã xóa dữ liệu" in private.text(button="erase:xoa")
+    conv = _conv(app, "-100888")
+    assert conv.data == {} and conv.flow_owner_id is None
+    with app.db.session() as s:
+        p = s.exec(select(Person).where(Person.channel_user_id.like("erased-%"))).one()
+        assert p.full_name is None and p.display_name is None

@@ -11,8 +11,9 @@ from bot.context import Context
 from bot.ids import parse_id, parse_int
 from bot.core import Button
 from bot.forms import (Choice, Form, MultiChoice, Number, Option, Problem, Text, ask_name_once, is_question,
-                       match_option, person_name)
+                       match_option)
 from bot.models import Person
+from bot.people import person_label
 from handlers.broadcast import service as S
 from handlers.broadcast.models import ClassOccurrence, ClassSignup, LiteracyClass
 
@@ -288,8 +289,7 @@ def _class_arg(ctx: Context, args: str, usage: str) -> tuple[LiteracyClass, list
 def _name(ctx: Context, person_id: int | None) -> str:
     if person_id is None:
         return "(đã xóa dữ liệu)"
-    p = ctx.session.get(Person, person_id)
-    return (person_name(p) if p else None) or f"người dân #{person_id}"
+    return person_label(ctx.session.get(Person, person_id), person_id=person_id)
 
 
 def cmd_signups(ctx: Context, args: str) -> None:

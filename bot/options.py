@@ -213,7 +213,9 @@ def map_text(ctx: "Context") -> None:
         data = match_synonym(msg.text, typed) if typed and not msg.is_group else None
         if data is None:
             data = match(msg.text, buttons, strict=msg.is_group)
-        keep = data is None and not msg.is_group and (data := match_synonym(msg.text, buttons)) is not None
+        # a sentence in a form is the form's answer, never a phrase for an older notice
+        keep = data is None and not msg.is_group and not conv.flow and \
+            (data := match_synonym(msg.text, buttons)) is not None
         if data is not None:
             msg.button = data
             if not keep:

@@ -299,3 +299,16 @@ def test_an_old_button_months_later_does_not_reopen(app, clock):
     assert "góp ý" in res.text(button="parate:1:1")  # the rating is kept; the report stays closed
     r = _report(app)
     assert (r.status, r.rating) == ("closed", 1) and "reopened" not in _events(app)
+
+
+def test_a_sentence_typed_in_a_form_is_not_taken_for_an_older_notice(app, clock):
+    lan = make_staff(app, clock)
+    res = Chat(app, "r1")
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    res.say("/phananh")  # a new report form is open
+    clock.advance(minutes=2)
+    _resolve(lan)  # the resolved notice of the first report arrives meanwhile
+    clock.advance(minutes=2)
+    res.say("Vẫn còn rác đổ trộm ở bãi đất trống đường Hùng Vương")  # the new report's description
+    assert _report(app).status == "resolved" and "reopened" not in _events(app)
+    assert "chuyển lại" in res.text(button="paredo:1")  # the button itself still works

@@ -118,7 +118,8 @@ def test_state_changing_forms_need_csrf(client, app):
     token = csrf_of(client.get("/admin/accounts").text)
     r = client.post("/admin/accounts", data={"username": "minh", "password": "12345678x", "role": "staff",
                                              "display_name": "Trần Minh", "csrf": token}, follow_redirects=False)
-    assert r.status_code == 303 and "ok=" in r.headers["location"]
+    assert r.status_code == 303 and "ok=" not in r.headers["location"]  # the outcome is not in the URL...
+    assert "Trần Minh" in client.get(r.headers["location"]).text
     with app.db.session() as s:
         acc = s.exec(select(StaffAccount).where(StaffAccount.username == "minh")).one()
         assert R.roles_of(s, acc.person_id) >= {R.STAFF} and R.ADMIN not in R.roles_of(s, acc.person_id)
@@ -131,6 +132,22 @@ def test_only_admins_create_accounts(client, app):
     r = client.post("/admin/accounts", data={"username": "x-y-z", "password": "12345678x", "role": "admin",
                                              "csrf": token})
     assert r.status_code == 403
+
+
+def test_outcome_messages_cannot_be_forged_by_a_link(client, app):
+    """A link such as /admin/?err=<words> must not put someone else's words on staff pages; the
+    outcome of a form is shown once, from a short-lived cookie the server set."""
+    make_account(app)
+    login(client)
+    forged = "Phiên đã hết hạn, đăng nhập lại tại http://lua-dao.example"
+    page = client.get("/admin/", params={"err": forged, "ok": forged})
+    assert page.status_code == 200 and "lua-dao" not in page.text
+    token = csrf_of(client.get("/admin/accounts").text)
+    r = client.post("/admin/accounts", data={"username": "minh", "password": "12345678x", "role": "staff",
+                                             "display_name": "Trần Minh", "csrf": token}, follow_redirects=False)
+    shown = client.get(r.headers["location"]).text
+    assert 'class="flash ok"' in shown
+    assert 'class="flash ok"' not in client.get(r.headers["location"]).text  # once
 
 
 def test_logout_ends_the_session(client, app):

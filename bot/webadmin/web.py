@@ -1,6 +1,8 @@
 """Request plumbing shared by the back-office pages: who is logged in, CSRF, templates."""
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -103,17 +105,41 @@ async def form_with_csrf(request: Request, st: Staff):
     return form
 
 
+FLASH_COOKIE = "bo_flash"
+
+
 def render(request: Request, name: str, st: Staff | None, status: int = 200, **ctx) -> HTMLResponse:
     app = request.app.state.bot
-    ctx.update(request=request, st=st, nav=NAV, ward=app.profile.ward.name, flash=request.query_params.get("ok"),
-               error=ctx.get("error") or request.query_params.get("err"))
-    return TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
+    kind, text = read_flash(request)
+    ctx.update(request=request, st=st, nav=NAV, ward=app.profile.ward.name, flash=text if kind == "ok" else None,
+               error=ctx.get("error") or (text if kind == "err" else None))
+    resp = TEMPLATES.TemplateResponse(request, name, ctx, status_code=status)
+    if kind:  # shown once
+        resp.delete_cookie(FLASH_COOKIE, path="/admin")
+    return resp
 
 
 def redirect(url: str, ok: str | None = None, err: str | None = None) -> RedirectResponse:
+    """A redirect after a form; its outcome travels in a one-minute cookie, not in the URL, so
+    nobody can send staff a link that shows words of their choosing on the ward's own pages."""
+    resp = RedirectResponse(url, status_code=303)
     if ok or err:
-        url += ("&" if "?" in url else "?") + ("ok=" + quote(ok) if ok else "err=" + quote(err))
-    return RedirectResponse(url, status_code=303)
+        value = base64.urlsafe_b64encode(json.dumps(["ok" if ok else "err", (ok or err)[:500]]).encode()).decode()
+        resp.set_cookie(FLASH_COOKIE, value, max_age=60, path="/admin", httponly=True, samesite="strict")
+    return resp
+
+
+def read_flash(request: Request) -> tuple[str | None, str | None]:
+    raw = request.cookies.get(FLASH_COOKIE)
+    if not raw or len(raw) > 4000:
+        return None, None
+    try:
+        kind, text = json.loads(base64.urlsafe_b64decode(raw.encode()))
+    except (ValueError, TypeError):
+        return None, None
+    if kind not in ("ok", "err") or not isinstance(text, str):
+        return None, None
+    return kind, text
 
 
 def install_handlers(api) -> None:

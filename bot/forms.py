@@ -547,18 +547,25 @@ class Form(Flow):
         ctx.goto("confirm")
         ctx.reply("\n".join([self.summary_title, *self.summary_lines(ctx)]), buttons=self.summary_buttons())
 
+    def edit_buttons(self, ctx: "Context") -> list[Button]:
+        btns = [Button(f.label, f"{self.name}:edit:{f.key}") for f in self.fields if f.label and f.applies(ctx)]
+        return btns + [Button("Không sửa nữa", f"{self.name}:review")]
+
     def ask_edit(self, ctx: "Context") -> None:
         ctx.goto("confirm")
-        btns = [Button(f.label, f"{self.name}:edit:{f.key}") for f in self.fields if f.label and f.applies(ctx)]
-        ctx.reply("Bạn muốn sửa mục nào?", buttons=btns + [Button("Không sửa nữa", f"{self.name}:review")])
+        ctx.state["_editing"] = True  # typed "2" now means the list's second field, not "Sửa"
+        ctx.reply("Bạn muốn sửa mục nào?", buttons=self.edit_buttons(ctx))
 
     def on_confirm_step(self, ctx: "Context") -> None:
         b = ctx.msg.button or ""
+        editing = ctx.state.pop("_editing", False)
         if not b and ctx.msg.text:
             words = {"send": ("gui", "gui di", "gui luon", "ok", "dong y", "xac nhan", "co", "dung", "nop"),
-                     "edit": ("sua", "chinh sua", "sua lai", "doi"), "cancel": ("huy", "thoi", "khong gui")}
+                     "edit": ("sua", "chinh sua", "sua lai", "doi"), "cancel": ("huy", "thoi", "khong gui"),
+                     "review": ("khong sua", "thoi khong sua", "quay lai")}
+            shown = self.edit_buttons(ctx) if editing else self.summary_buttons()
             opts = [Option(bt.text, bt.data, bt.data.partition(":")[2],
-                           words.get(bt.data.partition(":")[2], ())) for bt in self.summary_buttons()]
+                           words.get(bt.data.partition(":")[2], ())) for bt in shown]
             o = match_option(ctx.msg.text, opts)
             b = o.value if o else ""
             if b and b != ctx.msg.button:

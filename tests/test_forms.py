@@ -77,9 +77,13 @@ def test_a_whole_report_typed_without_pressing_a_button(app):
     assert "tổ dân phố nào" in c.text("Kiệt 45 Lê Lợi, gần chợ")
     assert "số điện thoại" in c.text("tổ 2")
     assert "kiểm tra lại phản ánh" in c.text("ẩn danh")  # anonymous: no phone, no consent question
+    assert "sửa mục nào" in c.text("sửa")
+    assert "Sự việc ở đâu" in c.text("4")  # the fourth field listed: the place
+    assert "Kiệt 46 Lê Lợi" in c.text("Kiệt 46 Lê Lợi, gần chợ")  # straight back to the summary
     code = code_in(c.text("gửi"))
     r = _report(app, code)
     assert r.anonymous and r.contact_name is None and r.group_code == "tdp-02" and not r.publish_description
+    assert r.address == "Kiệt 46 Lê Lợi, gần chợ"
 
 
 def test_each_error_says_what_is_wrong(app):
@@ -380,3 +384,49 @@ def test_erasure_forgets_the_name_given_and_a_form_set_aside_in_a_group(app):
     with app.db.session() as s:
         p = s.exec(select(Person).where(Person.channel_user_id.like("erased-%"))).one()
         assert p.full_name is None and p.display_name is None
+
+
+def test_a_form_declared_as_data_asks_in_order_checks_each_type_and_submits(app):
+    from bot.forms import Date, MultiChoice, Number, Phone, Text
+    got = {}
+
+    class Survey(Form):
+        name, title, submit_label = "khaosat", "khảo sát", "Gửi khảo sát"
+        fields = [
+            Text("who", "Bạn tên gì?", label="Tên", min_len=2),
+            Number("age", "Bạn bao nhiêu tuổi?", label="Tuổi", lo=1, hi=120),
+            Date("day", "Bạn rảnh ngày nào?", label="Ngày"),
+            MultiChoice("likes", "Bạn thích gì?", label="Thích", choices=[
+                Option("VNeID", "vneid", "l:vneid"), Option("Dịch vụ công", "dvc", "l:dvc"),
+                Option("Thanh toán số", "pay", "l:pay")]),
+            Phone("phone", "Số điện thoại?", label="Điện thoại", ask_if=lambda ctx, st: st.get("age", 0) >= 18),
+        ]
+
+        def validate_who(self, ctx, value):
+            return "Tên này là của trợ lý rồi." if value.lower() == "trợ lý" else None
+
+        def submit(self, ctx):
+            got.update(ctx.state)
+            ctx.end_flow()
+            ctx.reply("Cảm ơn!")
+
+    app.router.flow(Survey())
+    app.router.command("khaosat", "thử")(lambda ctx, args: ctx.run_flow("khaosat"))
+    c = Chat(app, "s1")
+    assert "tên gì" in c.text("/khaosat")
+    assert "của trợ lý" in c.text("trợ lý")  # validate_<field>
+    assert "bao nhiêu tuổi" in c.text("An")
+    assert "từ 1 đến 120" in c.text("200")
+    assert "rảnh ngày nào" in c.text("30")
+    assert "không có trên lịch" in c.text("31/02/2027")
+    assert "thích gì" in c.text("25/12/2026")
+    assert "✓ VNeID" in str(c.say("1 3")[-1].buttons)
+    assert "Số điện thoại" in c.text("xong")  # asked: 30 >= 18
+    out = c.text("090 1234 567")
+    assert "Tuổi: 30" in out and "Ngày: 2026-12-25" in out and "Thích: VNeID, Thanh toán số" in out
+    assert "sửa mục nào" in c.text("sửa")
+    assert "bao nhiêu tuổi" in c.text("2")
+    out = c.text("15")  # under 18: the phone no longer applies and is not shown
+    assert "Tuổi: 15" in out and "Điện thoại" not in out
+    assert "Cảm ơn" in c.text("gửi")
+    assert got["likes"] == ["vneid", "pay"] and got["age"] == 15 and got["who"] == "An"

@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 
 from bot import roles as R
 from bot.clock import fmt_local, to_local
+from bot.httpsafe import parse_json
 from bot.webadmin import auth
 from bot.webadmin.models import StaffAccount, StaffSession
 
@@ -133,8 +134,8 @@ def read_flash(request: Request) -> tuple[str | None, str | None]:
     raw = request.cookies.get(FLASH_COOKIE)
     if not raw or len(raw) > 4000:
         return None, None
-    try:
-        kind, text = json.loads(base64.urlsafe_b64decode(raw.encode()))
+    try:  # the client can send anything here: parsed as strictly as a request body
+        kind, text = parse_json(base64.urlsafe_b64decode(raw.encode()))
     except (ValueError, TypeError):
         return None, None
     if kind not in ("ok", "err") or not isinstance(text, str):

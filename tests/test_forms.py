@@ -430,3 +430,25 @@ def test_a_form_declared_as_data_asks_in_order_checks_each_type_and_submits(app)
     assert "Tuổi: 15" in out and "Điện thoại" not in out
     assert "Cảm ơn" in c.text("gửi")
     assert got["likes"] == ["vneid", "pay"] and got["age"] == 15 and got["who"] == "An"
+
+
+def test_class_forms_typed_on_zalo_and_a_name_asked_at_sign_up(make_app, settings, _emulators):
+    from tests.broadcast_helpers import publish_class
+    from tests.channel_helpers import Running
+    _, zl = _emulators
+    zl.reset()
+    with Running(make_app, settings, zalo=zl) as r:
+        publish_class(r.app, capacity=5)
+        n = 0
+        for text, expect in [("/dangky", "tổ dân phố nào"),
+                             ("tổ 2", "chủ đề nào"),
+                             ("1 3", "Đang chọn: "),
+                             ("xong", "Đã đăng ký"),
+                             ("/lophoc", "1. Tham gia"),
+                             ("1", "Cán bộ nên gọi bạn là gì?"),
+                             ("cô Ba", "Cảm ơn cô Ba")]:
+            zl.text("zc-1", text, name="")  # a Zalo account that shares no name
+            n = _await(zl, "zc-1", n, expect)
+        with r.app.db.session() as s:
+            p = s.exec(select(Person).where(Person.channel == "zalo")).one()
+            assert p.full_name == "cô Ba"

@@ -58,6 +58,10 @@ class Context:
         enqueue(self.session, channel, chat_id, reply, now=self.now, dedupe_key=dedupe_key,
                 kind=kind, not_before=not_before)
 
+    def pressed(self, kind):
+        """The typed button (bot.forms.ButtonData subclass) this message pressed, or None."""
+        return kind.unpack(self.msg.button)
+
     # --- time ------------------------------------------------------------------------------
     @property
     def now(self) -> datetime:

@@ -115,11 +115,6 @@ class Drop(ButtonData, prefix="fdrop"):
     form: str = short(24)
 
 
-def pressed(ctx: "Context", kind: type[ButtonData]):
-    """The typed button this message pressed, or None."""
-    return kind.unpack(ctx.msg.button)
-
-
 # ------------------------------------------------------------------------ field types
 @dataclass
 class Option:

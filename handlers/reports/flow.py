@@ -410,7 +410,7 @@ def _take_draft(ctx: Context, report_id: int) -> str | None:
 
 
 def cb_answer_staff(ctx: Context, payload: str) -> None:
-    b = AnswerStaff.parse(payload)
+    b = ctx.pressed(AnswerStaff)
     text = _take_draft(ctx, b.report) if b else None
     if b is None or text is None or ctx.conv.flow:
         ctx.reply("Nút này không còn hiệu lực.")
@@ -423,7 +423,7 @@ def cb_answer_staff(ctx: Context, payload: str) -> None:
 
 
 def cb_new_report(ctx: Context, payload: str) -> None:
-    b = NewReport.parse(payload)
+    b = ctx.pressed(NewReport)
     text = _take_draft(ctx, b.report) if b else None
     if b is None or text is None or ctx.conv.flow:
         ctx.reply("Nút này không còn hiệu lực.")

@@ -1,13 +1,14 @@
 """Strict parsing of what people type or press where a number is expected.
 
 str.isdigit() accepts '²' and other Unicode digits that int() then refuses, and a 30-digit id
-overflows a database integer: both used to end in the internal-error answer. Everything that
+overflows a database integer (ids are 32-bit INTEGER columns: PostgreSQL refuses
+3000000000 with "integer out of range"): both used to end in the internal-error answer. Everything that
 takes an id from a command or a button goes through parse_id.
 """
 from __future__ import annotations
 
 ASCII_DIGITS = frozenset("0123456789")
-MAX_ID_DIGITS = 18  # fits a signed 64-bit column
+MAX_ID_DIGITS = 9  # fits a signed 32-bit INTEGER column (every id column here)
 
 
 def parse_id(s: object, max_digits: int = MAX_ID_DIGITS) -> int | None:

@@ -31,3 +31,37 @@ def test_a_crafted_flash_cookie_is_ignored_never_a_500_and_never_html(client):
         assert "<script>alert" not in r.text
     client.cookies.set("bo_flash", "%%%not-base64", path="/admin")
     assert client.get("/admin/login").status_code == 200
+
+
+def test_back_office_ids_too_big_for_the_database_are_a_4xx(client, app):
+    """A staff member (or a stolen session) typing a 30-digit id in a back-office address: the
+    SQLite driver refuses the number, PostgreSQL says "integer out of range" from 2^31 on; that is
+    bad input, not a server error."""
+    from tests.admin_helpers import login, make_account
+    make_account(app)
+    login(client)
+    for path in [p for huge in ("9" * 30, "3000000000") for p in (
+            f"/admin/reports/{huge}", f"/admin/classes/{huge}", f"/admin/audit?before={huge}",
+            f"/admin/reports/{huge}/photo/0", f"/admin/reports?page={huge}", f"/admin/unanswered?before={huge}")]:
+        r = client.get(path)
+        assert r.status_code < 500, (path, r.status_code)
+
+
+def test_ids_too_big_for_an_integer_column_never_end_in_the_internal_error(app, clock):
+    """parse_id let 10 to 18 digits through ("fits 64 bits"), but ids are 32-bit INTEGER columns:
+    PostgreSQL refused `pa:acc:99999999999` with "integer out of range"."""
+    from bot import texts
+    from bot import roles as R
+    from tests.test_safety_engine import with_role
+    from tests.conftest import Chat
+    staff = with_role(app, Chat(app, "staff-big", name="Cán bộ Hùng"), R.ADMIN)
+    resident = Chat(app, "res-big", name="Lê Văn Tư")
+    resident.say("/start")
+    big = "9" * 11
+    for data in (f"pa:acc:{big}", f"pa:tr:{big}", f"pa:tru:{big}:ca", f"pa:to:1:{big}", f"tsess:edit:{big}",
+                 f"ddanh:{big}", f"lop:y:{big}"):
+        assert texts.INTERNAL_ERROR not in staff.text(button=data), data
+    for text in (f"/traloi {big} x", f"/tinhtrang {big}", f"/xoathanhvien {big}", f"/dangkylop {big}"):
+        assert texts.INTERNAL_ERROR not in staff.text(text), text
+    for data in (f"parate:{big}:5", f"paredo:{big}", f"pareply:{big}", f"lop:n:{big}"):
+        assert texts.INTERNAL_ERROR not in resident.text(button=data), data

@@ -11,6 +11,7 @@ from urllib.parse import quote
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
+from sqlalchemy.exc import DataError
 
 from bot import roles as R
 from bot.clock import fmt_local, to_local
@@ -150,6 +151,15 @@ def install_handlers(api) -> None:
             nxt = request.url.path + (("?" + request.url.query) if request.url.query else "")
             return RedirectResponse("/admin/login?next=" + quote(nxt), status_code=303)
         return HTMLResponse("Bạn cần đăng nhập.", status_code=401)
+
+    async def _too_big(request: Request, exc: Exception):
+        # an id too big for its column in an address (/admin/reports/3000000000): SQLite's driver
+        # refuses the number, PostgreSQL says "integer out of range"; bad input, not a 500
+        return render(request, "message.html", None, status=400, title="Không thực hiện được",
+                      message="Mã số quá lớn, không có mục nào như vậy.")
+
+    api.add_exception_handler(OverflowError, _too_big)
+    api.add_exception_handler(DataError, _too_big)
 
     @api.exception_handler(Forbidden)
     async def _forbidden(request: Request, exc: Forbidden):

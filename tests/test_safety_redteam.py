@@ -65,3 +65,37 @@ def test_ids_too_big_for_an_integer_column_never_end_in_the_internal_error(app, 
         assert texts.INTERNAL_ERROR not in staff.text(text), text
     for data in (f"parate:{big}:5", f"paredo:{big}", f"pareply:{big}", f"lop:n:{big}"):
         assert texts.INTERNAL_ERROR not in resident.text(button=data), data
+
+
+def test_an_anonymous_reporter_is_not_named_in_the_back_office(make_app, understander, clock):
+    """The card says "ẩn danh", but the report's history and the audit log named the actor of
+    the "created", "rated" and "reopened" events: the resident's own name (person_label)."""
+    from bot.core import Location
+    from bot.server import create_api
+    from tests.admin_helpers import login, make_account
+    from tests.conftest import Chat
+    from tests.reports_helpers import FakeNLU, make_staff
+    app = make_app(understander=FakeNLU(understander))
+    who = Chat(app, "anon-1", name="Trần Thị Kín Đáo")
+    who.say("/hoten Trần Thị Kín Đáo")
+    if "Đúng không" in who.text("Rác chất đống ở đầu kiệt 45 Lê Lợi"):
+        who.press("phananh:catok")
+    who.press("phananh:photodone")
+    who.say(location=Location(16.0671, 108.2231))
+    who.press("phananh:grp:tdp-02")
+    who.press("phananh:anon")
+    assert "PA-" in who.text(button="phananh:send")
+    lan = make_staff(app, clock)
+    lan.press("pa:res:1")
+    lan.say("Đã dọn sạch")
+    lan.press("pastaff:skip")
+    who.press("parate:1:1")  # one star: reopened, the resident's words follow
+    who.say("Vẫn còn rác ở góc kiệt")
+    make_account(app)
+    with TestClient(create_api(app, background=False), raise_server_exceptions=False) as c:
+        login(c)
+        page = c.get("/admin/reports/1").text
+        assert "ẩn danh" in page and "reopened" in page
+        audit = c.get("/admin/audit").text
+    for shown in (page, audit):
+        assert "Kín Đáo" not in shown and "Kín" not in shown

@@ -122,9 +122,11 @@ def register(api, app) -> None:
                               message="Không có phản ánh này.")
             events = list(s.exec(select(ReportEvent).where(ReportEvent.report_id == r.id).order_by(ReportEvent.id)))
             ids = {e.actor_id for e in events if e.actor_id} | ({r.assignee_id} if r.assignee_id else set())
-            names = labels(s, ids)
             main = s.get(Report, r.parent_id) if r.parent_id else None
             dups = list(s.exec(select(Report).where(Report.parent_id == r.id)))
+            # whoever reported anonymously (here or in a linked duplicate) acts unnamed in the history
+            anon = {x.person_id for x in [r, *dups, *([main] if main else [])] if x.anonymous and x.person_id}
+            names = labels(s, ids - anon) | {i: "Người phản ánh (ẩn danh)" for i in ids & anon}
             staff = unit_staff(s, r.unit_id)
         return render(request, "report.html", st, page="reports", title=r.code, r=r, events=events, names=names,
                       main=main, dups=dups, staff=staff, S=S, app=app, plabel=person_label, labels=STATUS_LABELS, sources=SOURCES,

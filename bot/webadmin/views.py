@@ -13,6 +13,7 @@ from bot.models import AuditEvent, Person
 from bot.people import labels
 from bot.webadmin import auth
 from bot.webadmin.models import StaffAccount
+from handlers.reports.models import Report
 from bot.webadmin.web import (COOKIE, LOGIN_CSRF_COOKIE, current, form_with_csrf, redirect, render,
                               client_address, set_cookie)
 
@@ -160,6 +161,9 @@ def register(api, app) -> None:
                 q = q.where(AuditEvent.action.contains(action[:64]))
             rows = list(s.exec(q.order_by(AuditEvent.id.desc()).limit(AUDIT_PAGE)))
             ids = {r.actor_id for r in rows if r.actor_id}
-            names = labels(s, ids)
+            # a resident who ever reported anonymously is never named here (their report's events)
+            anon = set(s.exec(select(Report.person_id).where(Report.anonymous.is_(True),
+                                                             Report.person_id.in_(ids)))) if ids else set()
+            names = labels(s, ids - anon) | {i: f"Người dân #{i}" for i in anon}
         return render(request, "audit.html", st, page="audit", title="Nhật ký thao tác", rows=rows, names=names,
                       action=action, more=rows[-1].id if len(rows) == AUDIT_PAGE else None)

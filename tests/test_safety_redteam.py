@@ -99,3 +99,30 @@ def test_an_anonymous_reporter_is_not_named_in_the_back_office(make_app, underst
         audit = c.get("/admin/audit").text
     for shown in (page, audit):
         assert "Kín Đáo" not in shown and "Kín" not in shown
+
+
+def test_team_notes_and_names_are_text_in_the_xlsx_never_formulas(app):
+    """A team member's note or Telegram name starting with "=" went into the quarterly XLSX as a
+    formula (openpyxl writes such strings as formulas): a link or a command in the sheet staff open
+    and send to the department."""
+    from datetime import date
+
+    from openpyxl import load_workbook
+
+    from bot import roles as R
+    from bot.models import Person
+    from handlers.teams.models import TeamSession
+    from tests.teams_helpers import enrol
+    evil = '=HYPERLINK("http://lua-dao.example","Bấm vào đây")'
+    with app.db.session() as s:
+        p = Person(channel="telegram", channel_user_id="t-evil", chat_id="t-evil", display_name="=1+2")
+        s.add(p)
+        s.flush()
+        s.add(TeamSession(group_code="tdp-01", day=date(2026, 10, 5), place="door", households=1, people=1,
+                          author_id=p.id, difficulties=evil, good_practices="=2*3"))
+    staff = enrol(app, "s1", R.STAFF)
+    doc = next(r for r in staff.say("/baocaophuong 4/2026") if r.document)
+    ws = load_workbook(doc.document)["Khó khăn, cách làm hay"]
+    cells = [c for row in ws.iter_rows(min_row=4) for c in row if c.value]
+    assert {c.value for c in cells} >= {evil, "=1+2", "=2*3"}
+    assert all(c.data_type != "f" for c in cells), [(c.coordinate, c.value) for c in cells if c.data_type == "f"]

@@ -263,6 +263,13 @@ def write_xlsx(data: ReportData, path: Path, chart: Path | None = None) -> Path:
             ws.cell(row=i, column=j, value=v)
     for col, w in zip("ABCDEFG", (22, 24, 22, 24, 18, 16, 24)):
         ws.column_dimensions[col].width = w
+    # openpyxl writes a string starting with "=" as a formula; notes and names are typed by people
+    # (a Telegram name "=HYPERLINK(...)"), and this sheet has no formulas of its own: all text
+    for sheet in wb.worksheets:
+        for row in sheet.iter_rows():
+            for c in row:
+                if c.data_type == "f":
+                    c.data_type = "s"
     wb.save(path)
     return path
 

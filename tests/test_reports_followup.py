@@ -72,6 +72,30 @@ def test_transfer_without_note_typed_options_and_guards(app, clock):
     assert _events(app).count("transferred") == 1
 
 
+def test_an_accepted_report_starts_afresh_at_the_new_unit(app, clock):
+    """Accepted and assigned by the wrong unit, then transferred: the new unit gets a card it can
+    accept, the category's deadlines count from the transfer, and its reminders are its own."""
+    from scheduler.core import run_due
+    lan = make_staff(app, clock)
+    file_report(Chat(app, "r1"), "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    lan.press("pa:acc:1")
+    clock.advance(hours=40)
+    lan.press("pa:tr:1")
+    lan.press("pa:tru:1:ca")
+    assert "Đã chuyển" in lan.text(button="pastaff:skip")
+    r = _report(app)
+    assert (r.unit_id, r.status, r.assignee_id) == ("ca", "new", None)
+    assert r.resolve_by.replace(tzinfo=None) == (clock.now() + timedelta(hours=2 * r.sla_hours)).replace(tzinfo=None)
+    (card,) = [m for m in outbox(app, CA_CHAT) if "chuyển từ" in m.payload["text"]]
+    assert "pa:acc:1" in {b["data"] for b in card.payload["buttons"]}
+    assert _pending_tasks(app) == ["report:1:r1:escalate", "report:1:r1:remind"]
+    # the new unit is reminded when its own time to accept runs out, not the old unit
+    clock.advance(hours=r.sla_hours + 10)  # reminders wait for working hours
+    assert run_due(app, prefix="report:") == 1
+    (remind,) = [m for m in outbox(app, CA_CHAT) if "Nhắc việc" in m.payload["text"]]
+    assert not [m for m in outbox(app, KTHT_CHAT) if "Nhắc việc" in m.payload["text"]]
+
+
 def test_staff_lose_the_role_mid_transfer(app, clock):
     from bot import roles as R
     from bot.models import RoleGrant

@@ -216,10 +216,10 @@ def create_report(app: "App", session: Session, now: datetime, *, category: str,
     return r
 
 
-def schedule_reminders(app: "App", session: Session, r: Report) -> None:
-    sched.schedule(session, f"report:{r.id}:remind", "report.remind", send_time(app, r, r.accept_by),
+def schedule_reminders(app: "App", session: Session, r: Report, tag: str = "") -> None:
+    sched.schedule(session, f"report:{r.id}{tag}:remind", "report.remind", send_time(app, r, r.accept_by),
                    {"report_id": r.id})
-    sched.schedule(session, f"report:{r.id}:escalate", "report.escalate", send_time(app, r, r.resolve_by),
+    sched.schedule(session, f"report:{r.id}{tag}:escalate", "report.escalate", send_time(app, r, r.resolve_by),
                    {"report_id": r.id})
 
 
@@ -330,10 +330,10 @@ REOPEN_PHRASES = ("chưa xử lý xong", "chưa xử lý", "chưa xong", "vẫn 
 
 
 def round_tag(session: Session, r: Report) -> str:
-    """"" for a report's first round, ":r1", ":r2"... after each reopening: its scheduled tasks
+    """"" for a report's first round, ":r1", ":r2"... after each reopening or transfer: its scheduled tasks
     (and their outbox dedupe keys) are per round, so a second deadline reminds again."""
     n = len(session.exec(select(ReportEvent.id).where(ReportEvent.report_id == r.id,
-                                                      ReportEvent.action == "reopened")).all())
+                                                      ReportEvent.action.in_(("reopened", "transferred")))).all())
     return f":r{n}" if n else ""
 
 
@@ -402,12 +402,21 @@ def transfer(app: "App", session: Session, now: datetime, r: Report, unit_id: st
         raise TransitionError(f"Phản ánh {r.code} đã {STATUS_LABELS[r.status]}, không chuyển được nữa.")
     if app.profile.unit(unit_id) is None or unit_id == r.unit_id:
         raise TransitionError("Bạn chọn một đơn vị khác để chuyển.")
-    old = r.unit_id
+    old, frm = r.unit_id, r.status
     for item in followers(session, r):
+        # The new unit starts afresh: it accepts (or not) and assigns its own staff, with the
+        # category's deadlines counted from now, not from when the wrong unit got it.
         item.unit_id, item.updated_at = unit_id, now
+        if item.status in OPEN_STATUSES:
+            item.status, item.assignee_id = NEW, None
+            item.accept_by = now + timedelta(hours=item.sla_hours)
+            item.resolve_by = now + timedelta(hours=2 * item.sla_hours)
         session.add(item)
-    ev = add_event(session, r, now, "transferred", actor_id, actor_label, note=note or None,
+    ev = add_event(session, r, now, "transferred", actor_id, actor_label, frm, NEW, note=note or None,
                    **{"from": old, "to": unit_id})
+    # The old unit's reminders go; the new unit's are a new round (their own task and dedupe keys).
+    sched.cancel(session, prefix=f"report:{r.id}:")
+    schedule_reminders(app, session, r, round_tag(session, r))
     chat = unit_chat(app, unit_id)
     if chat:
         reply = card(app, r, f"Phản ánh chuyển từ {unit_name(app, old)}:")

@@ -126,3 +126,20 @@ def test_team_notes_and_names_are_text_in_the_xlsx_never_formulas(app):
     cells = [c for row in ws.iter_rows(min_row=4) for c in row if c.value]
     assert {c.value for c in cells} >= {evil, "=1+2", "=2*3"}
     assert all(c.data_type != "f" for c in cells), [(c.coordinate, c.value) for c in cells if c.data_type == "f"]
+
+
+def test_deeply_nested_zalo_oa_webhook_bodies_are_a_4xx_signed_or_not(make_app, settings):
+    """The OA signature is computed over a timestamp read from the body, so the body was parsed
+    (json.loads, no depth cap) before anything was checked: '[' * 50000 from anyone was a 500."""
+    import hashlib
+    from dataclasses import replace
+
+    from bot.server import create_api
+    app = make_app(settings=replace(settings, zalo_oa_app_id="app1", zalo_oa_secret_key="sek",
+                                    zalo_oa_access_token="tok"))
+    with TestClient(create_api(app, background=False), raise_server_exceptions=False) as c:
+        for raw in (b"[" * 50000, b'{"a":' * 30000):
+            mac = "mac=" + hashlib.sha256(b"app1" + raw + b"sek").hexdigest()
+            for given in ("mac=00", mac):
+                r = c.post("/webhook/zalo-oa", content=raw, headers={"X-ZEvent-Signature": given})
+                assert 400 <= r.status_code < 500, (raw[:8], given[:8], r.status_code)

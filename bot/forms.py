@@ -604,6 +604,27 @@ class Form(Flow):
         self.ask_next(ctx)
 
 
+class SetAside:
+    """For a flow still written step by step (teams /ghinhan): a question asked mid-form is answered
+    and the form offered again, and a command sets it aside, as for a Form. Steps are free text as
+    far as this knows, so only a message with a question's form counts ("?", "cho hỏi", "bao lâu")."""
+    resume_prompt: ClassVar[str] = ""
+
+    def question_aside(self, ctx: "Context") -> bool:
+        if not is_question(ctx, None, parsed=True):
+            return False
+        Form.answer_question(self, ctx)  # type: ignore[arg-type]  (uses name, title, resume_prompt)
+        return True
+
+    def resume(self, ctx: "Context") -> None:
+        ctx.reply(f"Mình tiếp tục {getattr(self, 'title', '')} nhé.")
+        ask = getattr(self, f"ask_{ctx.conv.step}", None)
+        if ask is not None:
+            ask(ctx)
+        else:  # a step with no question of its own to repeat
+            ctx.reply("Bạn trả lời tiếp câu hỏi vừa rồi giúp mình nhé (gõ /huy để thôi).")
+
+
 def park(ctx: "Context") -> None:
     """Set the open form aside (kept under conv.data, with when) so that the chat is free."""
     conv = ctx.conv

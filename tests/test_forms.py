@@ -452,3 +452,21 @@ def test_class_forms_typed_on_zalo_and_a_name_asked_at_sign_up(make_app, setting
         with r.app.db.session() as s:
             p = s.exec(select(Person).where(Person.channel == "zalo")).one()
             assert p.full_name == "cô Ba"
+
+
+def test_ghinhan_answers_a_question_mid_form_and_goes_on(app):
+    from bot import roles as R
+    from tests.teams_helpers import enrol
+    m = enrol(app, "m1", R.TEAM_MEMBER, "tdp-01", name="Lê Thị Hoa")
+    m.say("/ghinhan")
+    m.press("ghinhan:today")
+    assert "bao nhiêu hộ" in m.text(button="ghinhan:place-door")
+    replies = m.say("cho hỏi làm căn cước cho người già cần giấy tờ gì?")
+    assert replies[-1].text == "Bạn muốn tiếp tục ghi nhận buổi hỗ trợ không?"
+    assert "bao nhiêu hộ" in m.text("1")
+    assert "bao nhiêu người" in m.text("12")
+    m.say("/hoicanbo")  # another form meanwhile: the session log is set aside, not lost
+    m.say("/huy")
+    assert "bao nhiêu người" in m.text("tiếp tục")
+    assert "cao tuổi" in m.text("15")
+    assert _conv(app, "m1").data["households"] == 12

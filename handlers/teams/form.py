@@ -12,6 +12,7 @@ from bot import roles as R
 from bot.context import Context
 from bot.core import Button, Reply
 from bot.ids import parse_id
+from bot.forms import SetAside
 from bot.router import Flow
 from handlers.teams import catalog as C
 from handlers.teams import service as S
@@ -45,12 +46,14 @@ def number(text: str | None) -> int | str:
     return v
 
 
-class SessionFlow(Flow):
+class SessionFlow(SetAside, Flow):
     name = NAME
     title = "ghi nhận buổi hỗ trợ"
     roles = (R.TEAM_MEMBER,)
 
     def handle(self, ctx: Context) -> None:
+        if self.question_aside(ctx):  # "cho hỏi cài VNeID thế nào?" mid-form: answered, then "tiếp tục"
+            return
         super().handle(ctx)
         if ctx.conv.flow == NAME:
             ctx.save_state()  # steps mutate nested state in place; JSON columns need telling

@@ -143,3 +143,16 @@ def test_deeply_nested_zalo_oa_webhook_bodies_are_a_4xx_signed_or_not(make_app, 
             for given in ("mac=00", mac):
                 r = c.post("/webhook/zalo-oa", content=raw, headers={"X-ZEvent-Signature": given})
                 assert 400 <= r.status_code < 500, (raw[:8], given[:8], r.status_code)
+
+
+def test_back_office_forms_with_unicode_digits_or_huge_ids(client, app):
+    """str.isdigit() took '²' (then int() failed: a 500) and 30-digit ids on the back-office forms."""
+    from tests.admin_helpers import csrf_of, login, make_account
+    make_account(app)
+    login(client)
+    token = csrf_of(client.get("/admin/accounts").text)
+    for ids in ("²", "9" * 30, "1,²", "٣"):
+        for action in ("out_of_scope", "attach"):
+            r = client.post("/admin/unanswered/resolve", data={"csrf": token, "ids": ids, "action": action,
+                                                               "topic": "x"})
+            assert r.status_code < 500, (ids, action, r.status_code)

@@ -16,6 +16,7 @@ from bot import roles as R
 from bot.core import Button, Reply
 from bot.models import Person, RoleGrant
 from bot.outbox import enqueue
+from bot.ids import parse_id
 from bot.people import labels, person_label
 from bot.webadmin.web import current, form_with_csrf, redirect, render
 from handlers.reports import service as S
@@ -187,8 +188,8 @@ def _apply(app, s, now, st, r: Report, action: str, note: str, photo: str | None
         S.transition(app, s, now, r, IN_PROGRESS, st.person_id, actor_label=who)
         return f"Đã tiếp nhận {r.code}; người dân đã được báo."
     if action == "assign":
-        pid = str(form.get("assignee") or "")
-        member = s.get(Person, int(pid)) if pid.isdigit() else None
+        pid = parse_id(str(form.get("assignee") or ""))
+        member = s.get(Person, pid) if pid is not None else None
         if member is None or R.STAFF not in R.roles_of(s, member.id):
             raise ValueError("Người này không phải cán bộ, bạn chọn người khác nhé.")
         name = person_label(member, "Cán bộ")

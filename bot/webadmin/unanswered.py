@@ -8,6 +8,7 @@ from fastapi.responses import HTMLResponse
 from sqlmodel import select
 
 from bot.core import Reply
+from bot.ids import parse_id
 from bot.models import AuditEvent, Handoff
 from bot.outbox import enqueue
 from bot.webadmin.web import current, form_with_csrf, redirect, render
@@ -86,7 +87,7 @@ def register(api, app) -> None:
         mod = _unanswered_module()
         if mod is None:
             return redirect("/admin/unanswered", err="Chưa có sổ câu hỏi chưa trả lời được.")
-        ids = [int(x) for v in form.getlist("ids") for x in str(v).split(",") if x.strip().isdigit()]
+        ids = [n for v in form.getlist("ids") for x in str(v).split(",") if (n := parse_id(x)) is not None]
         if not ids:
             return redirect("/admin/unanswered", err="Bạn chọn ít nhất một câu hỏi.")
         action, topic = str(form.get("action") or ""), str(form.get("topic") or "")

@@ -156,3 +156,18 @@ def test_back_office_forms_with_unicode_digits_or_huge_ids(client, app):
             r = client.post("/admin/unanswered/resolve", data={"csrf": token, "ids": ids, "action": action,
                                                                "topic": "x"})
             assert r.status_code < 500, (ids, action, r.status_code)
+
+
+def test_back_office_class_form_with_unicode_digits_or_huge_numbers(client, app):
+    """'²' (isdigit() but not int()) or a 5000-digit number in the weeks, seats or duration of a
+    new class was a 500; it is the form's own message."""
+    from tests.admin_helpers import csrf_of, login, make_account
+    make_account(app)
+    login(client)
+    token = csrf_of(client.get("/admin/classes").text)
+    base = {"csrf": token, "topic": "vneid", "date": "2026-12-20", "time": "08:00", "weeks": "1",
+            "capacity": "20", "duration": "90", "place": "Nhà văn hóa tổ 1"}
+    for field in ("weeks", "capacity", "duration"):
+        for value in ("²", "٣", "9" * 30, "9" * 5000):
+            r = client.post("/admin/classes", data={**base, field: value}, follow_redirects=False)
+            assert r.status_code < 500, (field, value[:6], r.status_code)

@@ -7,6 +7,7 @@ from fastapi import Request
 from fastapi.responses import HTMLResponse
 from sqlmodel import select
 
+from bot.ids import parse_id, parse_int
 from bot.models import AuditEvent
 from bot.people import labels
 from bot.webadmin.web import current, form_with_csrf, redirect, render
@@ -20,12 +21,12 @@ def _draft(app, form, now) -> S.ClassDraft:
         raise S.ClassError("Bạn chọn ngày và giờ của buổi học đầu tiên.")
     first = S.parse_local_datetime(f"{day}T{at}", now)
     weeks_raw = str(form.get("weeks") or "1").strip()
-    if not weeks_raw.isdigit() or int(weeks_raw) < 1:
+    weeks = parse_id(weeks_raw)  # ASCII digits only: "²".isdigit() is True, int("²") fails
+    if not weeks:
         raise S.ClassError("Số buổi (lặp hằng tuần) phải là số nguyên dương.")
-    weeks = int(weeks_raw)
     starts = S.occurrence_times(first, weeks=weeks if weeks > 1 else None)
     cap = str(form.get("capacity") or "").strip()
-    if not cap.isdigit():
+    if parse_id(cap) is None:
         raise S.ClassError("Số chỗ phải là số nguyên.")
     host = str(form.get("host") or "").strip() or None
     place = str(form.get("place") or "").strip()
@@ -34,7 +35,7 @@ def _draft(app, form, now) -> S.ClassDraft:
         if g and g.cultural_house:
             place = f"{g.cultural_house} ({g.name})"
     dur = str(form.get("duration") or "90").strip()
-    if not dur.isdigit() or not 15 <= int(dur) <= 600:
+    if parse_int(dur, 15, 600) is None:
         raise S.ClassError("Thời lượng phải từ 15 đến 600 phút.")
     groups = sorted({str(g) for g in form.getlist("groups") if str(g).strip()})
     return S.ClassDraft(topic=str(form.get("topic") or ""), starts=starts, place=place, capacity=int(cap),
@@ -118,14 +119,14 @@ def register(api, app) -> None:
                 return redirect(f"/admin/classes/{cid}", err="Không có buổi học này.")
             if occ.starts_at > now:
                 return redirect(f"/admin/classes/{cid}", err=f"Buổi {occ.n} chưa diễn ra, chưa điểm danh được.")
-            present = {int(x) for x in form.getlist("present") if str(x).isdigit()}
+            present = {parse_id(str(x)) for x in form.getlist("present")} - {None}
             for su in s.exec(select(ClassSignup).where(ClassSignup.occurrence_id == occ.id,
                                                        ClassSignup.status == "going")):
                 su.attended = su.id in present
                 s.add(su)
             head = str(form.get("count") or "").strip()
             if head:
-                if not head.isdigit() or int(head) > 100000:
+                if parse_int(head, 0, 100000) is None:
                     return redirect(f"/admin/classes/{cid}", err="Số người dự phải là số nguyên.")
                 occ.attendance_count = int(head)
             occ.status, occ.marked_at = "held", now

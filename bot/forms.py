@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, Callable, ClassVar
 
 from bot import options as opt
 from bot.core import Button
-from bot.ids import digits_of, parse_id, parse_int
+from bot.ids import MAX_ID_DIGITS, digits_of, parse_id, parse_int
 from bot.router import Flow
 from nlu.normalize import fold
 
@@ -92,9 +92,10 @@ class ButtonData:
 
     @classmethod
     def widest(cls) -> "ButtonData":
-        """An instance with the longest values its fields allow (ids up to 12 digits: a ward's
-        rows never get near that; strings up to their `max` metadata)."""
-        vals = [10 ** 12 - 1 if f.type in (int, "int") else "x" * f.metadata.get("max", 16) for f in fields(cls)]
+        """An instance with the longest values its fields allow (ids as long as parse_id takes
+        them, strings up to their `max` metadata)."""
+        vals = [10 ** MAX_ID_DIGITS - 1 if f.type in (int, "int") else "x" * f.metadata.get("max", 16)
+                for f in fields(cls)]
         return cls(*vals)
 
 

@@ -265,3 +265,29 @@ def test_class_api_hostile_json_is_400(client, app):
         r = client.post("/api/classes", content=raw, headers={"Authorization": f"Bearer {tok}",
                                                                "content-type": "application/json"})
         assert r.status_code == 400, r.text
+
+
+def test_the_reporters_name_is_masked_in_public_notes_and_descriptions(app, client, clock):
+    """Staff answer the resident by name ("Đã gọi chị Trần Thị Bích Ngọc...") and that note is the
+    public status_notes; a consented description may say "tôi là ...". The reporter's own names
+    (the one given, the channel's, the contact) are masked in public reads like phone numbers."""
+    from tests.reports_helpers import make_staff
+    resident = Chat(app, chat_id="r-named", name="Ngọc Trần")
+    resident.say("/hoten Trần Thị Bích Ngọc")
+    file_report(resident, "Tôi là Trần Thị Bích Ngọc, rác thải chất đống ở đầu kiệt, Ngọc Trần báo")
+    with app.db.session() as s:
+        rep = s.get(Report, 1)
+        rep.publish_description = True
+        s.add(rep)
+    lan = make_staff(app, clock)
+    lan.press("pa:res:1")
+    lan.say("Đã gọi chị Trần Thị Bích Ngọc, tổ vệ sinh đã dọn; cảm ơn chị Bích Ngọc")
+    lan.press("pastaff:skip")
+    got = client.get(BASE + "/requests.json").json()[0]
+    assert got["status"] == "closed" or got["status_notes"]
+    text = repr(got)
+    for p in ("Bích Ngọc", "Ngọc Trần"):
+        assert p not in text, text
+    assert "tổ vệ sinh đã dọn" in got["status_notes"] and "rác thải chất đống" in got["description"]
+    full = client.get(BASE + "/requests.json", headers={"X-Api-Key": KEY}).json()[0]
+    assert "Trần Thị Bích Ngọc" in full["status_notes"]  # ward systems see everything

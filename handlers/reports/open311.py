@@ -39,6 +39,27 @@ def mask_personal(text: str | None) -> str | None:
     return _PHONE_IN_TEXT.sub("[đã ẩn]", _EMAIL_IN_TEXT.sub("[đã ẩn]", text))
 
 
+def reporter_names(session, r: Report) -> list[str]:
+    """The names the reporter goes by (given, channel's, contact), and the last two words of each
+    ("Bích Ngọc" of "Trần Thị Bích Ngọc", how staff address people), longest first."""
+    from bot.models import Person
+    p = session.get(Person, r.person_id) if r.person_id else None
+    names = set()
+    for n in (r.contact_name, p and p.full_name, p and p.display_name):
+        words = (n or "").split()
+        for form in (" ".join(words), " ".join(words[-2:]) if len(words) >= 3 else ""):
+            if len(form) >= 5:  # shorter strings would mask unrelated words
+                names.add(form)
+    return sorted(names, key=len, reverse=True)
+
+
+def mask_names(text: str | None, names: list[str]) -> str | None:
+    for n in names:
+        if text:
+            text = re.sub(re.escape(n), "[đã ẩn]", text, flags=re.IGNORECASE)
+    return text
+
+
 class Open311Error(Exception):
     def __init__(self, code: int, description: str):
         super().__init__(description)
@@ -120,9 +141,10 @@ def request_of(app, session, r: Report, full: bool = False) -> dict:
     if full:
         return out
     published = bool(getattr(r, "publish_description", False))
+    names = reporter_names(session, r)
     out.update(
-        status_notes=mask_personal(notes),
-        description=mask_personal(r.description) if published else None,
+        status_notes=mask_names(mask_personal(notes), names),
+        description=mask_names(mask_personal(r.description), names) if published else None,
         address=None,
         lat=round(r.lat, PUBLIC_DECIMALS) if r.lat is not None else None,
         long=round(r.lon, PUBLIC_DECIMALS) if r.lon is not None else None,

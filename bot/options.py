@@ -165,7 +165,10 @@ def match(text: str, buttons: list[dict], strict: bool = False) -> str | None:
     pol = _polarity(t)
     label_pol = [_polarity(lab) for lab in labels]
     if pol is None or pol in label_pol:
-        hits = [b for b, lab in zip(buttons, labels) if all(w in lab.split() for w in words)]
+        # a label with phrases of its own is not chosen by one of its words ("xong" is not
+        # "chưa xử lý xong"): only by those phrases (match_synonym) or the whole label
+        hits = [b for b, lab in zip(buttons, labels)
+                if lab not in _SYNONYMS and all(w in lab.split() for w in words)]
         # "tham gia" is inside "không tham gia" too: a negated label cannot be meant by a plain answer
         if pol != "no":
             hits = [b for b, lp in zip(buttons, label_pol) if b in hits and lp != "no"] or hits

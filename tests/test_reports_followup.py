@@ -207,6 +207,18 @@ def test_typed_forms_of_not_done(app, clock, typed):
     assert _report(app).status == "in_progress"
 
 
+@pytest.mark.parametrize("typed,channel", [("xong", "web"), ("xong", "zalo"), ("chưa", "web"), ("xử lý", "zalo")])
+def test_a_word_of_the_label_is_not_not_done(app, clock, typed, channel):
+    """"xong" (done!) was read as the button "Chưa xử lý xong" (every typed word is in its label)
+    and reopened the report; such a button is chosen only by its own phrases or its whole label."""
+    lan = make_staff(app, clock)
+    res = Chat(app, "r1", channel=channel)
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    _resolve(lan)
+    assert "chuyển lại" not in res.text(typed)
+    assert _report(app).status == "resolved"
+
+
 def test_good_rating_with_a_comment_stays_closed(app, clock):
     lan = make_staff(app, clock)
     res = Chat(app, "r1")

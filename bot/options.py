@@ -139,10 +139,13 @@ def _stars(t: str) -> int | None:
     return int(m.group(1)) if m.group(1).isdigit() else _NUMBER_WORDS[m.group(1)]
 
 
-def match(text: str, buttons: list[dict], strict: bool = False) -> str | None:
+def match(text: str, buttons: list[dict], strict: bool = False, notice: bool = False) -> str | None:
     """The data of the button `text` means, or None. Order: number, label, stars, a label
     containing every typed word, yes/no/skip meaning; a choice must be unique to count.
-    strict (group chats, where people talk among themselves): number or exact label only."""
+    strict (group chats, where people talk among themselves): number or exact label only.
+    notice (buttons of a message the bot sent on its own, maybe days ago): loose words count only
+    when they include the label's first word, its verb ("mở lại", not "báo cáo" for "Mở lại báo
+    cáo quý"): the person may be talking about something else by now."""
     t = _clean(text)
     buttons = [b for b in buttons if typed_only_hint(b["data"]) is None]  # only by match_synonym
     if not t or not buttons or len(t.split()) > MAX_TYPED_WORDS:
@@ -168,7 +171,8 @@ def match(text: str, buttons: list[dict], strict: bool = False) -> str | None:
         # a label with phrases of its own is not chosen by one of its words ("xong" is not
         # "chưa xử lý xong"): only by those phrases (match_synonym) or the whole label
         hits = [b for b, lab in zip(buttons, labels)
-                if lab not in _SYNONYMS and all(w in lab.split() for w in words)]
+                if lab not in _SYNONYMS and all(w in lab.split() for w in words)
+                and (not notice or set(lab.split()[:1]) <= set(words))]
         # "tham gia" is inside "không tham gia" too: a negated label cannot be meant by a plain answer
         if pol != "no":
             hits = [b for b, lp in zip(buttons, label_pol) if b in hits and lp != "no"] or hits
@@ -215,7 +219,7 @@ def map_text(ctx: "Context") -> None:
         typed = [b for b in buttons if typed_only_hint(b["data"]) is not None]
         data = match_synonym(msg.text, typed) if typed and not msg.is_group else None
         if data is None:
-            data = match(msg.text, buttons, strict=msg.is_group)
+            data = match(msg.text, buttons, strict=msg.is_group, notice=row is not None)
         # a sentence in a form is the form's answer, never a phrase for an older notice
         keep = data is None and not msg.is_group and not conv.flow and \
             (data := match_synonym(msg.text, buttons)) is not None

@@ -165,3 +165,16 @@ def test_late_session_on_zalo_the_leader_types_1(make_app, settings, clock):
                 assert s.exec(select(TeamSubmission)).all() == []
     finally:
         zl.stop()
+
+
+@pytest.mark.parametrize("typed", ["báo cáo", "báo cáo quý", "quý", "lại"])
+def test_a_word_of_the_notice_does_not_reopen_the_quarter(app, team, typed):
+    """Days after the late-session notice, a leader typing "báo cáo" (asking about the report)
+    reopened the submitted quarter: every typed word is in "Mở lại báo cáo quý". A notice's button
+    is taken from loose words only when they include the label's first word (its verb)."""
+    leader, member = team
+    member.say("/ghinhan gõ cửa 3 hộ, 2 vneid")
+    assert "ghi sau khi nộp" in member.text(button="ghinhan:save")
+    assert "Đã mở lại" not in leader.text(typed)
+    with app.db.session() as s:
+        assert len(s.exec(select(TeamSubmission)).all()) == 1

@@ -141,7 +141,7 @@ def request_of(app, session, r: Report, full: bool = False) -> dict:
     if full:
         return out
     published = bool(getattr(r, "publish_description", False))
-    names = reporter_names(session, r)
+    names = reporter_names(session, r) if notes or published else []  # a look-up only when text goes out
     out.update(
         status_notes=mask_names(mask_personal(notes), names),
         description=mask_names(mask_personal(r.description), names) if published else None,

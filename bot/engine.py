@@ -442,7 +442,7 @@ class Engine:
             if conv.flow and not spec.keeps_flow:
                 flow = router.flows.get(conv.flow)
                 title = getattr(flow, "title", "") or "biểu mẫu"
-                if isinstance(flow, (forms.Form, forms.SetAside)):  # set aside: "tiếp tục" brings it back
+                if isinstance(flow, forms.Form):  # set aside: "tiếp tục" brings it back
                     forms.park(ctx)
                     ctx.reply(texts.FORM_SET_ASIDE.format(title=title))
                 else:

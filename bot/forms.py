@@ -464,7 +464,7 @@ class Form(Flow):
             return self.ask_edit(ctx)
         if b.startswith(f"{name}:edit:"):
             f = self.field(b[len(name) + 6:])
-            if f is None:
+            if f is None or not f.label or not f.applies(ctx):  # only what the edit list offers
                 return self.ask_edit(ctx)
             f.clear(ctx.state)
             return self.ask_field(ctx, f)
@@ -541,6 +541,7 @@ class Form(Flow):
 
     def ask_confirm(self, ctx: "Context") -> None:
         ctx.goto("confirm")
+        ctx.state.pop("_editing", None)  # back at the summary: typed "1" is its first button again
         ctx.reply("\n".join([self.summary_title, *self.summary_lines(ctx)]), buttons=self.summary_buttons())
 
     def edit_buttons(self, ctx: "Context") -> list[Button]:
@@ -603,27 +604,6 @@ class Form(Flow):
         if f is not None and f.applies(ctx) and not f.is_done(ctx.state):
             return self.ask_field(ctx, f)
         self.ask_next(ctx)
-
-
-class SetAside:
-    """For a flow still written step by step (teams /ghinhan): a question asked mid-form is answered
-    and the form offered again, and a command sets it aside, as for a Form. Steps are free text as
-    far as this knows, so only a message with a question's form counts ("?", "cho hỏi", "bao lâu")."""
-    resume_prompt: ClassVar[str] = ""
-
-    def question_aside(self, ctx: "Context") -> bool:
-        if not is_question(ctx, None, parsed=True):
-            return False
-        Form.answer_question(self, ctx)  # type: ignore[arg-type]  (uses name, title, resume_prompt)
-        return True
-
-    def resume(self, ctx: "Context") -> None:
-        ctx.reply(f"Mình tiếp tục {getattr(self, 'title', '')} nhé.")
-        ask = getattr(self, f"ask_{ctx.conv.step}", None)
-        if ask is not None:
-            ask(ctx)
-        else:  # a step with no question of its own to repeat
-            ctx.reply("Bạn trả lời tiếp câu hỏi vừa rồi giúp mình nhé (gõ /huy để thôi).")
 
 
 def park(ctx: "Context") -> None:

@@ -183,7 +183,7 @@ def test_members_toggle_and_at_least_one(app, member):
 def test_correcting_one_field_from_the_summary(app, member):
     fill_to_summary(member)
     member.press("ghinhan:edit")
-    member.press("ghinhan:fix-households")
+    member.press("ghinhan:edit:households")
     out = member.text("20")
     assert "Số hộ đã đến: 20" in out and step(app, member)[0] == "confirm"
     member.press("ghinhan:save")
@@ -299,7 +299,7 @@ def test_author_edits_from_my_sessions(app, member):
     out = member.text(button=f"tsess:edit:{sid}")
     assert f"Sửa buổi hỗ trợ #{sid}" in out
     member.press("ghinhan:edit")
-    member.press("ghinhan:fix-households")
+    member.press("ghinhan:edit:households")
     member.say("11")
     assert "Đã cập nhật" in member.text(button="ghinhan:save")
     [row] = sessions(app)
@@ -322,7 +322,7 @@ def test_submitted_quarter_is_locked(app, member, clock):
     assert "Nộp báo cáo quý IV/2026" in leader.text(button="tsubmit:ask:tdp-01:2026-4")
     assert "Đã nộp" in leader.text(button="tsubmit:do:tdp-01:2026-4")
     member.press("ghinhan:edit")
-    member.press("ghinhan:fix-households")
+    member.press("ghinhan:edit:households")
     member.say("99")
     assert "không ghi thêm hay sửa được" in member.text(button="ghinhan:save")
     assert sessions(app)[0].households == 10
@@ -365,3 +365,58 @@ def test_numbered_answers_without_buttons(app, member):
     assert (st, data["day"], data["place"]) == ("households", "2026-11-23", "online")
     member.say("2")
     assert step(app, member)[1]["households"] == 2
+
+
+# --- a Form (bot/forms.py): typed answers, questions mid-form, the edit list ---------------------
+def test_the_form_typed_throughout_as_on_zalo(app, member):
+    """Every step answered by typing, options matched loosely; "không có mạng..." is a note."""
+    member.say("/ghinhan")
+    assert "ở đâu" in member.text("hôm nay")
+    assert "bao nhiêu hộ" in member.text("gõ cửa")
+    for n in ("5", "6", "1", "0"):
+        member.say(n)
+    assert "bao nhiêu? (gõ số)" in member.text("vneid")
+    assert "VNeID: 4" in [b.text for r in member.say("4") for b in r.buttons]
+    assert "Những ai trong tổ" in member.text("xong")
+    assert "khó khăn" in member.text("xong")
+    assert "cách làm hay" in member.text("không có mạng ở khu 3")
+    assert "Tóm tắt buổi hỗ trợ" in member.text("không")
+    assert "Đã lưu buổi hỗ trợ" in member.text("lưu")
+    [row] = sessions(app)
+    assert (row.place, row.households, row.people, row.elderly, row.act_vneid) == ("door", 5, 6, 1, 4)
+    assert row.difficulties == "không có mạng ở khu 3" and row.good_practices is None
+    assert row.members == [person_id(app, member)]
+
+
+def test_a_question_at_the_activities_menu_is_answered_and_the_form_goes_on(app, member):
+    member.say("/ghinhan")
+    member.press("ghinhan:today")
+    member.press("ghinhan:place-door")
+    for n in ("3", "4", "0", "0"):
+        member.say(n)
+    replies = member.say("cho hỏi làm căn cước cho người già cần giấy tờ gì?")
+    assert replies[-1].text == "Bạn muốn tiếp tục ghi nhận buổi hỗ trợ không?"
+    assert "Tổ đã làm được những việc gì" in member.text("tiếp tục")
+    assert step(app, member)[0] == "acts" and step(app, member)[1]["households"] == 3
+
+
+def test_the_edit_list_offers_only_its_fields_and_typed_1_then_saves(app, member):
+    fill_to_summary(member)
+    for forged in ("ghinhan:edit:warn", "ghinhan:edit:act_count", "ghinhan:edit:nope"):
+        assert "sửa mục nào" in member.text(button=forged), forged
+    assert step(app, member)[0] == "confirm"
+    member.press("ghinhan:edit")
+    assert "bao nhiêu hộ" in member.text("3")  # the edit list's third item: Số hộ
+    assert "Số hộ đã đến: 20" in member.text("20")
+    assert "Đã lưu buổi hỗ trợ" in member.text("1")  # the summary's first button again, not "Ngày"
+    assert sessions(app)[0].households == 20
+
+
+def test_editing_members_keeps_the_choice(app, member):
+    other = enrol(app, "m2", R.TEAM_MEMBER, "tdp-01", name="Trần Văn Bình")
+    fill_to_summary(member)
+    member.press("ghinhan:edit")
+    names = [b.text for r in member.say(button="ghinhan:edit:members") for b in r.buttons]
+    assert "✓ Lê Thị Hoa" in names and "Trần Văn Bình" in names
+    member.press(f"ghinhan:m-{person_id(app, other)}")
+    assert "Thành viên đi: Lê Thị Hoa, Trần Văn Bình" in member.text(button="ghinhan:m-done")

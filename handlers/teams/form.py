@@ -1,19 +1,19 @@
-"""/ghinhan: logging one support session in a short chat form, or from one message.
+"""/ghinhan: logging one support session in a short chat form (a bot.forms.Form), or from one message.
 
 Steps keep their answers in the conversation row, so a restart or a wrong answer loses nothing.
-Numeric steps show no buttons on purpose: on Zalo buttons become a numbered list, and a typed
+Counts show no buttons on purpose: on Zalo buttons become a numbered list, and a typed
 "2" would press button 2 instead of meaning two.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bot import roles as R
 from bot.context import Context
 from bot.core import Button, Reply
-from bot.ids import parse_id
-from bot.forms import SetAside
-from bot.router import Flow
+from bot.forms import (Again, Choice, Field, Form, MultiChoice, Option, Problem, Text, _clean, is_question,
+                       match_option)
 from handlers.teams import catalog as C
 from handlers.teams import service as S
 from handlers.teams.models import TeamSession
@@ -46,305 +46,324 @@ def number(text: str | None) -> int | str:
     return v
 
 
-class SessionFlow(SetAside, Flow):
+# --- field types of this form ------------------------------------------------------------------
+WARN_OPTIONS = [Option("Đúng, giữ số này", "ok", "warn-ok", ("dung", "dung roi", "giu", "giu nguyen", "ok")),
+                Option("Nhập lại", "redo", "warn-redo", ("nhap lai", "sai", "sai roi", "sua"))]
+
+
+@dataclass
+class Count(Field):
+    """A head count, typed (no buttons on purpose: on Zalo a typed "2" would press button 2).
+    A count above `plausible` not yet confirmed sets a warning, asked next (the `warn` field)."""
+    plausible: int = 0
+
+    def take(self, form, ctx):
+        if ctx.msg.button:
+            raise Problem(NUMBER_ERRORS["text"], buttons=[])
+        v = number(ctx.msg.text)
+        if not isinstance(v, int):
+            raise Problem(NUMBER_ERRORS.get(v, NUMBER_ERRORS["text"]), buttons=[])
+        return v
+
+    def store(self, st, value):
+        st[self.key] = value
+        if self.key == "people":
+            st.pop("people_est", None)  # counted now, no longer estimated
+        _warn_if_many(st, self.key, value, self.plausible)
+
+
+@dataclass
+class ActCount(Count):
+    """How many of the activity picked in the menu (`act` in the state); asked only then."""
+
+    def is_done(self, st):
+        return st.get("act") not in C.ACTIVITIES
+
+    def clear(self, st):
+        pass
+
+    def store(self, st, value):
+        act = st.pop("act")
+        acts = st.setdefault("acts", {})
+        acts[act] = value
+        if not value:
+            acts.pop(act, None)
+        _warn_if_many(st, act, value, self.plausible)
+
+
+def _warn_if_many(st: dict, key: str, value: int, plausible: int) -> None:
+    if value > plausible and key not in st.setdefault("ok_warn", []):
+        st["warn"] = {"key": key}
+
+
+@dataclass
+class Warn(Field):
+    """"Số này đúng chứ?" after an implausible figure; asked right after it (first in the list)."""
+
+    def applies(self, ctx):
+        return bool((ctx.state.get("warn") or {}).get("key"))
+
+    def is_done(self, st):
+        return not (st.get("warn") or {}).get("key")
+
+    def clear(self, st):
+        pass
+
+    def options(self, ctx):
+        return WARN_OPTIONS
+
+    def store(self, st, value):
+        key = st.pop("warn")["key"]
+        if value == "ok":
+            st.setdefault("ok_warn", []).append(key)
+        elif key in C.ACTIVITIES:
+            st["act"] = key  # its count is asked again
+        else:
+            st.pop(key, None)
+
+
+@dataclass
+class Activities(Field):
+    """The activities menu: a press asks that activity's count (ActCount), "5 vneid, 3 ví" typed
+    fills several, "Xong phần hoạt động" ends. Counts are kept when the field is edited again."""
+    done_key: str | None = "acts_done"
+
+    def clear(self, st):
+        st.pop("acts_done", None)
+
+    def options(self, ctx):
+        acts = ctx.state.get("acts") or {}
+        return [Option(C.SHORT[a] + (f": {acts[a]}" if acts.get(a) else ""), a, f"act-{a}",
+                       (_clean(C.SHORT[a]), a)) for a in C.ACTIVITIES] + \
+            [Option("Xong phần hoạt động", "done", "acts-done", ("xong", "xong roi", "het", "khong co", "ko co"))]
+
+    def take(self, form, ctx):
+        st, text = ctx.state, (ctx.msg.text or "").strip()
+        if text and not ctx.msg.button:  # "5 vneid, 3 ví điện tử": several at once
+            found = {k: min(v, C.MAX_NUMBER) for k, v in parse_session(text, C.today(ctx.now)).figures.items()
+                     if k in C.ACTIVITIES}
+            if found:
+                st.setdefault("acts", {}).update(found)
+                raise Again()
+        try:
+            picked = super().take(form, ctx)
+        except Problem:
+            raise Problem("Mình chưa hiểu. Bạn bấm tên việc để nhập số, hoặc gõ kiểu \"5 vneid, 3 ví điện tử\".")
+        if picked == "done":
+            st.pop("act", None)
+            return st.setdefault("acts", {})
+        st["act"] = picked
+        raise Again()  # SessionFlow.ask_acts asks its count
+
+    def store(self, st, value):
+        st["acts"] = value
+        st["acts_done"] = True
+
+
+@dataclass
+class Members(MultiChoice):
+    """Who went (the author is chosen to begin with); edited again, the choice is kept."""
+
+    def clear(self, st):
+        st.pop(self.done_key, None)
+
+
+def _member_options(ctx: Context) -> list[Option]:
+    group = ctx.state.get("group")
+    return [Option(S.person_name(p), p.id, f"m-{p.id}") for p, _ in S.roster(ctx.session, group)][:12] if group else []
+
+
+NO_NOTE = ("khong", "ko", "k", "khong co", "ko co", "k co", "khong co gi", "ko co gi", "bo qua", "thoi", "1")
+
+
+@dataclass
+class Note(Text):
+    """A short note, or "Không có" (pressed, or typed alone: "không có mạng" is a note)."""
+
+    def options(self, ctx):
+        return [Option("Không có", "", "none", NO_NOTE)]
+
+    def take(self, form, ctx):
+        if not ctx.msg.button and _clean(ctx.msg.text) not in NO_NOTE:
+            return self.take_text(ctx, (ctx.msg.text or "").strip())
+        return super().take(form, ctx)
+
+
+def _day_options(ctx: Context) -> list[Option]:
+    today = C.today(ctx.now)
+    return [Option("Hôm nay", today.isoformat(), "today", ("hom nay",)),
+            Option("Hôm qua", (today - timedelta(days=1)).isoformat(), "yesterday", ("hom qua",))]
+
+
+@dataclass
+class Day(Choice):
+    def take_text(self, ctx, text):
+        d = parse_date_text(text, C.today(ctx.now))
+        if d is None or d == "bad":
+            raise Problem("Mình chưa hiểu ngày này. Bạn gõ theo dạng ngày/tháng, ví dụ 15/11, hoặc bấm nút nhé.")
+        return d.isoformat()
+
+
+class SessionFlow(Form):
+    """day -> place -> four counts -> activities -> who went -> difficulties -> good practice ->
+    summary. A figure that looks too big is confirmed right after it (`warn`)."""
     name = NAME
     title = "ghi nhận buổi hỗ trợ"
     roles = (R.TEAM_MEMBER,)
+    fields = [
+        Warn("warn"),
+        Day("day", "Buổi hỗ trợ diễn ra ngày nào? Bấm nút, hoặc gõ ngày/tháng (ví dụ 15/11).", "Ngày",
+            choices=_day_options),
+        Choice("place", "Tổ hỗ trợ ở đâu, theo hình thức nào?", "Nơi hỗ trợ",
+               choices=[Option(label, pid, f"place-{pid}") for pid, label in C.PLACES.items()],
+               error="Bạn chọn một trong các nút bên dưới giúp mình nhé."),
+        *(Count(k, QUESTIONS[k], label, plausible=C.PLAUSIBLE[k])
+          for k, label in (("households", "Số hộ"), ("people", "Số người"), ("elderly", "Người cao tuổi"),
+                           ("vulnerable", "Người yếu thế"))),
+        ActCount("act_count", plausible=C.PLAUSIBLE_ACTIVITY),
+        Activities("acts", "Tổ đã làm được những việc gì? Bấm từng việc để nhập số lượng, xong thì bấm "
+                           "\"Xong phần hoạt động\". Có thể gõ luôn, ví dụ: 5 vneid, 3 ví điện tử.", "Hoạt động"),
+        Members("members", "Những ai trong tổ đã đi buổi này? Bấm tên để chọn hoặc bỏ chọn, xong thì bấm \"Xong\".",
+                "Thành viên đi", choices=_member_options, done_wire="m-done",
+                at_least_one="Bạn chọn ít nhất một người đã đi nhé."),
+        Note("difficulties", "Tổ có gặp khó khăn gì không? Gõ ngắn gọn, hoặc bấm \"Không có\". Có thể gửi kèm ảnh.",
+             "Khó khăn", max_len=1000),
+        Note("good", "Có cách làm hay nào muốn chia sẻ không? Gõ ngắn gọn, hoặc bấm \"Không có\".", "Cách làm hay",
+             max_len=1000),
+    ]
 
-    def handle(self, ctx: Context) -> None:
-        if self.question_aside(ctx):  # "cho hỏi cài VNeID thế nào?" mid-form: answered, then "tiếp tục"
-            return
-        super().handle(ctx)
-        if ctx.conv.flow == NAME:
-            ctx.save_state()  # steps mutate nested state in place; JSON columns need telling
-
-    # --- helpers ------------------------------------------------------------------------
-    def _next(self, ctx: Context, step: str) -> None:
-        """Go on to `step`, or back to the summary when the member was correcting one field."""
-        if ctx.state.get("back"):
-            ctx.state.pop("back", None)
-            step = "confirm"
-        ctx.goto(step)
-        getattr(self, f"ask_{step}")(ctx)
-
-    def b(self, payload: str) -> str:
-        return f"{NAME}:{payload}"
-
-    # --- day ----------------------------------------------------------------------------
-    def ask_day(self, ctx: Context) -> None:
-        ctx.reply("Buổi hỗ trợ diễn ra ngày nào? Bấm nút, hoặc gõ ngày/tháng (ví dụ 15/11).",
-                  buttons=[("Hôm nay", self.b("today")), ("Hôm qua", self.b("yesterday"))])
-
-    def on_start(self, ctx: Context) -> None:
-        ctx.goto("day")
-        self.ask_day(ctx)
-
-    def on_day(self, ctx: Context) -> None:
-        today = C.today(ctx.now)
-        if ctx.msg.button == self.b("today"):
-            d = today
-        elif ctx.msg.button == self.b("yesterday"):
-            d = today - timedelta(days=1)
-        else:
-            d = parse_date_text(ctx.msg.text or "", today)
-            if d is None or d == "bad":
-                ctx.reply("Mình chưa hiểu ngày này. Bạn gõ theo dạng ngày/tháng, ví dụ 15/11, hoặc bấm nút nhé.",
-                          buttons=[("Hôm nay", self.b("today")), ("Hôm qua", self.b("yesterday"))])
-                return
-        new = not ctx.state.get("edit_id")
+    # --- steps with more to say than their question -------------------------------------------
+    def validate_day(self, ctx: Context, value: str) -> str | None:
+        d, new = date.fromisoformat(value), not ctx.state.get("edit_id")
         problem = S.check_day(ctx.session, ctx.state["group"], d, ctx.now, late_ok=new)
         if problem:
-            ctx.reply(problem, buttons=[("Hôm nay", self.b("today")), ("Hôm qua", self.b("yesterday"))])
-            return
-        ctx.state["day"] = d.isoformat()
+            return problem
         if new and S.is_locked(ctx.session, ctx.state["group"], d) and not ctx.state.get("late_told"):
             ctx.state["late_told"] = True
             ctx.reply(S.late_notice(d))  # said once, up front: the form goes on, no dead end
-        self._next(ctx, "place")
+        return None
 
-    # --- place --------------------------------------------------------------------------
-    def ask_place(self, ctx: Context) -> None:
-        ctx.reply("Tổ hỗ trợ ở đâu, theo hình thức nào?",
-                  buttons=[(label, self.b(f"place-{pid}")) for pid, label in C.PLACES.items()])
+    def validate_people(self, ctx: Context, v: int) -> str | None:
+        st = ctx.state
+        if v < int(st.get("elderly") or 0) + int(st.get("vulnerable") or 0):
+            return (f"Số người được hỗ trợ không thể ít hơn số người cao tuổi và người yếu thế "
+                    f"({st.get('elderly', 0)} + {st.get('vulnerable', 0)}). Bạn gõ lại giúp mình nhé.")
+        return None
 
-    def on_place(self, ctx: Context) -> None:
-        data = ctx.msg.button or ""
-        pid = data.removeprefix(self.b("place-")) if data.startswith(self.b("place-")) else None
-        if pid not in C.PLACES:
-            ctx.reply("Bạn chọn một trong các nút bên dưới giúp mình nhé.",
-                      buttons=[(label, self.b(f"place-{p}")) for p, label in C.PLACES.items()])
-            return
-        ctx.state["place"] = pid
-        self._next(ctx, "households")
-
-    # --- numbers ------------------------------------------------------------------------
-    def _ask_number(self, ctx: Context, key: str) -> None:
-        ctx.reply(QUESTIONS[key])
-
-    def ask_households(self, ctx): self._ask_number(ctx, "households")
-    def ask_people(self, ctx): self._ask_number(ctx, "people")
-    def ask_elderly(self, ctx): self._ask_number(ctx, "elderly")
-    def ask_vulnerable(self, ctx): self._ask_number(ctx, "vulnerable")
-
-    def _on_number(self, ctx: Context, key: str) -> None:
-        v = number(ctx.msg.text)
-        if ctx.msg.button or not isinstance(v, int):
-            ctx.reply(NUMBER_ERRORS.get(v, NUMBER_ERRORS["text"]) if not ctx.msg.button else NUMBER_ERRORS["text"])
-            return
+    def validate_elderly(self, ctx: Context, v: int) -> str | None:
         people = int(ctx.state.get("people") or 0)
-        if key == "elderly" and v > people:
-            ctx.reply(f"Số người cao tuổi ({v}) không thể nhiều hơn số người được hỗ trợ ({people}). "
-                      "Bạn gõ lại giúp mình nhé.")
-            return
-        if key == "vulnerable" and v + int(ctx.state.get("elderly") or 0) > people:
-            ctx.reply(f"Người cao tuổi và người yếu thế cộng lại không thể nhiều hơn số người được hỗ trợ "
-                      f"({people}). Bạn gõ lại số người yếu thế khác giúp mình nhé.")
-            return
-        if key == "people" and v < int(ctx.state.get("elderly") or 0) + int(ctx.state.get("vulnerable") or 0):
-            ctx.reply(f"Số người được hỗ trợ không thể ít hơn số người cao tuổi và người yếu thế "
-                      f"({ctx.state.get('elderly', 0)} + {ctx.state.get('vulnerable', 0)}). Bạn gõ lại giúp mình nhé.")
-            return
-        ctx.state[key] = v
-        ctx.state.pop("people_est", None) if key == "people" else None
-        nxt = {"households": "people", "people": "elderly", "elderly": "vulnerable", "vulnerable": "acts"}[key]
-        if v > C.PLAUSIBLE[key] and key not in ctx.state.setdefault("ok_warn", []):
-            ctx.state["warn"] = {"key": key, "next": nxt}
-            ctx.goto("warn")
-            ctx.reply(f"{C.COUNTS[key]}: {v} trong một buổi là khá nhiều. Bạn kiểm tra lại giúp mình: số này đúng chứ?",
-                      buttons=[("Đúng, giữ số này", self.b("warn-ok")), ("Nhập lại", self.b("warn-redo"))])
-            return
-        self._next(ctx, nxt)
+        if v > people:
+            return (f"Số người cao tuổi ({v}) không thể nhiều hơn số người được hỗ trợ ({people}). "
+                    "Bạn gõ lại giúp mình nhé.")
+        return None
 
-    def on_households(self, ctx): self._on_number(ctx, "households")
-    def on_people(self, ctx): self._on_number(ctx, "people")
-    def on_elderly(self, ctx): self._on_number(ctx, "elderly")
-    def on_vulnerable(self, ctx): self._on_number(ctx, "vulnerable")
+    def validate_vulnerable(self, ctx: Context, v: int) -> str | None:
+        people = int(ctx.state.get("people") or 0)
+        if v + int(ctx.state.get("elderly") or 0) > people:
+            return (f"Người cao tuổi và người yếu thế cộng lại không thể nhiều hơn số người được hỗ trợ "
+                    f"({people}). Bạn gõ lại số người yếu thế khác giúp mình nhé.")
+        return None
 
-    def on_warn(self, ctx: Context) -> None:
-        w = ctx.state.get("warn") or {}
-        key, nxt = w.get("key"), w.get("next", "confirm")
-        if ctx.msg.button == self.b("warn-ok"):
-            ctx.state.setdefault("ok_warn", []).append(key)
-            ctx.state.pop("warn", None)
-            if key in C.ACTIVITIES:
-                ctx.goto("acts")
-                return self.ask_acts(ctx)
-            return self._next(ctx, nxt)
-        if ctx.msg.button == self.b("warn-redo") or (ctx.msg.text and not ctx.msg.button):
-            ctx.state.pop("warn", None)
-            if key in C.ACTIVITIES:
-                ctx.state["act"] = key
-                ctx.goto("act_count")
-            else:
-                ctx.goto(key)
-            if ctx.msg.text and not ctx.msg.button:  # a corrected number typed straight away
-                return self.handle(ctx)
-            return self.ask_act_count(ctx) if key in C.ACTIVITIES else self._ask_number(ctx, key)
-        ctx.reply("Bạn bấm một nút giúp mình nhé.",
-                  buttons=[("Đúng, giữ số này", self.b("warn-ok")), ("Nhập lại", self.b("warn-redo"))])
-
-    # --- activities ---------------------------------------------------------------------
-    def ask_acts(self, ctx: Context) -> None:
-        acts = ctx.state.setdefault("acts", {})
-        buttons = [(f"{C.SHORT[a]}" + (f": {acts[a]}" if acts.get(a) else ""), self.b(f"act-{a}"))
-                   for a in C.ACTIVITIES]
-        buttons.append(("Xong phần hoạt động", self.b("acts-done")))
-        ctx.reply("Tổ đã làm được những việc gì? Bấm từng việc để nhập số lượng, xong thì bấm "
-                  "\"Xong phần hoạt động\". Có thể gõ luôn, ví dụ: 5 vneid, 3 ví điện tử.", buttons=buttons)
-
-    def on_acts(self, ctx: Context) -> None:
-        data = ctx.msg.button or ""
-        if data == self.b("acts-done"):
-            ctx.state.pop("act", None)
-            return self._next(ctx, "members")
-        if data.startswith(self.b("act-")) and data.removeprefix(self.b("act-")) in C.ACTIVITIES:
-            ctx.state["act"] = data.removeprefix(self.b("act-"))
-            ctx.goto("act_count")
-            return self.ask_act_count(ctx)
-        if ctx.msg.text and not data:
-            parsed = parse_session(ctx.msg.text, C.today(ctx.now))
-            found = {k: v for k, v in parsed.figures.items() if k in C.ACTIVITIES}
-            if found:
-                ctx.state["acts"].update(found)
-                return self.ask_acts(ctx)
-        ctx.reply("Mình chưa hiểu. Bạn bấm tên việc để nhập số, hoặc gõ kiểu \"5 vneid, 3 ví điện tử\".")
-        self.ask_acts(ctx)
+    def ask_warn(self, ctx: Context) -> None:
+        key = ctx.state["warn"]["key"]
+        if key in C.ACTIVITIES:
+            text = f"{C.SHORT[key]}: {(ctx.state.get('acts') or {}).get(key)} trong một buổi là khá nhiều. Số này đúng chứ?"
+        else:
+            text = f"{C.COUNTS[key]}: {ctx.state.get(key)} trong một buổi là khá nhiều. Bạn kiểm tra lại giúp mình: số này đúng chứ?"
+        ctx.reply(text, buttons=self.field_buttons(ctx, self.field("warn")))
 
     def ask_act_count(self, ctx: Context) -> None:
         ctx.reply(f"{C.ACTIVITIES[ctx.state['act']][1]}: bao nhiêu? (gõ số)")
 
-    def on_act_count(self, ctx: Context) -> None:
-        act = ctx.state.get("act")
-        v = number(ctx.msg.text)
-        if ctx.msg.button or not isinstance(v, int) or act not in C.ACTIVITIES:
-            ctx.reply(NUMBER_ERRORS.get(v, NUMBER_ERRORS["text"]) if isinstance(v, str) else NUMBER_ERRORS["text"])
-            return
-        ctx.state.setdefault("acts", {})[act] = v
-        if not v:
-            ctx.state["acts"].pop(act, None)
-        ctx.state.pop("act", None)
-        ctx.goto("acts")
-        if v > C.PLAUSIBLE_ACTIVITY and act not in ctx.state.setdefault("ok_warn", []):
-            ctx.state["warn"] = {"key": act, "next": "acts"}
-            ctx.goto("warn")
-            ctx.reply(f"{C.SHORT[act]}: {v} trong một buổi là khá nhiều. Số này đúng chứ?",
-                      buttons=[("Đúng, giữ số này", self.b("warn-ok")), ("Nhập lại", self.b("warn-redo"))])
-            return
-        self.ask_acts(ctx)
+    def ask_acts(self, ctx: Context) -> None:
+        if ctx.state.get("act") in C.ACTIVITIES:  # an activity was just picked: its count first
+            return self.ask_field(ctx, self.field("act_count"))
+        f = self.field("acts")
+        ctx.reply(f.ask, buttons=self.field_buttons(ctx, f))
 
-    # --- members ------------------------------------------------------------------------
-    def ask_members(self, ctx: Context) -> None:
-        chosen = set(ctx.state.setdefault("members", [ctx.person.id]))
-        buttons = [(("✓ " if p.id in chosen else "") + S.person_name(p), self.b(f"m-{p.id}"))
-                   for p, _ in S.roster(ctx.session, ctx.state["group"])][:12]
-        buttons.append(("Xong", self.b("m-done")))
-        ctx.reply("Những ai trong tổ đã đi buổi này? Bấm tên để chọn hoặc bỏ chọn, xong thì bấm \"Xong\".",
-                  buttons=buttons)
+    def handle(self, ctx: Context) -> None:
+        w = ctx.state.get("warn") or {}
+        text = (ctx.msg.text or "").strip()
+        if ctx.conv.step == "warn" and w.get("key") and text and not ctx.msg.button and \
+                any(ch.isdigit() for ch in text) and match_option(text, WARN_OPTIONS) is None:
+            # a corrected number typed straight away: the answer to the question warned about
+            Warn("warn").store(ctx.state, "redo")
+            ctx.goto("act_count" if w["key"] in C.ACTIVITIES else w["key"])
+        super().handle(ctx)
 
-    def on_members(self, ctx: Context) -> None:
-        data = ctx.msg.button or ""
-        team_ids = {p.id for p, _ in S.roster(ctx.session, ctx.state["group"])}
-        if data == self.b("m-done"):
-            if not ctx.state.get("members"):
-                ctx.reply("Bạn chọn ít nhất một người đã đi nhé.")
-                return self.ask_members(ctx)
-            return self._next(ctx, "difficulties")
-        pid = parse_id(data.removeprefix(self.b("m-"))) if data.startswith(self.b("m-")) else None
-        if pid is not None:
-            if pid in team_ids:
-                members = ctx.state.setdefault("members", [])
-                members.remove(pid) if pid in members else members.append(pid)
-            return self.ask_members(ctx)
-        ctx.reply("Bạn bấm tên người đã đi, hoặc \"Xong\" giúp mình nhé.")
-        self.ask_members(ctx)
-
-    # --- notes --------------------------------------------------------------------------
-    def ask_difficulties(self, ctx: Context) -> None:
-        ctx.reply("Tổ có gặp khó khăn gì không? Gõ ngắn gọn, hoặc bấm \"Không có\". Có thể gửi kèm ảnh.",
-                  buttons=[("Không có", self.b("none"))])
-
-    def ask_good(self, ctx: Context) -> None:
-        ctx.reply("Có cách làm hay nào muốn chia sẻ không? Gõ ngắn gọn, hoặc bấm \"Không có\".",
-                  buttons=[("Không có", self.b("none"))])
-
-    def _on_note(self, ctx: Context, key: str, nxt: str) -> None:
-        if ctx.msg.photos:
-            self._take_photos(ctx)
-            if not (ctx.msg.text or "").strip():
-                ctx.reply("Đã nhận ảnh.")
-                return getattr(self, f"ask_{ctx.conv.step}")(ctx)
-        if ctx.msg.button == self.b("none"):
-            ctx.state[key] = ""
-        elif (ctx.msg.text or "").strip() and not ctx.msg.button:
-            text = ctx.msg.text.strip()
-            if len(text) > 1000:
-                ctx.reply("Ghi chú hơi dài, bạn rút gọn dưới 1000 ký tự giúp mình nhé.")
-                return
-            ctx.state[key] = text
-        else:
-            return getattr(self, f"ask_{ctx.conv.step}")(ctx)
-        self._next(ctx, nxt)
-
-    def on_difficulties(self, ctx): self._on_note(ctx, "difficulties", "good")
-    def on_good(self, ctx): self._on_note(ctx, "good", "confirm")
-
-    def _take_photos(self, ctx: Context) -> None:
+    def before(self, ctx: Context) -> bool:
+        """Photos are kept at any step; a photo alone is acknowledged and the step asked again."""
+        if not ctx.msg.photos:
+            return False
         photos = ctx.state.setdefault("photos", [])
         for a in ctx.msg.photos:
             if len(photos) < 10:
                 photos.append(a.path or a.file_id)
+        if ctx.conv.step == "confirm" and not ctx.msg.button:
+            self.ask_confirm(ctx)
+            return True
+        if (ctx.msg.text or "").strip():
+            return False  # a caption is the answer to the step
+        ctx.reply("Đã nhận ảnh.")
+        self.ask(ctx)
+        return True
 
     # --- summary, corrections, saving ----------------------------------------------------
     def ask_confirm(self, ctx: Context) -> None:
+        ctx.goto("confirm")
+        ctx.state.pop("_editing", None)
+        ctx.reply(*self._summary(ctx))
+
+    def _summary(self, ctx: Context) -> tuple[str, list[Button]]:
         errors, warnings = S.check_counts(ctx.state)
         pending = [w for k, w in warnings if k not in ctx.state.get("ok_warn", [])]
         text = summary(ctx, ctx.state)
         if not ctx.state.get("edit_id") and ctx.state.get("day") and \
                 S.is_locked(ctx.session, ctx.state["group"], date.fromisoformat(ctx.state["day"])):
             text += "\n\nℹ " + S.late_notice(date.fromisoformat(ctx.state["day"]))
+        save, *rest = self.summary_buttons()
         if errors:
             text += "\n\n⚠ " + "\n⚠ ".join(errors) + "\nBạn bấm \"Sửa\" để chỉnh lại giúp mình."
-            buttons = [("Sửa", self.b("edit")), ("Hủy", self.b("cancel"))]
-        else:
-            save = "Lưu"
-            if pending:
-                text += "\n\n⚠ " + "\n⚠ ".join(pending) + "\nBạn kiểm tra lại giúp mình nhé."
-                save = "Số liệu đúng, lưu"
-            buttons = [(save, self.b("save")), ("Sửa", self.b("edit")), ("Hủy", self.b("cancel"))]
-        ctx.reply(text, buttons=buttons)
+            return text, rest
+        if pending:
+            text += "\n\n⚠ " + "\n⚠ ".join(pending) + "\nBạn kiểm tra lại giúp mình nhé."
+            save = Button("Số liệu đúng, lưu", save.data)
+        return text, [save, *rest]
 
-    def on_confirm(self, ctx: Context) -> None:
-        data = ctx.msg.button
-        if ctx.msg.photos and not data:
-            self._take_photos(ctx)
+    def summary_buttons(self) -> list[Button]:
+        return [Button("Lưu", self.b("save")), Button("Sửa", self.b("edit")), Button("Hủy", self.b("cancel"))]
+
+    def on_confirm_step(self, ctx: Context) -> None:
+        b = ctx.msg.button or ""
+        editing = ctx.state.pop("_editing", False)
+        if not b and ctx.msg.text:  # typed: "lưu", "sửa", "1"; after "Sửa", "3" is the third field
+            shown = self.edit_buttons(ctx) if editing else self._summary(ctx)[1]
+            words = {"save": ("luu", "luu lai", "ok", "dong y", "xac nhan", "gui", "nop"), "edit": ("sua", "chinh sua", "sua lai"),
+                     "cancel": ("huy", "thoi", "khong luu"), "review": ("khong sua", "quay lai")}
+            o = match_option(ctx.msg.text, [Option(bt.text, bt.data, bt.data.partition(":")[2],
+                                                   words.get(bt.data.partition(":")[2], ())) for bt in shown])
+            if o is not None:
+                ctx.msg.button, ctx.msg.text = o.value, None
+                return self.handle(ctx)
+        if b == self.b("save"):
+            return self.save(ctx)
+        if b == self.b("review"):
             return self.ask_confirm(ctx)
-        if data == self.b("cancel"):
-            ctx.end_flow()
-            ctx.reply("Đã hủy, buổi hỗ trợ chưa được lưu." if not ctx.state.get("edit_id")
-                      else "Đã hủy, buổi hỗ trợ giữ nguyên như cũ.")
-            return
-        if data == self.b("edit"):
-            ctx.goto("edit_pick")
-            return self.ask_edit_pick(ctx)
-        if data != self.b("save"):
-            ctx.reply("Bạn bấm \"Lưu\" để lưu, \"Sửa\" để chỉnh, hoặc \"Hủy\".")
-            return self.ask_confirm(ctx)
+        if is_question(ctx, None, parsed=False):
+            return self.answer_question(ctx)
+        ctx.reply("Bạn bấm \"Lưu\" để lưu, \"Sửa\" để chỉnh, hoặc \"Hủy\".")
+        self.ask_confirm(ctx)
+
+    def cancel(self, ctx: Context) -> None:
+        ctx.end_flow()
+        ctx.reply("Đã hủy, buổi hỗ trợ chưa được lưu." if not ctx.state.get("edit_id")
+                  else "Đã hủy, buổi hỗ trợ giữ nguyên như cũ.")
+
+    def b(self, payload: str) -> str:
+        return f"{NAME}:{payload}"
+
+    def submit(self, ctx: Context) -> None:
         self.save(ctx)
-
-    def ask_edit_pick(self, ctx: Context) -> None:
-        ctx.reply("Bạn muốn sửa mục nào?", buttons=[(label, self.b(f"fix-{k}")) for k, label in EDITABLE]
-                  + [("Quay lại tóm tắt", self.b("fix-back"))])
-
-    def on_edit_pick(self, ctx: Context) -> None:
-        key = (ctx.msg.button or "").removeprefix(self.b("fix-"))
-        if key == "back":
-            ctx.goto("confirm")
-            return self.ask_confirm(ctx)
-        if key not in dict(EDITABLE):
-            return self.ask_edit_pick(ctx)
-        ctx.state["back"] = True
-        ctx.goto(key)
-        getattr(self, f"ask_{key}")(ctx)
 
     def save(self, ctx: Context) -> None:
         st = ctx.state
@@ -353,8 +372,10 @@ class SessionFlow(SetAside, Flow):
         errors, warnings = S.check_counts(st)
         if problem or errors:
             ctx.reply(problem or errors[0])
-            ctx.goto("day" if problem else "confirm")
-            return self.ask_day(ctx) if problem else self.ask_confirm(ctx)
+            if problem:
+                st.pop("day", None)
+                return self.ask_field(ctx, self.field("day"))
+            return self.ask_confirm(ctx)
         if st.get("edit_id"):
             row = ctx.session.get(TeamSession, st["edit_id"])
             if row is None or row.author_id != ctx.person.id:
@@ -443,7 +464,7 @@ def state_from_parse(ctx: Context, group: str, text: str) -> tuple[dict, int]:
     today = C.today(ctx.now)
     p = parse_session(text, today)
     st: dict = {"group": group, "day": (p.day or today).isoformat(), "members": [ctx.person.id], "acts": {},
-                "difficulties": "", "good": "", "photos": [], "ok_warn": []}
+                "difficulties": "", "good": "", "photos": [], "ok_warn": [], "acts_done": True, "members_done": True}
     for k, v in p.figures.items():
         if k in C.ACTIVITIES:
             st["acts"][k] = min(v, C.MAX_NUMBER)
@@ -467,9 +488,10 @@ def start_quick(ctx: Context, group: str, text: str) -> bool:
     flow = ctx.app.router.flows[NAME]
     problem = S.check_day(ctx.session, group, date.fromisoformat(st["day"]), ctx.now, late_ok=True)
     if problem:
+        st.pop("day")
         ctx.start_flow(NAME, "day", st)
         ctx.reply(problem)
-        flow.ask_day(ctx)
+        flow.ask_next(ctx)
         return True
     ctx.start_flow(NAME, "confirm", st)
     flow.ask_confirm(ctx)

@@ -30,7 +30,6 @@ def ask_name_once(ctx: Context) -> None:
     if ctx.person.full_name is not None or ctx.conv.flow:
         return
     ctx.conv.data = {**(ctx.conv.data or {}), KEY: True}
-    ctx.save_state()
     ctx.reply("Bạn cho mình biết họ tên đầy đủ để tổ trưởng và cán bộ phường biết ai đã đi hỗ trợ nhé "
               "(ví dụ: Nguyễn Thị Hoa).", buttons=_buttons(ctx))
 
@@ -38,7 +37,6 @@ def ask_name_once(ctx: Context) -> None:
 def _forget(ctx: Context) -> None:
     if (ctx.conv.data or {}).get(KEY):
         ctx.conv.data = {k: v for k, v in ctx.conv.data.items() if k != KEY}
-        ctx.save_state()
 
 
 def _looks_like_name(text: str) -> str | None:

@@ -100,6 +100,7 @@ def state_from_row(row: TeamSession) -> dict:
         "acts": {a: getattr(row, col) for a, (col, _) in C.ACTIVITIES.items() if getattr(row, col)},
         "members": list(row.members or []), "difficulties": row.difficulties or "",
         "good": row.good_practices or "", "photos": list(row.photos or []), "edit_id": row.id,
+        "acts_done": True, "members_done": True,  # the form opens at its summary: every step answered
     }
 
 

@@ -25,12 +25,27 @@ def test_a_crafted_flash_cookie_is_ignored_never_a_500_and_never_html(client):
     markup must neither crash the page nor inject HTML."""
     for value in (b"[" * 2900, ["err", "\ud800x"], ["ok", "a\u0000b"], b'["err", NaN]', b"1" + b"0" * 3000,
                   {"ok": 1, "err": 2}, "ok", ["err", "<script>alert(1)</script>"], b"\xff\xfe", "x" * 5000):
-        client.cookies.set("bo_flash", _flash(value), path="/admin")
-        r = client.get("/admin/login")
-        assert r.status_code == 200, (value if len(str(value)) < 80 else str(value)[:80], r.status_code)
-        assert "<script>alert" not in r.text
+        from bot.webadmin import web
+        for cookie in (_flash(value), f"{_flash(value)}.{web._flash_mac(_flash(value))}"):  # forged; signed
+            client.cookies.set("bo_flash", cookie, path="/admin")
+            r = client.get("/admin/login")
+            assert r.status_code == 200, (value if len(str(value)) < 80 else str(value)[:80], r.status_code)
+            assert "<script>alert" not in r.text
     client.cookies.set("bo_flash", "%%%not-base64", path="/admin")
     assert client.get("/admin/login").status_code == 200
+
+
+def test_a_flash_cookie_planted_by_someone_else_shows_nothing(client):
+    """A site that can set cookies for the ward's domain (a sibling subdomain) must not put its
+    words on staff pages: the flash cookie is signed with the data dir's key."""
+    from bot.webadmin import web
+    words = _flash(["err", "Phiên đã hết hạn, đăng nhập lại tại lua-dao.example"])
+    client.cookies.set("bo_flash", words, path="/admin")
+    assert "lua-dao" not in client.get("/admin/login").text
+    client.cookies.set("bo_flash", f"{words}.{'0' * 32}", path="/admin")
+    assert "lua-dao" not in client.get("/admin/login").text
+    client.cookies.set("bo_flash", f"{words}.{web._flash_mac(words)}", path="/admin")
+    assert "lua-dao" in client.get("/admin/login").text  # the same words, signed by the server
 
 
 def test_back_office_ids_too_big_for_the_database_are_a_4xx(client, app):

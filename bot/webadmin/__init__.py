@@ -10,6 +10,7 @@ def register_routes(api, app) -> None:
 
     from bot.webadmin import dashboard, reports, unanswered, views, web, webchat
     web.install_handlers(api)
+    web.set_flash_key(app.settings.data_dir)
     if not any(getattr(r, "path", None) == "/static" for r in api.routes):
         api.mount("/static", StaticFiles(directory=str(ROOT / "bot" / "static")), name="static")
     views.register(api, app)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import json
 import secrets
 from dataclasses import dataclass, field
@@ -108,6 +110,20 @@ async def form_with_csrf(request: Request, st: Staff):
 
 
 FLASH_COOKIE = "bo_flash"
+# Signs the flash cookie, so a page on a sibling domain that can plant cookies cannot put its
+# words on staff pages either. Set from the data dir's link-signing key when the back office is
+# mounted; a worker with another data dir just does not show the message.
+_flash_key: bytes = secrets.token_bytes(32)
+
+
+def set_flash_key(data_dir) -> None:
+    global _flash_key
+    from bot import signing
+    _flash_key = hmac.new(signing.load_key(data_dir), b"back-office flash", hashlib.sha256).digest()
+
+
+def _flash_mac(payload: str) -> str:
+    return hmac.new(_flash_key, payload.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def render(request: Request, name: str, st: Staff | None, status: int = 200, **ctx) -> HTMLResponse:
@@ -126,7 +142,8 @@ def redirect(url: str, ok: str | None = None, err: str | None = None) -> Redirec
     nobody can send staff a link that shows words of their choosing on the ward's own pages."""
     resp = RedirectResponse(url, status_code=303)
     if ok or err:
-        value = base64.urlsafe_b64encode(json.dumps(["ok" if ok else "err", (ok or err)[:500]]).encode()).decode()
+        payload = base64.urlsafe_b64encode(json.dumps(["ok" if ok else "err", (ok or err)[:500]]).encode()).decode()
+        value = f"{payload}.{_flash_mac(payload)}"
         resp.set_cookie(FLASH_COOKIE, value, max_age=60, path="/admin", httponly=True, samesite="strict")
     return resp
 
@@ -135,8 +152,11 @@ def read_flash(request: Request) -> tuple[str | None, str | None]:
     raw = request.cookies.get(FLASH_COOKIE)
     if not raw or len(raw) > 4000:
         return None, None
-    try:  # the client can send anything here: parsed as strictly as a request body
-        kind, text = parse_json(base64.urlsafe_b64decode(raw.encode()))
+    payload, _, mac = raw.rpartition(".")
+    if not payload or not hmac.compare_digest(mac.encode(), _flash_mac(payload).encode()):
+        return None, None
+    try:  # signed by us, but parsed as strictly as a request body all the same
+        kind, text = parse_json(base64.urlsafe_b64decode(payload.encode()))
     except (ValueError, TypeError):
         return None, None
     if kind not in ("ok", "err") or not isinstance(text, str):

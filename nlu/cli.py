@@ -117,33 +117,45 @@ def cmd_kb_unanswered(args) -> int:
 
 
 def _ids(text: str) -> list[int]:
+    from bot.ids import parse_id
     out = []
     for part in text.replace(" ", "").split(","):
-        if not part.lstrip("#").isdigit():
+        n = parse_id(part.lstrip("#"))
+        if n is None:
             raise ValueError(part)
-        out.append(int(part.lstrip("#")))
+        out.append(n)
     return out
 
 
-def cmd_kb_attach(args) -> int:
+def _on_unanswered(args, action) -> tuple[int, object]:
+    """Run action(session, ids, now) on the questions named by `args.id`: (exit code, result).
+    Bad ids and refusals are printed in Vietnamese; nothing is changed then."""
     from bot.clock import Clock
-    from knowledge.kb import KnowledgeBase
-    from knowledge.unanswered import UnansweredError, attach
-    settings = Settings.from_env()
+    from knowledge.unanswered import UnansweredError
     try:
         ids = _ids(args.id)
     except ValueError as e:
         print(f"Mã câu hỏi không hợp lệ: {e}", file=sys.stderr)
-        return 2
-    db = _db(settings)
+        return 2, None
+    db = _db(args.settings)
     try:
         with db.session() as s:
-            path = attach(s, ids, args.topic, settings.kb_dir, args.actor, Clock().now())
+            return 0, (ids, action(s, ids, Clock().now()))
     except UnansweredError as e:
         print(e, file=sys.stderr)
-        return 1
+        return 1, None
     finally:
         db.dispose()
+
+
+def cmd_kb_attach(args) -> int:
+    from knowledge.kb import KnowledgeBase
+    from knowledge.unanswered import attach
+    settings = args.settings = Settings.from_env()
+    rc, done = _on_unanswered(args, lambda s, ids, now: attach(s, ids, args.topic, settings.kb_dir, args.actor, now))
+    if rc:
+        return rc
+    ids, path = done
     print(f"Đã thêm {len(ids)} câu hỏi vào {args.topic} ({path}).")
     if not args.no_index:
         from nlu.hybrid import load_or_build
@@ -153,23 +165,12 @@ def cmd_kb_attach(args) -> int:
 
 
 def cmd_kb_out_of_scope(args) -> int:
-    from bot.clock import Clock
-    from knowledge.unanswered import UnansweredError, mark_out_of_scope
-    settings = Settings.from_env()
-    try:
-        ids = _ids(args.id)
-    except ValueError as e:
-        print(f"Mã câu hỏi không hợp lệ: {e}", file=sys.stderr)
-        return 2
-    db = _db(settings)
-    try:
-        with db.session() as s:
-            path = mark_out_of_scope(s, ids, args.actor, Clock().now())
-    except UnansweredError as e:
-        print(e, file=sys.stderr)
-        return 1
-    finally:
-        db.dispose()
+    from knowledge.unanswered import mark_out_of_scope
+    args.settings = Settings.from_env()
+    rc, done = _on_unanswered(args, lambda s, ids, now: mark_out_of_scope(s, ids, args.actor, now))
+    if rc:
+        return rc
+    ids, path = done
     print(f"Đã đánh dấu ngoài phạm vi {len(ids)} câu hỏi ({path}).")
     return 0
 

@@ -197,6 +197,9 @@ def test_cli_unanswered_attach_out_of_scope(app, settings, tmp_path, monkeypatch
     out = capsys.readouterr().out
     assert out.index("nuôi chó") < out.index("thư viện") and f"#{a.id}" in out
     assert main(["kb", "attach", "abc", "ho-tich.khai-sinh"]) == 2
+    for bad in ("²", "1,٣", "9" * 40):  # digits that are not ASCII, ids too big for the column
+        assert main(["kb", "out-of-scope", bad]) == 2
+        assert "Mã câu hỏi không hợp lệ" in capsys.readouterr().err
     assert main(["kb", "attach", str(a.id), "khong.co", "--no-index"]) == 1
     assert "Không có mục" in capsys.readouterr().err
     assert main(["kb", "attach", str(a.id), "cu-tru.tam-tru", "--no-index"]) == 0

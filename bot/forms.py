@@ -227,6 +227,15 @@ class Text(Field):
     def options(self, ctx):
         return [Option(self.skip, "", "skip", ("bo qua", "khong", "ko", "thoi"))] if self.skip else []
 
+    def take(self, form, ctx):
+        # any text is an answer here: only the skip option typed alone skips ("không có" does,
+        # "không thuộc thẩm quyền phường" is a note)
+        opts = self.options(ctx)
+        t = _clean(ctx.msg.text)
+        if opts and not ctx.msg.button and t not in (*opts[0].words, _clean(opts[0].label), "1"):
+            return self.take_text(ctx, (ctx.msg.text or "").strip())
+        return super().take(form, ctx)
+
     def take_text(self, ctx, text):
         if not text or sum(ch.isalnum() for ch in text) < self.min_len:
             raise Problem(self.error or "Bạn nhập thêm vài chữ giúp mình nhé.")
@@ -452,6 +461,9 @@ class Form(Flow):
     submit_label: ClassVar[str] = "Gửi"
     resume_prompt: ClassVar[str] = ""  # default: "Bạn muốn tiếp tục {title} không?"
     cancelled: ClassVar[str] = ""  # default: texts.FLOW_CANCELLED
+    # A question mid-form is answered by the FAQ. False where a question is the answer itself
+    # (staff typing a question or a note for a resident).
+    asks_aside: ClassVar[bool] = True
 
     # --- the one entry point -----------------------------------------------------------
     def handle(self, ctx: "Context") -> None:
@@ -474,7 +486,7 @@ class Form(Flow):
         f = self.field(step)
         if f is None or f.is_done(ctx.state) and not b:
             return self.ask_next(ctx)
-        if f.any_text() and is_question(ctx, f, parsed=True):
+        if self.asks_aside and f.any_text() and is_question(ctx, f, parsed=True):
             return self.answer_question(ctx)
         try:
             custom = getattr(self, f"take_{f.key}", None)
@@ -486,7 +498,7 @@ class Form(Flow):
         except Again:
             return self.ask_field(ctx, f)
         except Problem as p:
-            if is_question(ctx, f, parsed=False):
+            if self.asks_aside and is_question(ctx, f, parsed=False):
                 return self.answer_question(ctx)
             ctx.reply(p.message, buttons=p.buttons if p.buttons is not None else self.field_buttons(ctx, f))
             return
@@ -572,7 +584,7 @@ class Form(Flow):
             return self.submit(ctx)
         if b == f"{self.name}:review":
             return self.ask_confirm(ctx)
-        if is_question(ctx, None, parsed=False):
+        if self.asks_aside and is_question(ctx, None, parsed=False):
             return self.answer_question(ctx)
         ctx.reply(f"Bạn bấm \"{self.submit_label}\" để gửi, \"Sửa\" để sửa một mục, hoặc \"Hủy\" nếu không gửi nữa.",
                   buttons=self.summary_buttons())

@@ -348,3 +348,30 @@ def test_a_sentence_typed_in_a_form_is_not_taken_for_an_older_notice(app, clock)
     res.say("Vẫn còn rác đổ trộm ở bãi đất trống đường Hùng Vương")  # the new report's description
     assert _report(app).status == "resolved" and "reopened" not in _events(app)
     assert "chuyển lại" in res.text(button="paredo:1")  # the button itself still works
+
+
+# ------------------------------------------------------------------------------ the staff wizards as a Form
+
+def test_staff_typed_notes_are_the_answer_never_a_question_nor_a_skip(app, clock):
+    """What staff type is for the resident: a question to ask is sent, not answered by the FAQ; a
+    transfer note starting with "không" is a note; "bỏ qua" typed alone skips; "ko có ảnh" too."""
+    lan = make_staff(app, clock)
+    file_report(Chat(app, "r1"), "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    lan.press("pa:ask:1")
+    assert "Đã gửi câu hỏi" in lan.text("Cho hỏi làm khai sinh cần giấy tờ gì, số nhà chính xác là bao nhiêu?")
+    assert "số nhà chính xác" in outbox(app, "r1")[-1].payload["text"]
+    lan.press("pa:tr:1")
+    lan.press("pa:tru:1:ca")
+    assert "Đã chuyển" in lan.text("không thuộc thẩm quyền phòng, chuyển công an")
+    with app.db.session() as s:
+        assert s.exec(select(ReportEvent).where(ReportEvent.action == "transferred")).one().note == \
+            "không thuộc thẩm quyền phòng, chuyển công an"
+    lan.press("pa:tr:1")
+    lan.press("pa:tru:1:vhxh")
+    assert "Đã chuyển" in lan.text("bỏ qua")
+    lan.press("pa:res:1")
+    assert "gửi ảnh" in lan.text("Đã thu gom xong")
+    assert "gửi ảnh, hoặc bấm Bỏ qua" in lan.text("chưa có")
+    assert "xử lý xong" in lan.text("ko có ảnh")
+    r = _report(app)
+    assert (r.status, r.unit_id) == ("resolved", "vhxh")

@@ -6,7 +6,8 @@ from sqlmodel import select
 
 from bot import roles as R
 from bot.context import Context
-from bot.core import Reply
+from bot.core import Button, Reply
+from bot.forms import Field, Form, Option, Problem, Text, match_option
 from bot.ids import digits_of, parse_id
 from bot.models import Person, RoleGrant
 from bot.people import person_label
@@ -95,39 +96,57 @@ def cb_card(ctx: Context, payload: str) -> None:
             if ctx.app.profile.unit(extra) is None or extra == r.unit_id:
                 ctx.reply("Bạn chọn một đơn vị khác để chuyển.")
                 return
-            ctx.start_flow("pastaff", "trnote", {"action": "tr", "unit": extra, "report_id": r.id,
-                                                 "by": ctx.person.id, "by_name": who})
-            ctx.reply(f"Bạn nhập ghi chú cho {S.unit_name(ctx.app, extra)} (lý do chuyển), hoặc bấm Bỏ qua. "
-                      "(gõ /huy để thôi)", buttons=[("Bỏ qua", "pastaff:skip")])
+            ctx.start_flow(StaffActionFlow.name, "start", {"action": "tr", "unit": extra, "report_id": r.id,
+                                                           "by": ctx.person.id, "by_name": who})
+            ctx.app.router.flows[StaffActionFlow.name].ask_next(ctx)
         elif action in ("ask", "res", "rej"):
             if action == "ask" and not (r.channel and r.chat_id):
                 phone = f" Số điện thoại để lại: {r.contact_phone}." if r.contact_phone else ""
                 ctx.reply(f"Người phản ánh {r.code} không liên lạc được qua chat.{phone}")
                 return
-            ctx.start_flow("pastaff", "text", {"action": action, "report_id": r.id, "by": ctx.person.id,
-                                               "by_name": who})
-            ctx.reply({"ask": f"Bạn nhập câu hỏi gửi người phản ánh {r.code}:",
-                       "res": f"Bạn nhập kết quả xử lý phản ánh {r.code} (người dân sẽ đọc được):",
-                       "rej": f"Bạn nhập lý do không xử lý phản ánh {r.code} (người dân sẽ đọc được):"}[action]
-                      + " (gõ /huy để thôi)")
+            ctx.start_flow(StaffActionFlow.name, "start", {"action": action, "report_id": r.id,
+                                                           "by": ctx.person.id, "by_name": who})
+            ctx.app.router.flows[StaffActionFlow.name].ask_next(ctx)
         else:
             ctx.reply("Nút này không còn hiệu lực.")
     except S.TransitionError as e:
         ctx.reply(str(e))
 
 
-class StaffActionFlow(Flow):
+TEXT_PROMPTS = {"ask": "Bạn nhập câu hỏi gửi người phản ánh {code}:",
+                "res": "Bạn nhập kết quả xử lý phản ánh {code} (người dân sẽ đọc được):",
+                "rej": "Bạn nhập lý do không xử lý phản ánh {code} (người dân sẽ đọc được):"}
+SKIP = [Option("Bỏ qua", "", "skip", ("bo qua", "khong", "ko", "khong co", "ko co", "khong co anh", "thoi"))]
+
+
+def _acting(*actions: str):
+    return lambda ctx, st: st.get("action") in actions
+
+
+class StaffActionFlow(Form):
     """ask: question -> sent; res: note -> optional photo -> resolved; rej: reason -> rejected;
-    tr: optional note -> transferred to the unit chosen on the card."""
+    tr: optional note -> transferred to the unit chosen on the card. What staff type is for the
+    resident, so a question is the answer itself, never set aside for the FAQ."""
     name = "pastaff"
     title = "thao tác xử lý phản ánh"
     roles = (R.STAFF,)
+    summary = False
+    asks_aside = False
+    fields = [
+        Text("text", max_len=MAX_NOTE, ask_if=_acting("ask", "res", "rej"),
+             error="Bạn gõ nội dung bằng chữ giúp mình (gõ /huy để thôi)."),
+        Field("photo", "Bạn gửi ảnh sau khi xử lý (nếu có), hoặc bấm Bỏ qua.", ask_if=_acting("res")),
+        Text("note", max_len=MAX_NOTE, skip="Bỏ qua", ask_if=_acting("tr"),
+             error="Bạn gõ ghi chú bằng chữ, hoặc bấm Bỏ qua."),
+    ]
 
     def handle(self, ctx: Context) -> None:
         # A unit chat is a group: only the one who pressed the button types the note.
         if ctx.state.get("by") not in (None, ctx.person.id):
             ctx.reply(f"Mình đang chờ {ctx.state.get('by_name') or 'cán bộ khác'} nhập nội dung cho phản ánh này. "
                       "Gõ /huy để dừng thao tác đó.")
+            return
+        if self._report(ctx) is None:
             return
         super().handle(ctx)
 
@@ -141,29 +160,69 @@ class StaffActionFlow(Flow):
             return None
         return r
 
-    def on_text(self, ctx: Context) -> None:
+    # --- the questions, which name the report or the unit ------------------------------------
+    def ask_text(self, ctx: Context) -> None:
+        r = ctx.session.get(Report, ctx.state.get("report_id"))
+        ctx.reply(TEXT_PROMPTS[ctx.state["action"]].format(code=r.code if r else "") + " (gõ /huy để thôi)")
+
+    def ask_note(self, ctx: Context) -> None:
+        ctx.reply(f"Bạn nhập ghi chú cho {S.unit_name(ctx.app, ctx.state.get('unit') or '')} (lý do chuyển), "
+                  "hoặc bấm Bỏ qua. (gõ /huy để thôi)", buttons=self.field_buttons(ctx, self.field("note")))
+
+    def take_text(self, ctx: Context) -> str:
+        if ctx.msg.button or ctx.msg.photos or ctx.msg.files:
+            raise Problem("Bạn gõ nội dung bằng chữ giúp mình (gõ /huy để thôi).", buttons=[])
+        text = (ctx.msg.text or "").strip()
+        if len(text) > MAX_NOTE:
+            raise Problem(f"Nội dung dài quá, bạn rút gọn dưới {MAX_NOTE} ký tự nhé.", buttons=[])
+        return self.field("text").take_text(ctx, text)
+
+    def take_note(self, ctx: Context) -> str:
+        if ctx.msg.photos or ctx.msg.files:
+            raise Problem("Bạn gõ ghi chú bằng chữ, hoặc bấm Bỏ qua.")
+        if len((ctx.msg.text or "").strip()) > MAX_NOTE:
+            raise Problem(f"Ghi chú dài quá, bạn rút gọn dưới {MAX_NOTE} ký tự nhé.")
+        return self.field("note").take(self, ctx)
+
+    def field_buttons(self, ctx: Context, f: Field) -> list[Button]:
+        return [Button(o.label, f"{self.name}:{o.wire}") for o in SKIP] if f.key == "photo" else f.buttons(self, ctx)
+
+    def take_photo(self, ctx: Context) -> str:
+        """One photo (its path), or "" for none."""
+        if ctx.msg.files:
+            raise Problem(FILE_NOT_SUPPORTED)
+        if ctx.msg.photos:
+            problem = photo_problem(ctx, ctx.msg.photos[0])
+            if problem:
+                raise Problem(problem)
+            return ctx.msg.photos[0].path or ""
+        if ctx.msg.button == f"{self.name}:skip" or (not ctx.msg.button and match_option(ctx.msg.text or "", SKIP)):
+            return ""
+        raise Problem("Bạn gửi ảnh, hoặc bấm Bỏ qua.")
+
+    # --- done -----------------------------------------------------------------------------------
+    def submit(self, ctx: Context) -> None:
         r = self._report(ctx)
         if r is None:
             return
-        text = (ctx.msg.text or "").strip()
-        if not text or ctx.msg.button:
-            ctx.reply("Bạn gõ nội dung bằng chữ giúp mình (gõ /huy để thôi).")
-            return
-        if len(text) > MAX_NOTE:
-            ctx.reply(f"Nội dung dài quá, bạn rút gọn dưới {MAX_NOTE} ký tự nhé.")
-            return
-        action = ctx.state["action"]
-        if action == "res":
-            ctx.state["note"] = text
-            ctx.goto("photo")
-            ctx.reply("Bạn gửi ảnh sau khi xử lý (nếu có), hoặc bấm Bỏ qua.", buttons=[("Bỏ qua", "pastaff:skip")])
-            return
+        st = dict(ctx.state)
+        action = st["action"]
         ctx.end_flow()
         try:
-            if action == "rej":
-                S.transition(ctx.app, ctx.session, ctx.now, r, REJECTED, ctx.person.id, note=text)
+            if action == "res":
+                S.transition(ctx.app, ctx.session, ctx.now, r, RESOLVED, ctx.person.id, note=st.get("text"),
+                             photo=st.get("photo") or None)
+                ctx.reply(f"Đã ghi nhận phản ánh {r.code} xử lý xong; người dân đã được báo kết quả.")
+            elif action == "tr":
+                unit = st.get("unit") or ""
+                S.transfer(ctx.app, ctx.session, ctx.now, r, unit, ctx.person.id, _staff_name(ctx.person),
+                           note=st.get("note") or None)
+                ctx.reply(f"Đã chuyển phản ánh {r.code} cho {S.unit_name(ctx.app, unit)}; người dân đã được báo.")
+            elif action == "rej":
+                S.transition(ctx.app, ctx.session, ctx.now, r, REJECTED, ctx.person.id, note=st["text"])
                 ctx.reply(f"Đã ghi nhận không xử lý phản ánh {r.code}, người dân đã được báo lý do.")
             else:
+                text = st["text"]
                 ev = S.add_event(ctx.session, r, ctx.now, "info_requested", ctx.person.id, note=text)
                 S.notify_resident(ctx.app, ctx.session, ctx.now, r, ev,
                                   text=f"Cán bộ {S.unit_name(ctx.app, r.unit_id)} cần thêm thông tin về phản ánh "
@@ -172,55 +231,6 @@ class StaffActionFlow(Flow):
                 ctx.reply(f"Đã gửi câu hỏi tới người phản ánh {r.code}.")
         except S.TransitionError as e:
             ctx.reply(str(e))
-
-    def on_trnote(self, ctx: Context) -> None:
-        r = self._report(ctx)
-        if r is None:
-            return
-        note = None
-        if ctx.msg.button != "pastaff:skip":
-            note = (ctx.msg.text or "").strip()
-            if not note or ctx.msg.button or ctx.msg.photos or ctx.msg.files:
-                ctx.reply("Bạn gõ ghi chú bằng chữ, hoặc bấm Bỏ qua.", buttons=[("Bỏ qua", "pastaff:skip")])
-                return
-            if len(note) > MAX_NOTE:
-                ctx.reply(f"Ghi chú dài quá, bạn rút gọn dưới {MAX_NOTE} ký tự nhé.",
-                          buttons=[("Bỏ qua", "pastaff:skip")])
-                return
-        unit = ctx.state.get("unit") or ""
-        ctx.end_flow()
-        try:
-            S.transfer(ctx.app, ctx.session, ctx.now, r, unit, ctx.person.id, _staff_name(ctx.person), note=note)
-        except S.TransitionError as e:
-            ctx.reply(str(e))
-            return
-        ctx.reply(f"Đã chuyển phản ánh {r.code} cho {S.unit_name(ctx.app, unit)}; người dân đã được báo.")
-
-    def on_photo(self, ctx: Context) -> None:
-        r = self._report(ctx)
-        if r is None:
-            return
-        photo = None
-        if ctx.msg.files:
-            ctx.reply(FILE_NOT_SUPPORTED, buttons=[("Bỏ qua", "pastaff:skip")])
-            return
-        if ctx.msg.photos:
-            problem = photo_problem(ctx, ctx.msg.photos[0])
-            if problem:
-                ctx.reply(problem, buttons=[("Bỏ qua", "pastaff:skip")])
-                return
-            photo = ctx.msg.photos[0].path
-        elif ctx.msg.button != "pastaff:skip":
-            ctx.reply("Bạn gửi ảnh, hoặc bấm Bỏ qua.", buttons=[("Bỏ qua", "pastaff:skip")])
-            return
-        note = ctx.state.get("note")
-        ctx.end_flow()
-        try:
-            S.transition(ctx.app, ctx.session, ctx.now, r, RESOLVED, ctx.person.id, note=note, photo=photo)
-        except S.TransitionError as e:
-            ctx.reply(str(e))
-            return
-        ctx.reply(f"Đã ghi nhận phản ánh {r.code} xử lý xong; người dân đã được báo kết quả.")
 
 
 # --- reports that came by phone (1022) or at a residential-group meeting --------------------------

@@ -220,7 +220,6 @@ def on_faq(ctx: Context) -> None:
         buttons = [(ctx.app.kb.by_id[t].title, f"faq:{t}") for t, _ in u.candidates[:3] if t in ctx.app.kb.by_id]
         buttons.append(("Không phải các ý trên", "faq:none"))
         ctx.conv.data = {**ctx.conv.data, "last_question": ctx.msg.text}
-        ctx.save_state()
         say(ctx, "Ý {you} là nội dung nào dưới đây?", buttons=buttons)
         return
     topics = getattr(u, "topics", None) or [u.topic]
@@ -289,7 +288,6 @@ def _policy_reply(ctx: Context, intent: str) -> bool:
 def offer_handoff(ctx: Context, question: str | None) -> None:
     if question:
         ctx.conv.data = {**ctx.conv.data, "last_question": question}
-        ctx.save_state()
     say(ctx, "{Me} chưa có câu trả lời chắc chắn cho câu này. " + CAPABILITIES
         + "\n{You} có muốn gửi câu hỏi này cho cán bộ phường không?",
         buttons=[("Gửi cho cán bộ phường", "handoffask:yes"), ("Thôi, không cần", "handoffask:no")])
@@ -319,7 +317,6 @@ def on_fallback(ctx: Context) -> None:
 def offer_handoff(ctx: Context, question: str | None) -> None:
     if question:
         ctx.conv.data = {**ctx.conv.data, "last_question": question}
-        ctx.save_state()
     ctx.reply("Mình chưa có câu trả lời chắc chắn cho câu này. Mình có thể giúp về thủ tục hành chính "
               "(khai sinh, kết hôn, cư trú, căn cước, VNeID, đất đai, hộ kinh doanh, trợ cấp...) và nhận "
               "phản ánh về trật tự, vệ sinh đô thị.\nBạn có muốn gửi câu hỏi này cho cán bộ phường không?",

@@ -384,3 +384,21 @@ def test_answer_to_staff_bad_input_keeps_the_form(app, clock, tmp_path):
     assert _state(app, "r1").flow == "painfo"
     assert "Đã chuyển" in res.text("Có, mùi rất nặng")
     assert "không còn hiệu lực" in Chat(app, "r2").text(button="pareply:1")
+
+
+def test_staff_record_a_report_typed_throughout(app, clock):
+    """/ghiphananh as a Form: typed options, a resident's question kept as the description, "tổ 5",
+    "bỏ qua" for the phone."""
+    staff = make_staff(app, clock)
+    staff.say("/ghiphananh")
+    assert "Loại sự việc" in staff.text("1022")
+    assert "Bạn chọn loại" in staff.text("cái gì đó không có")
+    staff.press("paghi:cat:rac-thai")
+    assert "Địa chỉ" in staff.text("Người dân hỏi sao rác 3 ngày chưa ai thu?")
+    staff.say("12 Lê Lợi")
+    assert "Số điện thoại" in staff.text("tổ 5")
+    code = code_in(staff.text("bỏ qua"))
+    with app.db.session() as s:
+        r = s.exec(select(Report)).one()
+        assert (r.code, r.source, r.category, r.group_code, r.contact_phone) == (code, "hotline", "rac-thai", "tdp-05", None)
+        assert r.description == "Người dân hỏi sao rác 3 ngày chưa ai thu?" and r.address == "12 Lê Lợi"

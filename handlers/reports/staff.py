@@ -7,11 +7,11 @@ from sqlmodel import select
 from bot import roles as R
 from bot.context import Context
 from bot.core import Button, Reply
-from bot.forms import Field, Form, Option, Problem, Text, match_option
+from bot.forms import Choice, Field, Form, Option, Phone, Problem, Text, match_option
 from bot.ids import digits_of, parse_id
 from bot.models import Person, RoleGrant
 from bot.people import person_label
-from bot.router import Flow, Router
+from bot.router import Router
 from handlers.reports import service as S
 from handlers.reports.flow import FILE_NOT_SUPPORTED, category_buttons, group_buttons, match_group, photo_problem
 from handlers.reports.models import ASSIGNED, IN_PROGRESS, OPEN_STATUSES, REJECTED, RESOLVED, Report
@@ -255,10 +255,8 @@ def _record(ctx: Context, source: str, cat: str, group: str | None, address: str
 
 def cmd_record(ctx: Context, args: str) -> None:
     if not args.strip():
-        ctx.start_flow("paghi", "source", {})
-        ctx.reply("Phản ánh nhận từ đâu?", buttons=[("Đường dây nóng 1022", "paghi:src:hotline"),
-                                                    ("Họp tổ dân phố", "paghi:src:meeting"),
-                                                    ("Nguồn khác", "paghi:src:other")])
+        ctx.start_flow(RecordFlow.name, "start", {})
+        ctx.app.router.flows[RecordFlow.name].ask_next(ctx)
         return
     parts = [p.strip() for p in args.split("|")]
     if len(parts) < 5:
@@ -285,11 +283,36 @@ def cmd_record(ctx: Context, args: str) -> None:
     _record(ctx, source, cat, group, address, desc, phone)
 
 
-class RecordFlow(Flow):
+SOURCE_CHOICES = [Option("Đường dây nóng 1022", "hotline", "src:hotline", ("1022", "duong day nong", "hotline")),
+                  Option("Họp tổ dân phố", "meeting", "src:meeting", ("hop", "hop to", "hop to dan pho")),
+                  Option("Nguồn khác", "other", "src:other", ("khac",))]
+
+
+def _options_of(buttons: list[Button], prefix: str) -> list[Option]:
+    """Options from the report form's own button lists ("paghi:cat:rac-thai" -> value "rac-thai")."""
+    return [Option(b.text, b.data.rpartition(":")[2], b.data.removeprefix(prefix + ":")) for b in buttons]
+
+
+class RecordFlow(Form):
     """source -> category -> description -> address -> group -> caller's phone -> saved."""
     name = "paghi"
     title = "ghi phản ánh"
     roles = (R.STAFF,)
+    summary = False
+    asks_aside = False  # staff type what the resident said, questions included
+    fields = [
+        Choice("source", "Phản ánh nhận từ đâu?", choices=SOURCE_CHOICES, error="Bạn bấm một nút để chọn nguồn nhé."),
+        Choice("cat", "Loại sự việc:", choices=lambda ctx: _options_of(category_buttons(ctx.app, "paghi"), "paghi"),
+               error="Bạn chọn loại bằng nút bên dưới nhé."),
+        Text("desc", "Nội dung người dân phản ánh:", max_len=10 ** 6,
+             error="Bạn gõ nội dung phản ánh (ít nhất vài chữ) nhé."),
+        Text("address", "Địa chỉ nơi xảy ra sự việc:", max_len=10 ** 6,
+             error="Bạn gõ địa chỉ cụ thể (số nhà, tên đường, kiệt/hẻm) nhé."),
+        Choice("group", "Thuộc tổ dân phố nào?", choices=lambda ctx: _options_of(group_buttons(ctx.app, "paghi"), "paghi"),
+               error="Bạn chọn tổ bằng nút bên dưới nhé."),
+        Phone("phone", "Số điện thoại người phản ánh (để cán bộ gọi lại), hoặc bấm Bỏ qua:",
+              alternatives=[Option("Bỏ qua", "", "skip", ("bo qua", "khong", "ko", "khong co", "ko co"))]),
+    ]
 
     def handle(self, ctx: Context) -> None:
         if not ctx.require(R.STAFF):
@@ -300,64 +323,30 @@ class RecordFlow(Flow):
             return
         super().handle(ctx)
 
-    def on_source(self, ctx: Context) -> None:
-        b = ctx.msg.button or ""
-        if not b.startswith("paghi:src:") or b[10:] not in S.SOURCES_ALL:
-            ctx.reply("Bạn bấm một nút để chọn nguồn nhé.")
-            return
-        ctx.state["source"] = b[10:]
-        ctx.goto("cat")
-        ctx.reply("Loại sự việc:", buttons=category_buttons(ctx.app, "paghi"))
-
-    def on_cat(self, ctx: Context) -> None:
-        b = ctx.msg.button or ""
-        if not b.startswith("paghi:cat:") or b[10:] not in ctx.app.categories:
-            ctx.reply("Bạn chọn loại bằng nút bên dưới nhé.", buttons=category_buttons(ctx.app, "paghi"))
-            return
-        ctx.state["cat"] = b[10:]
-        ctx.goto("desc")
-        ctx.reply("Nội dung người dân phản ánh:")
-
-    def on_desc(self, ctx: Context) -> None:
+    def _long_enough(self, ctx: Context, key: str, keep: int) -> str:
         text = (ctx.msg.text or "").strip()
         if len(text) < 5 or ctx.msg.button:
-            ctx.reply("Bạn gõ nội dung phản ánh (ít nhất vài chữ) nhé.")
-            return
-        ctx.state["desc"] = text[:S.MAX_DESCRIPTION]
-        ctx.goto("address")
-        ctx.reply("Địa chỉ nơi xảy ra sự việc:")
+            raise Problem(self.field(key).error)
+        return text[:keep]
 
-    def on_address(self, ctx: Context) -> None:
-        text = (ctx.msg.text or "").strip()
-        if len(text) < 5 or ctx.msg.button:
-            ctx.reply("Bạn gõ địa chỉ cụ thể (số nhà, tên đường, kiệt/hẻm) nhé.")
-            return
-        ctx.state["address"] = text[:300]
-        ctx.goto("group")
-        ctx.reply("Thuộc tổ dân phố nào?", buttons=group_buttons(ctx.app, "paghi"))
+    def take_desc(self, ctx: Context) -> str:
+        return self._long_enough(ctx, "desc", S.MAX_DESCRIPTION)
 
-    def on_group(self, ctx: Context) -> None:
-        b = ctx.msg.button or ""
-        code = b[10:] if b.startswith("paghi:grp:") else match_group(ctx.app, ctx.msg.text or "")
-        if code is None or (code != "none" and ctx.app.profile.group(code) is None):
-            ctx.reply("Bạn chọn tổ bằng nút bên dưới nhé.", buttons=group_buttons(ctx.app, "paghi"))
-            return
-        ctx.state["group"] = None if code == "none" else code
-        ctx.goto("phone")
-        ctx.reply("Số điện thoại người phản ánh (để cán bộ gọi lại), hoặc bấm Bỏ qua:",
-                  buttons=[("Bỏ qua", "paghi:skip")])
+    def take_address(self, ctx: Context) -> str:
+        return self._long_enough(ctx, "address", 300)
 
-    def on_phone(self, ctx: Context) -> None:
-        phone = None
-        if ctx.msg.button != "paghi:skip":
-            phone = digits_of(ctx.msg.text)
-            if not 9 <= len(phone) <= 11:
-                ctx.reply("Số điện thoại cần 9 đến 11 chữ số. Nhập lại hoặc bấm Bỏ qua.",
-                          buttons=[("Bỏ qua", "paghi:skip")])
-                return
+    def take_group(self, ctx: Context) -> str:
+        if not ctx.msg.button:
+            code = match_group(ctx.app, ctx.msg.text or "")  # "tổ 5", "tdp-05"
+            if code is not None:
+                return code
+        return self.field("group").take(self, ctx)
+
+    def submit(self, ctx: Context) -> None:
         st = dict(ctx.state)
         ctx.end_flow()
-        _record(ctx, st["source"], st["cat"], st.get("group"), st["address"], st["desc"], phone)
+        group = None if st.get("group") in (None, "none") else st["group"]
+        _record(ctx, st["source"], st["cat"], group, st["address"], st["desc"], st.get("phone") or None)
 
 
 def register(r: Router) -> None:

@@ -51,6 +51,9 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
+SCHEDULER_TABLE = "apscheduler_jobs"
+
+
 def alembic_config(url: str) -> Config:
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
@@ -70,6 +73,11 @@ def migrate(engine: Engine) -> None:
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "heads")
+        # APScheduler creates its job table itself when the scheduler starts; workers starting
+        # together would race on that CREATE TABLE (PostgreSQL: duplicate pg_type row). Made here,
+        # under the same lock, it already exists by then.
+        from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+        SQLAlchemyJobStore(engine=engine, tablename=SCHEDULER_TABLE).jobs_t.create(conn, checkfirst=True)
 
 
 class Database:

@@ -140,9 +140,10 @@ class Heartbeat:
         from apscheduler.schedulers.background import BackgroundScheduler
 
         from bot.config import LOCAL_TZ
+        from bot.db import SCHEDULER_TABLE
         self.app = app
         self.scheduler = BackgroundScheduler(
-            jobstores={"default": SQLAlchemyJobStore(engine=app.db.engine, tablename="apscheduler_jobs")},
+            jobstores={"default": SQLAlchemyJobStore(engine=app.db.engine, tablename=SCHEDULER_TABLE)},
             timezone=LOCAL_TZ, job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 3600})
         self.interval = interval_seconds
 

@@ -14,10 +14,11 @@ from bot import options
 from bot import roles as R
 from bot.clock import fmt_local
 from bot.context import Context
-from bot.ids import digits_of, parse_id
+from bot.ids import parse_id
 from bot.core import Button
 from bot.models import Handoff
-from bot.router import Flow, Router
+from bot.forms import Choice, Form, Option, Phone, Problem, Text
+from bot.router import Router
 from knowledge import feedback
 from knowledge.unanswered import record as record_unanswered
 from nlu import dialogue
@@ -327,69 +328,59 @@ def cb_handoff_offer(ctx: Context, payload: str) -> None:
     if payload != "yes":
         ctx.reply("Dạ vâng. Bạn cần gì khác cứ nhắn mình nhé.")
         return
-    q = (ctx.conv.data.get("last_question") or "").strip()
-    ctx.run_flow("handoff", "start" if not q else "confirm_question", {"question": q[:MAX_QUESTION]})
+    start_handoff(ctx, ctx.conv.data.get("last_question"))
 
 
-class HandoffFlow(Flow):
-    """question -> contact (optional) -> confirm. Each answer is saved before the next question."""
+KEEP_CHOICES = [Option("Đúng, gửi câu này", True, "keep", ("dung", "gui", "gui di", "ok", "co", "giu")),
+                Option("Sửa lại", False, "rewrite", ("sua", "sua lai", "viet lai"))]
+
+
+class HandoffFlow(Form):
+    """question (or the one just asked, kept or rewritten) -> contact (optional) -> confirm. The
+    question is the answer here, so it is never set aside for the FAQ."""
     name = "handoff"
     title = "câu hỏi gửi cán bộ phường"
+    asks_aside = False
+    cancelled = "Đã hủy, câu hỏi chưa được gửi."
+    fields = [
+        Text("question", "Bạn nhập câu hỏi muốn gửi cán bộ phường (gõ /huy để thôi):"),
+        Choice("keep", choices=KEEP_CHOICES, ask_if=lambda ctx, st: bool(st.get("prefilled"))),
+        Phone("contact", "Cán bộ sẽ trả lời bạn ngay trong khung chat này. Nếu muốn được gọi lại, bạn để lại số "
+                         "điện thoại; không thì bấm Bỏ qua.",
+              alternatives=[Option("Bỏ qua", "", "skip", ("bo qua", "khong", "ko", "khong co", "ko co"))],
+              error="Số điện thoại chưa đúng (9 đến 11 chữ số). Bạn nhập lại hoặc bấm Bỏ qua nhé."),
+    ]
 
-    def on_start(self, ctx: Context) -> None:
-        ctx.goto("question")
-        ctx.reply("Bạn nhập câu hỏi muốn gửi cán bộ phường (gõ /huy để thôi):")
-
-    def on_confirm_question(self, ctx: Context) -> None:
-        if ctx.msg.button == "handoff:edit":
-            return self.on_start(ctx)
-        if ctx.msg.button == "handoff:keep":
-            return self._ask_contact(ctx)
-        ctx.reply(f"Câu hỏi của bạn: \"{ctx.state['question']}\"\nGửi nguyên câu này nhé?",
-                  buttons=[("Đúng, gửi câu này", "handoff:keep"), ("Sửa lại", "handoff:edit")])
-
-    def on_question(self, ctx: Context) -> None:
+    def take_question(self, ctx: Context) -> str:
         text = (ctx.msg.text or "").strip()
         if not text or ctx.msg.button:
-            ctx.reply("Bạn gõ câu hỏi bằng chữ giúp mình nhé (gõ /huy để thôi).")
-            return
+            raise Problem("Bạn gõ câu hỏi bằng chữ giúp mình nhé (gõ /huy để thôi).")
         if len(text) > MAX_QUESTION:
-            ctx.reply(f"Câu hỏi hơi dài, bạn rút gọn dưới {MAX_QUESTION} ký tự giúp mình nhé.")
-            return
-        ctx.state["question"] = text
-        self._ask_contact(ctx)
+            raise Problem(f"Câu hỏi hơi dài, bạn rút gọn dưới {MAX_QUESTION} ký tự giúp mình nhé.")
+        return text
 
-    def _ask_contact(self, ctx: Context) -> None:
-        ctx.goto("contact")
-        ctx.reply("Cán bộ sẽ trả lời bạn ngay trong khung chat này. Nếu muốn được gọi lại, bạn để lại số điện "
-                  "thoại; không thì bấm Bỏ qua.", buttons=[("Bỏ qua", "handoff:skip")])
+    def ask_keep(self, ctx: Context) -> None:
+        ctx.reply(f"Câu hỏi của bạn: \"{ctx.state['question']}\"\nGửi nguyên câu này nhé?",
+                  buttons=self.field_buttons(ctx, self.field("keep")))
 
-    def on_contact(self, ctx: Context) -> None:
-        if ctx.msg.button == "handoff:skip":
-            ctx.state["contact"] = None
-        else:
-            digits = digits_of(ctx.msg.text)
-            if not (9 <= len(digits) <= 11):
-                ctx.reply("Số điện thoại chưa đúng (9 đến 11 chữ số). Bạn nhập lại hoặc bấm Bỏ qua nhé.",
-                          buttons=[("Bỏ qua", "handoff:skip")])
-                return
-            ctx.state["contact"] = digits
+    def validate_keep(self, ctx: Context, keep: bool) -> None:
+        if not keep:  # "Sửa lại": the question is asked, and not offered again
+            ctx.state.pop("question", None)
+            ctx.state["prefilled"] = False
+
+    def ask_confirm(self, ctx: Context) -> None:
         ctx.goto("confirm")
+        ctx.state.pop("_editing", None)
         contact = ctx.state.get("contact") or "không để lại"
         ctx.reply(f"Xác nhận gửi cán bộ phường:\n• Câu hỏi: {ctx.state['question']}\n• Số điện thoại: {contact}",
-                  buttons=[("Gửi", "handoff:send"), ("Hủy", "handoff:cancel")])
+                  buttons=self.summary_buttons())
 
-    def on_confirm(self, ctx: Context) -> None:
-        if ctx.msg.button == "handoff:cancel":
-            ctx.end_flow()
-            ctx.reply("Đã hủy, câu hỏi chưa được gửi.")
-            return
-        if ctx.msg.button != "handoff:send":
-            ctx.reply("Bạn bấm Gửi để gửi câu hỏi, hoặc Hủy nếu không gửi nữa.",
-                      buttons=[("Gửi", "handoff:send"), ("Hủy", "handoff:cancel")])
-            return
+    def summary_buttons(self) -> list[Button]:
+        return [Button("Gửi", "handoff:send"), Button("Hủy", "handoff:cancel")]
+
+    def submit(self, ctx: Context) -> None:
         h = Handoff(person_id=ctx.person.id, channel=ctx.msg.channel, chat_id=ctx.msg.chat_id,
-                    question=ctx.state["question"], contact=ctx.state.get("contact"), created_at=ctx.now)
+                    question=ctx.state["question"], contact=ctx.state.get("contact") or None, created_at=ctx.now)
         ctx.session.add(h)
         ctx.session.flush()
         ctx.audit("handoff_created", "handoff", h.id)
@@ -401,6 +392,11 @@ class HandoffFlow(Flow):
         ctx.end_flow()
         ctx.reply(f"Đã gửi câu hỏi (mã #{h.id}). Cán bộ phường sẽ trả lời bạn trong giờ làm việc "
                   f"({ctx.app.profile.centre.hours or 'giờ hành chính'}).")
+
+
+def start_handoff(ctx: Context, question: str | None) -> None:
+    q = (question or "").strip()[:MAX_QUESTION]
+    ctx.run_flow(HandoffFlow.name, "start", {"question": q, "prefilled": True} if q else {})
 
 
 def cmd_queue(ctx: Context, args: str) -> None:
@@ -455,8 +451,6 @@ def register(r: Router) -> None:
     r.callback(SectionButton.PREFIX)(cb_section)
     r.callback("handoffask")(cb_handoff_offer)
     r.flow(HandoffFlow())
-    r.command("hoicanbo", "gửi câu hỏi cho cán bộ phường")(
-        lambda ctx, args: ctx.run_flow("handoff", "start", {}) if not args.strip()
-        else ctx.run_flow("handoff", "confirm_question", {"question": args.strip()[:MAX_QUESTION]}))
+    r.command("hoicanbo", "gửi câu hỏi cho cán bộ phường")(start_handoff)
     r.command("hangcho", "câu hỏi người dân đang chờ (cán bộ)", roles=(R.STAFF,))(cmd_queue)
     r.command("traloi", "trả lời câu hỏi người dân (cán bộ)", roles=(R.STAFF,))(cmd_answer)

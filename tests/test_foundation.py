@@ -61,7 +61,7 @@ def test_a_crash_in_a_handler_rolls_back_and_the_chat_goes_on(app, chat, monkeyp
     def boom(ctx):
         raise RuntimeError("simulated bug")
     flow = app.router.flows["handoff"]
-    monkeypatch.setattr(flow, "on_contact", boom)
+    monkeypatch.setattr(flow, "ask_confirm", boom)  # the step after the contact
     out = chat.text("0905123456")
     assert "trục trặc" in out and "giữ nguyên" in out
     monkeypatch.undo()
@@ -224,3 +224,18 @@ def test_one_personal_token_for_every_http_api(app, clock):
     with app.db.session() as s:
         assert tokens.person_for(s, third, clock.now()) is None
         assert s.exec(select(ApiToken)).all() == []
+
+
+def test_hoicanbo_as_a_form_typed_and_its_question_is_never_answered_instead(app, chat):
+    """/hoicanbo is a bot.forms.Form: the question typed is what staff get (a question's form is
+    not set aside for the FAQ), "sửa lại" rewrites a prefilled question, "ko" skips the phone."""
+    out = chat.text("/hoicanbo lệ phí chứng thực bản sao bao nhiêu?")
+    assert "Gửi nguyên câu này" in out
+    assert "nhập câu hỏi" in chat.text("sửa lại")
+    assert "gọi lại" in chat.text("Cho hỏi làm khai sinh cần giấy tờ gì?")
+    assert "chưa đúng" in chat.text("123")
+    assert "không để lại" in chat.text("ko")
+    assert "Đã gửi câu hỏi" in chat.text("gửi")
+    with app.db.session() as s:
+        h = s.exec(select(Handoff)).one()
+        assert (h.question, h.contact) == ("Cho hỏi làm khai sinh cần giấy tờ gì?", None)

@@ -315,15 +315,6 @@ def on_fallback(ctx: Context) -> None:
         + " Nếu là việc cần cán bộ phường, {you} gõ /hoicanbo kèm câu hỏi nhé.")
 
 
-def offer_handoff(ctx: Context, question: str | None) -> None:
-    if question:
-        ctx.conv.data = {**ctx.conv.data, "last_question": question}
-    ctx.reply("Mình chưa có câu trả lời chắc chắn cho câu này. Mình có thể giúp về thủ tục hành chính "
-              "(khai sinh, kết hôn, cư trú, căn cước, VNeID, đất đai, hộ kinh doanh, trợ cấp...) và nhận "
-              "phản ánh về trật tự, vệ sinh đô thị.\nBạn có muốn gửi câu hỏi này cho cán bộ phường không?",
-              buttons=[("Gửi cho cán bộ phường", "handoffask:yes"), ("Thôi, không cần", "handoffask:no")])
-
-
 def cb_handoff_offer(ctx: Context, payload: str) -> None:
     if payload != "yes":
         ctx.reply("Dạ vâng. Bạn cần gì khác cứ nhắn mình nhé.")

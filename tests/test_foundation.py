@@ -239,3 +239,14 @@ def test_hoicanbo_as_a_form_typed_and_its_question_is_never_answered_instead(app
     with app.db.session() as s:
         h = s.exec(select(Handoff)).one()
         assert (h.question, h.contact) == ("Cho hỏi làm khai sinh cần giấy tờ gì?", None)
+
+
+def test_the_staff_handoff_offer_mirrors_how_people_name_themselves(chat):
+    """Issue 12 point 6: the offer was written twice in faq.py and the older copy (always "Bạn")
+    shadowed the one that mirrors "bà", "bác"."""
+    assert "Ý bà là" in chat.text("bà muốn xin giấy xác nhận gì đó ở phường mà chưa rõ làm ra sao")
+    replies = chat.say(button="faq:none")  # "Không phải các ý trên"
+    offer = next((r for r in replies if any(b.data == "handoffask:yes" for b in r.buttons)), None)
+    assert offer is not None, [r.text for r in replies]
+    assert "bà có muốn gửi câu hỏi này" in offer.text.lower() and "bạn" not in offer.text.lower()
+    assert "Gửi nguyên câu này" in chat.text(button="handoffask:yes")

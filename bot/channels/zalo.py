@@ -23,21 +23,18 @@ import mimetypes
 import threading
 import time
 import uuid
-from datetime import timedelta
 from pathlib import Path
 
 import httpx
 from fastapi import Request
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
 from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Typing, apply_text_location, backoff,
                                derived_secret, mount_lifecycle, mount_signed_files, read_webhook, recover_replies, Replay,
                                seen_before, shape_problem, ZALO_UPDATE)
 from bot import signing
+from bot.channels.inbox import InboxMixin
 from bot.channels.render import numbered, split_text
-from bot.channels.zalo_oa_models import WebhookInbox
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.outbox import SendError
 from bot.ratelimit import RateLimiter
@@ -110,7 +107,9 @@ def _send_error(e: ZaloApiError) -> SendError:
     return SendError(str(e))  # network, 403 ("internal error" in Zalo's table), 408, 5xx
 
 
-class ZaloChannel(PartSender):
+class ZaloChannel(InboxMixin, PartSender):
+    inbox_channel = CHANNEL
+
     def __init__(self, app, limiter: RateLimiter | None = None, poll_timeout: int = 30):
         s = app.settings
         self.app = app
@@ -236,51 +235,10 @@ class ZaloChannel(PartSender):
         mid = (update.get("message") or {}).get("message_id")
         key = f"m{mid}"[:120] if mid else "h" + hashlib.sha256(
             json.dumps(update, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:40]
-        with self.app.db.session() as s:
-            if s.get(WebhookInbox, (CHANNEL, key)) is not None:
-                return None
-            try:
-                with s.begin_nested():
-                    s.add(WebhookInbox(channel=CHANNEL, event_key=key, received_at=self.app.clock.now(),
-                                       body=json.dumps(update, ensure_ascii=False)))
-                    s.flush()
-            except IntegrityError:
-                return None
-        return key
+        return self.store(key, json.dumps(update, ensure_ascii=False))
 
-    def submit_key(self, key: str, chat_key: str) -> None:
-        try:
-            self.executor.submit(chat_key, lambda: self._process_key(key))
-        except RuntimeError:  # shutting down: the inbox keeps it for the next start
-            pass
-
-    def resume_inbox(self) -> int:
-        since = self.app.clock.now() - timedelta(days=2)
-        with self.app.db.session() as s:
-            rows = list(s.exec(select(WebhookInbox.event_key, WebhookInbox.body).where(
-                WebhookInbox.channel == CHANNEL, WebhookInbox.done_at.is_(None),
-                WebhookInbox.received_at >= since).order_by(WebhookInbox.received_at)))
-        for key, body in rows:
-            try:
-                self.submit_key(key, _chat_key(json.loads(body)))
-            except ValueError:
-                continue
-        return len(rows)
-
-    def _process_key(self, key: str) -> None:
-        with self.app.db.session() as s:
-            row = s.get(WebhookInbox, (CHANNEL, key))
-            if row is None or row.done_at is not None:
-                return
-            row.attempts += 1
-            s.add(row)
-            body = row.body
-        self._process_logged(json.loads(body))
-        with self.app.db.session() as s:
-            row = s.get(WebhookInbox, (CHANNEL, key))
-            if row is not None:
-                row.done_at, row.body = self.app.clock.now(), ""  # keep the key, not the message
-                s.add(row)
+    def chat_key(self, event: dict) -> str:
+        return _chat_key(event)
 
     def _process_logged(self, update: dict) -> None:
         try:
@@ -437,7 +395,7 @@ def mount(api, app) -> None:
         # Stored first, then acknowledged; answered in the background (Zalo retries a slow webhook).
         key = await run_in_threadpool(channel.accept, update)
         if key is not None:
-            channel.submit_key(key, _chat_key(update))
+            channel.submit_key(key, channel.chat_key(update))
         return {"ok": True}
 
     mount_signed_files(api, FILES_PATH, channel)

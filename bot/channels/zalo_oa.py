@@ -46,7 +46,8 @@ from bot.channels.base import (ChatSerialExecutor, Part, PartSender, Replay, bac
                                mount_signed_files, recover_replies, seen_before)
 from bot import signing
 from bot.channels.render import numbered, split_text
-from bot.channels.zalo_oa_models import WebhookInbox, ZaloOaFallback, ZaloOaToken, ZaloOaUser
+from bot.channels.inbox import InboxMixin
+from bot.channels.zalo_oa_models import ZaloOaFallback, ZaloOaToken, ZaloOaUser
 from bot.core import Attachment, Incoming, Location, Reply
 from bot.models import Conversation, OutboxMessage, Person
 from bot.outbox import BLOCKED_HOOKS, SendError, enqueue
@@ -318,7 +319,9 @@ def start_consent(app) -> str:
 
 
 # --- the channel -----------------------------------------------------------------------------
-class ZaloOaChannel(PartSender):
+class ZaloOaChannel(InboxMixin, PartSender):
+    inbox_channel = CHANNEL
+
     def __init__(self, app, limiter: RateLimiter | None = None):
         s = app.settings
         self.app = app
@@ -378,59 +381,10 @@ class ZaloOaChannel(PartSender):
         key = str(msg.get("msg_id") or "")[:120]
         if not key:  # follow, unfollow: no msg_id; the same event redelivered has the same bytes
             key = "h" + hashlib.sha256(f"{name}|{sender.get('id')}|{event.get('timestamp')}".encode()).hexdigest()[:40]
-        with self.app.db.session() as s:
-            if s.get(WebhookInbox, (CHANNEL, key)) is not None:
-                return None
-            try:
-                with s.begin_nested():
-                    s.add(WebhookInbox(channel=CHANNEL, event_key=key, body=raw.decode("utf-8", "replace"),
-                                       received_at=self.app.clock.now()))
-                    s.flush()
-            except IntegrityError:
-                return None
-        return key
+        return self.store(key, raw.decode("utf-8", "replace"))
 
-    def submit(self, key: str, user_key: str) -> None:
-        try:
-            self.executor.submit(user_key or "none", lambda: self._process_key(key))
-        except RuntimeError:  # shutting down: the inbox keeps it for the next start
-            pass
-
-    def resume_inbox(self) -> int:
-        """Events stored but not handled before a restart are handled now."""
-        since = self.app.clock.now() - timedelta(days=2)
-        with self.app.db.session() as s:
-            rows = list(s.exec(select(WebhookInbox.event_key, WebhookInbox.body).where(
-                WebhookInbox.channel == CHANNEL, WebhookInbox.done_at.is_(None),
-                WebhookInbox.received_at >= since).order_by(WebhookInbox.received_at)))
-        for key, body in rows:
-            try:
-                uid = str((json.loads(body).get("sender") or {}).get("id") or "")
-            except (ValueError, AttributeError):
-                uid = ""
-            self.submit(key, uid)
-        if rows:
-            log.warning("Zalo OA: %d events received before the restart are handled now", len(rows))
-        return len(rows)
-
-    def _process_key(self, key: str) -> None:
-        with self.app.db.session() as s:
-            row = s.get(WebhookInbox, (CHANNEL, key))
-            if row is None or row.done_at is not None:
-                return
-            row.attempts += 1
-            s.add(row)
-            body = row.body
-        try:
-            self.process(json.loads(body))
-        except Exception:
-            log.exception("Zalo OA event %s failed", key)
-        with self.app.db.session() as s:
-            row = s.get(WebhookInbox, (CHANNEL, key))
-            if row is not None:
-                # Only the key is kept (to recognise a redelivery), not the resident's message.
-                row.done_at, row.body = self.app.clock.now(), ""
-                s.add(row)
+    def chat_key(self, event: dict) -> str:
+        return _user_key(event)
 
     def process(self, event: dict) -> None:
         name = str(event.get("event_name") or "")
@@ -838,7 +792,7 @@ def mount(api, app) -> None:
             return JSONResponse({"error": "invalid event"}, status_code=400)
         key = await run_in_threadpool(channel.accept, raw, event)
         if key is not None:  # stored: acknowledge now, answer in the background
-            channel.submit(key, _user_key(event))
+            channel.submit_key(key, channel.chat_key(event))
         return {"error": 0}
 
     @api.get(CALLBACK_PATH, include_in_schema=False)

@@ -134,3 +134,18 @@ class Chat:
 @pytest.fixture
 def chat(app):
     return Chat(app)
+
+
+@pytest.fixture(scope="module")
+def _oa_server():
+    """One Zalo OA emulator per test module (the `oa` fixture resets it for each test)."""
+    from tests.emulators.zalo_oa import ZaloOaEmulator
+    emu = ZaloOaEmulator().start()
+    yield emu
+    emu.stop()
+
+
+@pytest.fixture
+def oa(_oa_server):
+    _oa_server.reset()
+    return _oa_server

@@ -17,7 +17,6 @@ from tests.channel_helpers import Running, count_rows, norm
 from tests.conftest import Chat
 from tests.emulators.telegram import TelegramEmulator
 from tests.emulators.zalo import ZaloEmulator
-from tests.emulators.zalo_oa import ZaloOaEmulator
 
 PHOTO = b"\xff\xd8\xff\xe0" + b"JFIF-test-photo-" * 300
 
@@ -34,19 +33,6 @@ def _zl_server():
     emu = ZaloEmulator().start()
     yield emu
     emu.stop()
-
-
-@pytest.fixture(scope="module")
-def _oa_server():
-    emu = ZaloOaEmulator().start()
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture
-def oa(_oa_server):
-    _oa_server.reset()
-    return _oa_server
 
 
 @pytest.fixture

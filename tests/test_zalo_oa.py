@@ -15,22 +15,8 @@ from bot.channels.zalo_oa_models import WebhookInbox, ZaloOaFallback, ZaloOaToke
 from bot.core import Button, Reply
 from bot.models import OutboxMessage, Person, ProcessedUpdate
 from tests.channel_helpers import Running, count_rows
-from tests.emulators.zalo_oa import ZaloOaEmulator
 
 PHOTO = b"\xff\xd8\xff\xe0" + b"JFIF-test-photo-" * 300
-
-
-@pytest.fixture(scope="module")
-def _oa_server():
-    emu = ZaloOaEmulator().start()
-    yield emu
-    emu.stop()
-
-
-@pytest.fixture
-def oa(_oa_server):
-    _oa_server.reset()
-    return _oa_server
 
 
 def _token_row(app) -> ZaloOaToken:

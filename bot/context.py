@@ -4,7 +4,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm.attributes import flag_modified
 from sqlmodel import Session
 
 from bot import roles as R
@@ -90,11 +89,6 @@ class Context:
     @property
     def state(self) -> dict[str, Any]:
         return self.conv.data
-
-    def save_state(self) -> None:
-        """Not needed any more: the engine marks the state modified after every message. Kept so
-        that handlers not yet moved off it keep working."""
-        flag_modified(self.conv, "data")
 
     def _aside(self) -> dict[str, Any]:
         """A form set aside (bot/forms.py) outlives the flows this person opens and closes meanwhile

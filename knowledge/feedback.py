@@ -56,7 +56,6 @@ def log_answer(ctx, topic: str, via: str = "auto") -> list[tuple[str, str]]:
     if ctx.msg.text and not ctx.msg.button:
         data["last_question"] = ctx.msg.text[:1000]
     ctx.conv.data = data
-    ctx.save_state()
     # The button names the topic, not the row: the same conversation shows the same buttons on
     # every channel, and a press rates this chat's latest answer only if it is still that topic.
     return [(BUTTONS[0], f"fb:yes:{topic}"), (BUTTONS[1], f"fb:no:{topic}")]
@@ -75,7 +74,6 @@ def _rate(ctx, answer_id: int | None, helpful: bool, topic: str | None = None) -
     data = {k: v for k, v in ctx.conv.data.items() if k not in ("feedback_answer", "feedback_at")}
     data["feedback_done"] = row.id
     ctx.conv.data = data
-    ctx.save_state()
     if helpful:
         ctx.reply("Cảm ơn bạn! Bạn cần hỏi gì thêm cứ nhắn mình nhé.")
         return

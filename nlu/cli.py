@@ -51,6 +51,10 @@ def cmd_eval(args) -> int:
     settings = Settings.from_env()
     u = pipeline.build(settings, KnowledgeBase.load(settings.kb_dir))
     rows = load_set(args.set)
+    if rows and all("turns" in r for r in rows):
+        # A multi-turn file: only the engine can judge conversations.
+        _eval_engine(settings, u, [], args, multiturn=[_set_path(args.set)])
+        return 0
     results = evaluate_modes(u, rows, MODES)
     print(f"set: {args.set} ({len(rows)} messages), embedder: {settings.embedder}")
     print(report(results, show_errors=not args.quiet))
@@ -59,7 +63,14 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def _eval_engine(settings, understander, rows, args) -> None:
+def _set_path(name_or_path: str):
+    from pathlib import Path
+    from nlu.evaluate import EVAL_DIR
+    p = Path(name_or_path)
+    return p if p.exists() else EVAL_DIR / f"{name_or_path}.jsonl"
+
+
+def _eval_engine(settings, understander, rows, args, multiturn=None) -> None:
     """The same messages and the multi-turn conversations through the real engine (context,
     policies, replies), on a scratch database."""
     import json
@@ -70,12 +81,13 @@ def _eval_engine(settings, understander, rows, args) -> None:
     app, tmp = _ask_app(settings, understander)
     try:
         runner = AskSession(app)
-        single = evaluate_first_replies(runner, rows)
-        print(f"\nthrough the engine ({args.set}): FAQ {single['faq']:.3f}, report category "
-              f"{single['complaint']:.3f}, out of scope rejected {single['fallback']:.3f}, "
-              f"small talk {single['smalltalk']:.3f}")
-        print(length_line(single["lengths"]))
-        for path in multiturn_sets():
+        if rows:
+            single = evaluate_first_replies(runner, rows)
+            print(f"\nthrough the engine ({args.set}): FAQ {single['faq']:.3f}, report category "
+                  f"{single['complaint']:.3f}, out of scope rejected {single['fallback']:.3f}, "
+                  f"small talk {single['smalltalk']:.3f}")
+            print(length_line(single["lengths"]))
+        for path in (multiturn if multiturn is not None else multiturn_sets()):
             convs = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
             res = evaluate_conversations(runner, convs, prefix=path.stem)
             print()
@@ -221,7 +233,7 @@ def register_cli(sub, kbs) -> None:
     i.add_argument("--if-stale", action="store_true", help="only rebuild when the KB or embedder changed")
     i.set_defaults(func=cmd_kb_index, needs_app=False)
     e = sub.add_parser("eval", help="evaluate understanding on a labelled set")
-    e.add_argument("--set", default="test", help="test | dev | path to a JSONL file")
+    e.add_argument("--set", default="test", help="test | dev | multiturn-test | path to a JSONL file (messages, or conversations with turns)")
     e.add_argument("-q", "--quiet", action="store_true", help="figures only, no error list")
     e.add_argument("--no-engine", action="store_true",
                    help="understanding only: skip the engine run (context, replies, multi-turn sets)")

@@ -139,3 +139,21 @@ def test_eval_counts_a_typed_section_button_of_the_wanted_topic():
     assert not _turn_ok({**turn, "topics": ["ho-tich.khai-sinh", "cu-tru.thuong-tru"]},
                         {"kind": "option", "topic": "ho-tich.khai-sinh"})
     assert not _turn_ok({"text": "x", "kind": "fallback"}, {"kind": "option", "topic": None})
+
+
+def test_eval_takes_a_multiturn_file(tmp_path):
+    """`eval --set FILE` with conversations runs them through the engine (the lead keeps blind
+    sets outside the repository and measures them this way)."""
+    conv = {"id": "x1", "turns": [
+        {"text": "lam giay khai sinh cho con o dau", "kind": "faq", "topic": "ho-tich.khai-sinh"},
+        {"text": "hết bao nhiêu tiền", "kind": "faq", "topic": "ho-tich.khai-sinh"},
+        {"text": "thời tiết mai thế nào", "kind": "fallback"}]}
+    f = tmp_path / "blind-multiturn.jsonl"
+    f.write_text(json.dumps(conv, ensure_ascii=False) + "\n", encoding="utf-8")
+    p = subprocess.run([sys.executable, "-m", "bot", "eval", "--set", str(f)], cwd=ROOT,
+                       capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    assert "multi-turn set blind-multiturn: 1 conversations" in p.stdout
+    assert "first turns     1.000  (1)" in p.stdout
+    assert "follow-ups      1.000  (1)" in p.stdout
+    assert "multiturn-test" not in p.stdout  # only the file asked for

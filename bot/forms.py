@@ -424,6 +424,7 @@ _ASKING = ("bao nhieu", "bao lau", "the nao", "nhu nao", "o dau", "lam sao", "kh
            "vi sao", "duoc khong", "co duoc", "cho hoi", "xin hoi", "hoi chut", "cho em hoi", "cho toi hoi")
 _ASKING_LAST = ("khong", "ko", "k", "chua", "gi", "nao", "dau", "sao", "a", "ha", "nhi")
 QUESTION_KINDS = ("faq", "fallback", "smalltalk")
+CLEAR_FAQ = 0.75  # a knowledge-base match this sure, asked as a question, is a new question of its own
 
 
 def reads_as_question(text: str) -> bool:
@@ -452,6 +453,18 @@ def is_question(ctx: "Context", f: Field | None, parsed: bool) -> bool:
     return reads_as_question(text) or (u.kind == "faq" and (u.confidence or 0) >= 0.6)
 
 
+def clearly_new_question(ctx: "Context") -> bool:
+    """Where the answer is words for a person (a comment, an answer to staff), only a question of
+    its own is set aside: worded as a question and matched surely to the knowledge base ("cho hỏi
+    làm căn cước ở đâu"). "Bên phải, gần nhà số 5 có được không" stays an answer."""
+    msg = ctx.msg
+    if msg.button or msg.command or msg.photos or msg.files or len(_clean(msg.text).split()) < 3 \
+            or not reads_as_question(msg.text or ""):
+        return False
+    u = ctx.understanding
+    return u.kind == "faq" and (u.confidence or 0) >= CLEAR_FAQ and not u.ambiguous
+
+
 # ------------------------------------------------------------------------ the form
 class Form(Flow):
     reads_typed_options = True  # the engine leaves typed answers to the form's own matching
@@ -462,8 +475,9 @@ class Form(Flow):
     resume_prompt: ClassVar[str] = ""  # default: "Bạn muốn tiếp tục {title} không?"
     cancelled: ClassVar[str] = ""  # default: texts.FLOW_CANCELLED
     # A question mid-form is answered by the FAQ. False where a question is the answer itself
-    # (staff typing a question or a note for a resident).
-    asks_aside: ClassVar[bool] = True
+    # (staff typing a question or a note for a resident); "clear" where the answer is words for a
+    # person but a clearly new question should not reach them instead (clearly_new_question).
+    asks_aside: ClassVar[bool | str] = True
 
     # --- the one entry point -----------------------------------------------------------
     def handle(self, ctx: "Context") -> None:
@@ -486,7 +500,7 @@ class Form(Flow):
         f = self.field(step)
         if f is None or f.is_done(ctx.state) and not b:
             return self.ask_next(ctx)
-        if self.asks_aside and f.any_text() and is_question(ctx, f, parsed=True):
+        if f.any_text() and self.is_aside(ctx, f, parsed=True):
             return self.answer_question(ctx)
         try:
             custom = getattr(self, f"take_{f.key}", None)
@@ -498,7 +512,7 @@ class Form(Flow):
         except Again:
             return self.ask_field(ctx, f)
         except Problem as p:
-            if self.asks_aside and is_question(ctx, f, parsed=False):
+            if self.is_aside(ctx, f, parsed=False):
                 return self.answer_question(ctx)
             ctx.reply(p.message, buttons=p.buttons if p.buttons is not None else self.field_buttons(ctx, f))
             return
@@ -506,6 +520,12 @@ class Form(Flow):
         self.ask_next(ctx)
 
     # --- hooks for subclasses ------------------------------------------------------------
+    def is_aside(self, ctx: "Context", f: Field | None, parsed: bool) -> bool:
+        """Whether this message is a question to answer apart from the form (asks_aside)."""
+        if self.asks_aside == "clear":
+            return clearly_new_question(ctx)
+        return bool(self.asks_aside) and is_question(ctx, f, parsed)
+
     def before(self, ctx: "Context") -> bool:
         """Input taken at any step (photos, a location); True when it answered the message."""
         return False
@@ -584,7 +604,7 @@ class Form(Flow):
             return self.submit(ctx)
         if b == f"{self.name}:review":
             return self.ask_confirm(ctx)
-        if self.asks_aside and is_question(ctx, None, parsed=False):
+        if self.is_aside(ctx, None, parsed=False):
             return self.answer_question(ctx)
         ctx.reply(f"Bạn bấm \"{self.submit_label}\" để gửi, \"Sửa\" để sửa một mục, hoặc \"Hủy\" nếu không gửi nữa.",
                   buttons=self.summary_buttons())
@@ -601,11 +621,15 @@ class Form(Flow):
         ctx.app.engine.answer_freely(ctx)
         if ctx.conv.flow is None and parked(ctx) is not None:
             earlier = [{"text": b.text, "data": b.data} for r in ctx.replies for b in r.buttons]
-            prompt = ctx.reply(self.resume_prompt or f"Bạn muốn tiếp tục {self.title} không?",
-                               buttons=[Resume(self.name).button("Tiếp tục"), Drop(self.name).button("Thôi")])
+            prompt = ctx.reply(*self.aside_prompt(ctx, parked(ctx)["data"]))
             # Each message is numbered from 1 on channels without buttons: "1" typed now means the
             # last message's first option, "Tiếp tục"; the answer's own options stay typeable by words.
             ctx.keep_buttons = [{"text": b.text, "data": b.data} for b in prompt.buttons] + earlier
+
+    def aside_prompt(self, ctx: "Context", state: dict) -> tuple[str, list[Button]]:
+        """The line after the answer to a question asked mid-form, with its options."""
+        return (self.resume_prompt or f"Bạn muốn tiếp tục {self.title} không?",
+                [Resume(self.name).button("Tiếp tục"), Drop(self.name).button("Thôi")])
 
     def resume(self, ctx: "Context") -> None:
         ctx.reply(f"Mình tiếp tục {self.title} nhé.")
@@ -662,10 +686,23 @@ def take_up(ctx: "Context", name: str | None = None) -> bool:
         ctx.conv.data = rest
         ctx.reply(texts.ROLE_LOST.format(title=form.title or "biểu mẫu này"))
         return True
-    conv = ctx.conv
-    conv.flow, conv.step, conv.data, conv.flow_owner_id = p["flow"], p["step"], p["data"], p.get("owner")
+    restore(ctx, p)
     form.resume(ctx)
     return True
+
+
+def parked_form(ctx: "Context", name: str) -> dict | None:
+    """This person's form `name` set aside and still fresh, or None."""
+    p = parked(ctx)
+    if p is None or p["flow"] != name or p.get("owner") not in (None, ctx.person.id) or not _fresh(ctx, p):
+        return None
+    return p
+
+
+def restore(ctx: "Context", p: dict) -> None:
+    """The form set aside (parked(ctx)) is the open form again, as it was."""
+    conv = ctx.conv
+    conv.flow, conv.step, conv.data, conv.flow_owner_id = p["flow"], p["step"], p["data"], p.get("owner")
 
 
 _RESUME_WORDS = ("tiep tuc", "tiep", "quay lai", "lam tiep", "dien tiep", "tiep tuc di", "tiep tuc nhe")

@@ -7,15 +7,15 @@ from datetime import timedelta
 
 from sqlmodel import delete, select
 
-from bot import options
+from bot import forms, options
 from bot import roles as R
 from bot.clock import fmt_local
 from bot.context import Context
 from bot.core import Button
-from bot.forms import (Again, ButtonData, Choice, Form, Location, Option, Phone, Photos, Text, keep_name, match_option,
-                       needs_name, person_name)
+from bot.forms import (Again, ButtonData, Choice, Form, Location, Option, Phone, Photos, Problem, Text, _clean,
+                       keep_name, match_option, needs_name, person_name)
 from bot.ids import digits_of, parse_id
-from bot.router import Flow, Router
+from bot.router import Router
 from handlers.reports import service as S
 from handlers.reports.models import OPEN_STATUSES, STATUS_LABELS, Report, ReportEvent
 from handlers.reports.rating import own_report as _own_report
@@ -382,15 +382,10 @@ class NewReport(ButtonData, prefix="panew"):
 def _awaited_by_staff(ctx: Context) -> Report | None:
     """The resident's open report whose staff question is still waiting for an answer, if any."""
     now = ctx.now.replace(tzinfo=None)
-    rows = ctx.session.exec(select(options.PendingOption).where(
-        options.PendingOption.channel == ctx.msg.channel, options.PendingOption.chat_id == ctx.msg.chat_id)
-        .order_by(options.PendingOption.id.desc()))
-    for row in rows:
-        if not (row.free_text or "").startswith("pareply:") or row.expires_at.replace(tzinfo=None) <= now:
-            continue
-        n = parse_id(row.free_text.partition(":")[2])
-        r = ctx.session.get(Report, n) if n is not None else None
-        if r is not None and r.person_id == ctx.person.id and r.status in OPEN_STATUSES:
+    for r in list(ctx.session.exec(select(Report).where(Report.person_id == ctx.person.id,
+                                                        Report.status.in_(OPEN_STATUSES)).order_by(Report.id.desc()))):
+        asked, answered = _staff_question(ctx, r)
+        if asked is not None and not answered and now - asked.at.replace(tzinfo=None) <= options.TTL:
             return r
     # People answer in several messages: the next ones, a while after the first, are likely more of it.
     ev = ctx.session.exec(select(ReportEvent).where(
@@ -409,17 +404,22 @@ def _take_draft(ctx: Context, report_id: int) -> str | None:
     return draft.get("text") if draft.get("report_id") == report_id else None
 
 
+def _forget_reply_route(ctx: Context, report_id: int) -> None:
+    """The staff question's typed route (bot/options.py) goes once it is answered."""
+    ctx.session.exec(delete(options.PendingOption).where(
+        options.PendingOption.channel == ctx.msg.channel, options.PendingOption.chat_id == ctx.msg.chat_id,
+        options.PendingOption.free_text == f"pareply:{report_id}"))
+
+
 def cb_answer_staff(ctx: Context, payload: str) -> None:
     b = ctx.pressed(AnswerStaff)
     text = _take_draft(ctx, b.report) if b else None
     if b is None or text is None or ctx.conv.flow:
         ctx.reply("Nút này không còn hiệu lực.")
         return
-    ctx.session.exec(delete(options.PendingOption).where(
-        options.PendingOption.channel == ctx.msg.channel, options.PendingOption.chat_id == ctx.msg.chat_id,
-        options.PendingOption.free_text == f"pareply:{b.report}"))
-    ctx.msg.text, ctx.msg.button = text, f"pareply:{b.report}"
-    cb_info(ctx, str(b.report))
+    _forget_reply_route(ctx, b.report)
+    ctx.msg.text, ctx.msg.button = text, None
+    open_answer(ctx, str(b.report), sure=True)  # chosen as the answer for staff: never set aside
 
 
 def cb_new_report(ctx: Context, payload: str) -> None:
@@ -459,54 +459,152 @@ def cmd_status(ctx: Context, args: str) -> None:
 
 
 # --- answering a staff question ----------------------------------------------------------------
+REPEAT_PRESS = ("1", "tra loi can bo", "tra loi")  # "Trả lời cán bộ" typed again at its own prompt
+
+
+def _staff_question(ctx: Context, r: Report) -> tuple[ReportEvent | None, bool]:
+    """The report's latest staff question, and whether this resident has answered it already."""
+    last = ctx.session.exec(select(ReportEvent).where(
+        ReportEvent.report_id == r.id, ReportEvent.action.in_(("info_requested", "info_received")))
+        .order_by(ReportEvent.id.desc())).first()
+    if last is None or last.action == "info_requested":
+        return last, False
+    asked = ctx.session.exec(select(ReportEvent).where(
+        ReportEvent.report_id == r.id, ReportEvent.action == "info_requested")
+        .order_by(ReportEvent.id.desc())).first()
+    return asked, True
+
+
 def cb_info(ctx: Context, payload: str) -> None:
+    """"Trả lời cán bộ" pressed, or text typed straight after the staff question (bot/options.py)."""
+    open_answer(ctx, payload)
+
+
+def open_answer(ctx: Context, payload: str, sure: bool = False) -> None:
+    """The answer prompt for the report's staff question, with the text typed if any (sure: the
+    resident said this text is for staff). Pressed again, it is the same prompt: one answer per
+    question reaches staff once."""
     r = _own_report(ctx, payload)
     if r is None:
         return
+    form: InfoFlow = ctx.app.router.flows[InfoFlow.name]
+    typed = (ctx.msg.text or "").strip()
+    ctx.msg.button = None  # what follows is the form's answer, not this button
+    if ctx.conv.flow == InfoFlow.name and ctx.state.get("report_id") == r.id:
+        ctx.state["sure"] = sure
+        return form.handle(ctx) if typed else form.ask_field(ctx, form.field("answer"))
     if ctx.conv.flow:
         ctx.reply("Bạn đang điền dở một biểu mẫu. Gõ /huy rồi bấm lại nút \"Trả lời cán bộ\" nhé.")
         return
-    ctx.start_flow("painfo", "answer", {"report_id": r.id})
-    if (ctx.msg.text or "").strip():  # typed straight after the staff question (bot/options.py)
-        return InfoFlow().on_answer(ctx)
-    ctx.reply(f"Bạn nhập thông tin bổ sung cho phản ánh {r.code} (có thể kèm ảnh). Gõ /huy để thôi.")
+    p = forms.parked_form(ctx, InfoFlow.name)
+    if p is not None and p["data"].get("report_id") == r.id:  # the prompt set aside for a question
+        forms.restore(ctx, p)
+        ctx.state.pop("draft", None)
+        ctx.state["sure"] = sure
+        return form.handle(ctx) if typed else form.ask_field(ctx, form.field("answer"))
+    asked, answered = _staff_question(ctx, r)
+    if answered and not typed:
+        ctx.reply(f"Bạn đã trả lời câu hỏi của cán bộ về phản ánh {r.code}, cán bộ đã nhận được. "
+                  "Nếu cần thêm thông tin, cán bộ sẽ hỏi bạn.")
+        return
+    ctx.start_flow(InfoFlow.name, "answer", {"report_id": r.id, "question": asked.id if asked else None,
+                                             "sure": sure})
+    if typed:
+        return form.handle(ctx)
+    form.ask_field(ctx, form.field("answer"))
 
 
-class InfoFlow(Flow):
+class InfoFlow(Form):
+    """A resident's answer to a staff question: text and/or photos, sent to the unit as is. A
+    clearly new question typed here (forms.clearly_new_question) is answered, and the resident
+    chooses whether it goes to staff too: nothing is swallowed, nothing meant for staff dropped."""
     name = "painfo"
     title = "trả lời cán bộ"
+    summary = False
+    asks_aside = "clear"
+    fields = [Text("answer", max_len=4000, error="Bạn gõ thông tin bổ sung (hoặc gửi ảnh) giúp mình nhé.")]
 
-    def on_answer(self, ctx: Context) -> None:
+    def is_aside(self, ctx: Context, f, parsed: bool) -> bool:
+        # "Trả lời cán bộ" chosen for this very text (the draft buttons): it is for staff
+        return not ctx.state.get("sure") and super().is_aside(ctx, f, parsed)
+
+    def _report(self, ctx: Context) -> Report | None:
+        return ctx.session.get(Report, ctx.state.get("report_id"))
+
+    def ask_answer(self, ctx: Context) -> None:
+        r = self._report(ctx)
+        ctx.reply(f"Bạn nhập thông tin bổ sung cho phản ánh {r.code if r else ''} (có thể kèm ảnh). "
+                  "Gõ /huy để thôi.")
+
+    def take_answer(self, ctx: Context) -> str:
         msg = ctx.msg
         if msg.files:
-            ctx.reply(FILE_NOT_SUPPORTED)
-            return
+            raise Problem(FILE_NOT_SUPPORTED)
         for att in msg.photos:
             problem = photo_problem(ctx, att)
             if problem:
-                ctx.reply(problem)
-                return
-        text = (msg.text or "").strip()
-        if not text and not msg.photos:
-            ctx.reply("Bạn gõ thông tin bổ sung (hoặc gửi ảnh) giúp mình nhé.")
-            return
-        r = ctx.session.get(Report, ctx.state.get("report_id"))
+                raise Problem(problem)
+        if msg.photos:
+            ctx.state["photos"] = [photo_dict(a) for a in msg.photos]
+            return (msg.text or "").strip()
+        if not ctx.state.get("sure") and _clean(msg.text) in REPEAT_PRESS:
+            raise Again()  # the button pressed twice (typed "1" again on Zalo): the same prompt
+        return self.field("answer").take(self, ctx)
+
+    def aside_prompt(self, ctx: Context, state: dict):
+        r = ctx.session.get(Report, state.get("report_id"))
+        rid = r.id if r else 0
+        return (f"Cán bộ vẫn đang chờ bạn trả lời câu hỏi về phản ánh {r.code if r else ''}. "
+                "Gửi luôn tin nhắn vừa rồi cho cán bộ?",
+                [SendDraft(rid).button("Gửi cho cán bộ"), forms.Resume(self.name).button("Trả lời khác"),
+                 forms.Drop(self.name).button("Thôi")])
+
+    def answer_question(self, ctx: Context) -> None:
+        ctx.state["draft"] = (ctx.msg.text or "").strip()[:2000]  # kept with the form set aside
+        super().answer_question(ctx)
+
+    def resume(self, ctx: Context) -> None:
+        ctx.state.pop("draft", None)
+        self.ask_field(ctx, self.field("answer"))
+
+    def submit(self, ctx: Context) -> None:
+        st = dict(ctx.state)
+        text, photos = (st.get("answer") or "").strip(), st.get("photos") or []
+        r = self._report(ctx)
         ctx.end_flow()
         if r is None:
             ctx.reply("Không tìm thấy phản ánh này nữa.")
             return
-        if msg.photos:
-            r.photos = list(r.photos) + [photo_dict(a) for a in msg.photos]
+        if photos:
+            r.photos = list(r.photos) + photos
             ctx.session.add(r)
         ev = S.add_event(ctx.session, r, ctx.now, "info_received", ctx.person.id, note=text or "(ảnh)",
-                         photos=len(msg.photos))
+                         photos=len(photos), question=st.get("question"))
+        _forget_reply_route(ctx, r.id)  # answered: later text is not routed to staff again
         chat = S.unit_chat(ctx.app, r.unit_id)
         if chat:
             reply = S.card(ctx.app, r, "Người dân bổ sung thông tin cho")
             reply.text += f"\nThông tin bổ sung: {text or '(ảnh)'}"
-            reply.photo = msg.photos[0].path if msg.photos else reply.photo
+            reply.photo = photos[0]["path"] if photos else reply.photo
             ctx.notify(chat.channel, chat.chat_id, reply, dedupe_key=f"report:{r.id}:ev:{ev.id}:unit")
         ctx.reply(f"Đã chuyển thông tin bổ sung cho cán bộ xử lý phản ánh {r.code}. Cảm ơn bạn!")
+
+
+@dataclass(frozen=True)
+class SendDraft(ButtonData, prefix="padraft"):
+    """"Gửi cho cán bộ": the question typed at the answer prompt goes to staff after all."""
+    report: int
+
+
+def cb_send_draft(ctx: Context, payload: str) -> None:
+    b = ctx.pressed(SendDraft)
+    p = forms.parked_form(ctx, InfoFlow.name) if b is not None and not ctx.conv.flow else None
+    if p is None or p["data"].get("report_id") != b.report or not p["data"].get("draft"):
+        ctx.reply("Nút này không còn hiệu lực.")
+        return
+    forms.restore(ctx, p)
+    ctx.state["answer"] = ctx.state.pop("draft")
+    ctx.app.router.flows[InfoFlow.name].submit(ctx)
 
 
 # --- erasure -----------------------------------------------------------------------------------
@@ -531,5 +629,6 @@ def register(r: Router) -> None:
     r.callback("pareply")(cb_info)
     r.callback(AnswerStaff.prefix)(cb_answer_staff)
     r.callback(NewReport.prefix)(cb_new_report)
+    r.callback(SendDraft.prefix)(cb_send_draft)
     options.accept_free_text("pareply")
     r.on_erase(on_erase)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from bot import options
 from bot.context import Context
+from bot.forms import Form, Text
 from bot.ids import parse_id, parse_int
-from bot.router import Flow, Router
+from bot.router import Router
 from handlers.reports import service as S
 from handlers.reports.models import CLOSED, OPEN_STATUSES, RESOLVED, Report
 
@@ -48,9 +49,8 @@ def cb_rate(ctx: Context, payload: str) -> None:
     if ctx.conv.flow:  # don't throw away a form the resident is filling in
         ctx.reply(f"Cảm ơn bạn đã đánh giá {'★' * r.rating} cho phản ánh {r.code}!")
         return
-    ctx.start_flow("parating", "comment", {"report_id": r.id})
-    ctx.reply(f"Cảm ơn bạn đã đánh giá {'★' * r.rating}! Bạn có muốn góp ý thêm cho phường không? "
-              "Gõ góp ý của bạn, hoặc bấm Bỏ qua.", buttons=[("Bỏ qua", "parating:skip")])
+    ctx.run_flow(RatingFlow.name, "start",
+                 {"report_id": r.id, "lead": f"Cảm ơn bạn đã đánh giá {'★' * r.rating}! "})
 
 
 def cb_redo(ctx: Context, payload: str) -> None:
@@ -76,27 +76,33 @@ def _reopen(ctx: Context, r: Report, stars: int | None = None, words: str | None
     if words or ctx.conv.flow:  # the unit has the resident's words, or a form is open: don't disturb it
         ctx.reply(told)
         return
-    ctx.start_flow("parating", "comment", {"report_id": r.id, "reopened": True})
-    ctx.reply(told + "\nBạn cho phường biết sự việc còn thế nào (gõ ngắn gọn), hoặc bấm Bỏ qua.",
-              buttons=[("Bỏ qua", "parating:skip")])
+    ctx.run_flow(RatingFlow.name, "start", {"report_id": r.id, "reopened": True, "lead": told + "\n"})
 
 
-class RatingFlow(Flow):
+class RatingFlow(Form):
+    """One optional comment after the stars (or after "chưa xử lý xong", for the unit). The comment
+    is the answer whatever it says; only a clearly new question is answered apart, and the comment
+    can then be taken up again ("tiếp tục")."""
     name = "parating"
     title = "góp ý về kết quả xử lý"
+    summary = False
+    asks_aside = "clear"
+    fields = [Text("comment", max_len=4000, skip="Bỏ qua", error="Bạn gõ góp ý bằng chữ, hoặc bấm Bỏ qua.")]
 
-    def on_comment(self, ctx: Context) -> None:
-        if ctx.msg.button == "parating:skip":
-            ctx.end_flow()
-            ctx.reply("Dạ vâng, cảm ơn bạn đã phản ánh!")
-            return
-        text = (ctx.msg.text or "").strip()
-        if not text:
-            ctx.reply("Bạn gõ góp ý bằng chữ, hoặc bấm Bỏ qua.", buttons=[("Bỏ qua", "parating:skip")])
-            return
+    def ask_comment(self, ctx: Context) -> None:
+        lead = ctx.state.pop("lead", "")
+        ask = ("Bạn cho phường biết sự việc còn thế nào (gõ ngắn gọn), hoặc bấm Bỏ qua." if ctx.state.get("reopened")
+               else "Bạn có muốn góp ý thêm cho phường không? Gõ góp ý của bạn, hoặc bấm Bỏ qua.")
+        ctx.reply(lead + ask, buttons=self.field_buttons(ctx, self.field("comment")))
+
+    def submit(self, ctx: Context) -> None:
+        text = (ctx.state.get("comment") or "").strip()
         r = ctx.session.get(Report, ctx.state.get("report_id"))
         reopened = ctx.state.get("reopened")
         ctx.end_flow()
+        if not text:
+            ctx.reply("Dạ vâng, cảm ơn bạn đã phản ánh!")
+            return
         if r is None:
             ctx.reply("Đã ghi nhận góp ý của bạn. Cảm ơn bạn!")
             return

@@ -420,3 +420,23 @@ def test_editing_members_keeps_the_choice(app, member):
     assert "✓ Lê Thị Hoa" in names and "Trần Văn Bình" in names
     member.press(f"ghinhan:m-{person_id(app, other)}")
     assert "Thành viên đi: Lê Thị Hoa, Trần Văn Bình" in member.text(button="ghinhan:m-done")
+
+
+def test_edit_buttons_sent_before_the_form_port_still_edit_their_field(app, member):
+    """`ghinhan:fix-<field>` buttons of summaries sent before the Form port, pressed at the summary
+    or from a form left at the old "edit_pick" step with the old state (no done flags)."""
+    fill_to_summary(member)
+    assert "bao nhiêu hộ" in member.text(button="ghinhan:fix-households")
+    assert "Số hộ đã đến: 20" in member.text("20")
+    with app.db.session() as s:  # as the old form left it: the edit list open, no done flags
+        c = s.exec(select(Conversation).where(Conversation.chat_id == member.chat_id)).one()
+        c.step, c.data = "edit_pick", {k: v for k, v in c.data.items() if not k.endswith("_done")}
+        s.add(c)
+        s.commit()
+    assert "người cao tuổi" in member.text(button="ghinhan:fix-elderly")
+    out = member.text("2")
+    assert "cao tuổi 2," in out and step(app, member)[0] == "confirm"
+    assert "cao tuổi 2," in member.text(button="ghinhan:fix-back")
+    member.press("ghinhan:save")
+    assert (sessions(app)[0].households, sessions(app)[0].elderly) == (20, 2)
+    assert "hết hiệu lực" in member.text(button="ghinhan:fix-people")  # no form open: said plainly

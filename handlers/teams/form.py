@@ -282,6 +282,7 @@ class SessionFlow(Form):
         ctx.reply(f.ask, buttons=self.field_buttons(ctx, f))
 
     def handle(self, ctx: Context) -> None:
+        self._old_edit_button(ctx)
         w = ctx.state.get("warn") or {}
         text = (ctx.msg.text or "").strip()
         if ctx.conv.step == "warn" and w.get("key") and text and not ctx.msg.button and \
@@ -290,6 +291,22 @@ class SessionFlow(Form):
             Warn("warn").store(ctx.state, "redo")
             ctx.goto("act_count" if w["key"] in C.ACTIVITIES else w["key"])
         super().handle(ctx)
+
+    def _old_edit_button(self, ctx: Context) -> None:
+        """Edit buttons sent before the Form port ("ghinhan:fix-households", "fix-back", pressed at
+        the summary or from a form left at its old "edit_pick" step) still edit the field they name."""
+        b = ctx.msg.button or ""
+        if not b.startswith(self.b("fix-")):
+            return
+        key = b.removeprefix(self.b("fix-"))
+        st = ctx.state
+        if "acts" in st:  # offered at the summary: everything was answered (the old state had no flags)
+            st.setdefault("acts_done", True)
+        if "members" in st:
+            st.setdefault("members_done", True)
+        ctx.msg.button = self.b("review") if key == "back" else self.b(f"edit:{key}")
+        if ctx.conv.step == "edit_pick":
+            ctx.goto("confirm")
 
     def before(self, ctx: Context) -> bool:
         """Photos are kept at any step; a photo alone is acknowledged and the step asked again."""

@@ -22,6 +22,23 @@ def is_home_page(url: str) -> bool:
     return parts.scheme in ("http", "https") and not parts.query and bool(_HOME_PATH.match(parts.path or "/"))
 
 
+# Code-hosting sites: a copy someone put there is honest provenance (`via`), never the page to send
+# a resident to.
+MIRROR_HOSTS = ("github.com", "githubusercontent.com", "github.io", "gitlab.com", "gitlab.io", "bitbucket.org",
+                "huggingface.co", "hf.co", "codeberg.org", "sourceforge.net", "kaggle.com")
+
+
+def mirror_host(url: str) -> str | None:
+    """The host when url is on a code-hosting site (github.com, raw.githubusercontent.com,
+    huggingface.co...), else None."""
+    from urllib.parse import urlsplit
+    try:
+        host = (urlsplit(url.strip()).hostname or "").lower()
+    except ValueError:
+        return None
+    return host if any(host == h or host.endswith("." + h) for h in MIRROR_HOSTS) else None
+
+
 REQUIRED = ("id", "title", "questions", "short", "sources", "where", "reviewed")
 KNOWN_KEYS = set(REQUIRED) | {"sections", "legal_basis", "online", "may_change", "answer"}
 WHERE = {"ttpvhcc", "conganphuong", "conganphuong_or_online", "online"}
@@ -239,19 +256,27 @@ def check(kb_dir: Path, spec_path: Path | list[Path] | None = None, today: date 
                 snode = fields["sources"][1]
                 urls = []
                 if not isinstance(snode, yaml.SequenceNode):
-                    err(f, ln(snode), "'sources' phải là danh sách {url, title, checked}")
+                    err(f, ln(snode), "'sources' phải là danh sách {url, title, checked, via}")
                 else:
                     for item in snode.value:
                         val = _scalar(item)
                         if isinstance(val, str):
-                            urls.append(val)
-                            continue
-                        if not isinstance(val, dict) or not val.get("url"):
+                            url = val
+                        elif not isinstance(val, dict) or not val.get("url"):
                             err(f, ln(item), "mỗi nguồn cần 'url' (và 'title', 'checked')")
                             continue
-                        urls.append(str(val["url"]))
-                        if "checked" in val and _as_date(val["checked"]) is None:
-                            err(f, ln(item), "'checked' của nguồn phải là ngày dạng YYYY-MM-DD")
+                        else:
+                            url = str(val["url"])
+                            if "checked" in val and _as_date(val["checked"]) is None:
+                                err(f, ln(item), "'checked' của nguồn phải là ngày dạng YYYY-MM-DD")
+                            via = val.get("via")
+                            if via is not None and not (isinstance(via, str) and re.match(r"^https?://\S+$", via.strip())):
+                                err(f, ln(item), f"{label}: 'via' (bản sao đã đọc) phải là đường dẫn http(s)")
+                        urls.append(url)
+                        host = mirror_host(url)
+                        if host:
+                            warn(f, ln(item), f"{label}: nguồn trên {host} là bản sao, không phải trang chính thức; "
+                                 "ghi trang chính thức vào url, bản sao đã đọc vào via")
                 if not any(re.match(r"^https?://\S+$", u.strip()) for u in urls):
                     err(f, ln(snode), f"{label}: cần ít nhất một nguồn http(s) người dân hoặc cán bộ mở được")
                 elif all(is_home_page(u) for u in urls):

@@ -35,9 +35,10 @@ SHORT_MAX = 450  # characters of the first reply once placeholders are filled
 
 @dataclass
 class Source:
-    url: str
+    url: str  # the official page or text a resident or staff member is sent to
     title: str = ""
     checked: date | None = None
+    via: str | None = None  # the copy actually read (e.g. a GitHub mirror of the official text)
 
 
 @dataclass
@@ -99,8 +100,9 @@ def _sources(raw) -> list[Source]:
         if isinstance(s, str):
             out.append(Source(url=s.strip()))
         elif isinstance(s, dict) and s.get("url"):
+            via = str(s.get("via") or "").strip() or None
             out.append(Source(url=str(s["url"]).strip(), title=str(s.get("title") or "").strip(),
-                              checked=_date(s.get("checked"))))
+                              checked=_date(s.get("checked")), via=via))
     return out
 
 
@@ -221,7 +223,7 @@ def render_section(entry: Entry, key: str, profile: WardProfile) -> str | None:
         return None
     if key == "legal_basis":
         body = "\n".join(f"- {x}" for x in entry.legal_basis)
-    elif key == "sources":
+    elif key == "sources":  # residents get the official url; `via` (the mirror read) is for audits
         body = "\n".join(f"- {s.title}: {s.url}" if s.title else f"- {s.url}" for s in entry.sources)
     else:
         body = fill(entry.sections.get(key, ""), profile).strip()
@@ -245,7 +247,7 @@ def export_record(e: Entry) -> dict:
     """One `kb export --jsonl` line: what other tools (evaluation, back office, audits) read."""
     return {"id": e.id, "title": e.title, "questions": e.questions, "answer": e.answer, "short": e.short,
             "sections": dict(e.sections), "legal_basis": e.legal_basis,
-            "sources": [{"url": s.url, "title": s.title, "checked": s.checked.isoformat() if s.checked else None}
-                        for s in e.sources],
+            "sources": [{"url": s.url, "title": s.title, "checked": s.checked.isoformat() if s.checked else None,
+                         "via": s.via} for s in e.sources],
             "where": e.where, "online": e.online,
             "reviewed": e.reviewed.isoformat() if e.reviewed else None, "may_change": e.may_change}

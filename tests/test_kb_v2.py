@@ -36,6 +36,11 @@ OK_BODY = """    short: |
       - url: https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html
         title: Cổng DVC quốc gia
         checked: 2026-11-20"""
+VIA_BODY = OK_BODY + """
+      - url: https://vbpl.vn/TW/Pages/vbpq-toanvan.aspx?ItemID=1
+        title: Nghị định 1 (toàn văn)
+        checked: 2026-12-01
+        via: https://github.com/o/r/blob/1/nd-1.md"""
 SRC = "    sources: [{url: 'https://vbpl.vn/x', title: t, checked: 2026-11-20}]"
 
 
@@ -68,6 +73,12 @@ def test_each_problem_is_named(tmp_path):
         entry("a.colon", "    short: Ngắn.\n" + SRC + "\n    legal_basis:\n      - Luật X (Điều 1: phạm vi)"),
         entry("a.home", "    short: Ngắn.\n    sources: [{url: 'https://dichvucong.gov.vn', title: t, checked: "
                         "2026-11-20}, 'https://vbpl.vn/', 'http://www.chinhphu.vn/index.html']"),
+        entry("a.mirror", "    short: Ngắn.\n    sources: [{url: 'https://github.com/o/r/blob/1/nd.md', title: t, "
+                          "checked: 2026-11-20}, 'https://raw.githubusercontent.com/o/r/1/x.md']"),
+        entry("a.via", "    short: Ngắn.\n    sources: [{url: 'https://vbpl.vn/x', title: t, checked: 2026-11-20, "
+                       "via: 'https://github.com/o/r/blob/1/nd.md'}]"),
+        entry("a.bad-via", "    short: Ngắn.\n    sources: [{url: 'https://vbpl.vn/x', title: t, via: 'github.com/o/r'},"
+                           " {url: 'https://vbpl.vn/y', via: [x]}]"),
     ]
     kb = _kb(tmp_path, "".join(entries))
     problems = check(kb, None, today=TODAY)
@@ -96,6 +107,21 @@ def test_each_problem_is_named(tmp_path):
     has(warnings, "a.home", "trang chủ")
     assert not [m for m in errors if "a.home" in m]
     assert len([m for m in warnings if "trang chủ" in m]) == 1  # a deep link anywhere is enough
+    has(warnings, "a.mirror", "github.com", "ghi trang chính thức vào url, bản sao đã đọc vào via")
+    has(warnings, "a.mirror", "raw.githubusercontent.com")
+    assert not [m for m in errors if "a.mirror" in m]
+    assert not [m for m in errors + warnings if "a.via" in m]  # the mirror in via is how it should be
+    assert len([m for m in errors if "a.bad-via" in m and "'via'" in m and "http(s)" in m]) == 2
+
+
+def test_mirror_hosts_are_told_from_official_sites():
+    from knowledge.check import mirror_host
+    for url in ("https://github.com/o/r/blob/1/a.md", "https://raw.githubusercontent.com/o/r/1/a.md",
+                "https://gitlab.com/o/r", "https://huggingface.co/datasets/o/d", "https://o.github.io/van-ban/a"):
+        assert mirror_host(url), url
+    for url in ("https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html?ma_thu_tuc=1.000656",
+                "https://vanban.chinhphu.vn/?pageid=27160&docid=1", "https://notgithub.com/x", "not a url", ""):
+        assert mirror_host(url) is None, url
 
 
 def test_home_pages_are_told_from_deep_links():
@@ -111,6 +137,15 @@ def test_home_pages_are_told_from_deep_links():
 
 def _profile():
     return load_profile(ROOT / "knowledge" / "ward.yaml")
+
+
+def test_residents_see_the_official_url_not_the_mirror(tmp_path):
+    e = KnowledgeBase.load(_kb(tmp_path, entry("a.via", VIA_BODY))).by_id["a.via"]
+    assert e.sources[0].via is None
+    assert e.sources[1].via == "https://github.com/o/r/blob/1/nd-1.md"
+    shown = render_section(e, "sources", _profile())
+    assert "- Nghị định 1 (toàn văn): https://vbpl.vn/TW/Pages/vbpq-toanvan.aspx?ItemID=1" in shown
+    assert "github" not in shown and "github" not in render_answer(e, _profile())
 
 
 def test_render_short_sections_and_full_answer(tmp_path):
@@ -142,6 +177,14 @@ def test_export_carries_the_v2_fields(tmp_path, monkeypatch, capsys):
     assert rec["short"] == "Nộp tại {centre_name}, {centre_address}. Phí: miễn."
     assert rec["sections"] == {"documents": "Căn cước.", "fee": "Miễn."}
     assert rec["sources"] == [{"url": "https://dichvucong.gov.vn/p/home/dvc-tthc-thu-tuc-hanh-chinh-chi-tiet.html",
-                               "title": "Cổng DVC quốc gia", "checked": "2026-11-20"}]
+                               "title": "Cổng DVC quốc gia", "checked": "2026-11-20", "via": None}]
     assert rec["reviewed"] == "2026-11-20" and rec["may_change"] is False
     assert rec["answer"].startswith(rec["short"]) and "Lệ phí:\nMiễn." in rec["answer"]
+
+
+def test_export_carries_via(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("KB_DIR", str(_kb(tmp_path, entry("a.via", VIA_BODY))))
+    assert main(["kb", "export", "--jsonl"]) == 0
+    rec = json.loads(capsys.readouterr().out.splitlines()[0])
+    assert [s["via"] for s in rec["sources"]] == [None, "https://github.com/o/r/blob/1/nd-1.md"]
+    assert rec["sources"][1]["url"] == "https://vbpl.vn/TW/Pages/vbpq-toanvan.aspx?ItemID=1"

@@ -134,12 +134,13 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
         # A bare "ở đâu" after an answer is a follow-up, whichever out-of-scope example it happens
         # to sit nearest; only the lexical rules may refuse it.
         u = replace(u, kind="fallback", intent=None)
-    u = dialogue.apply_policy(text, u)
+    u = dialogue.apply_policy(text, u, ctx.app.kb.by_id.keys())
     if text.strip().rstrip(".)").isdigit() and len(text.strip()) <= 3:
         # a number matching no option on screen: never a report or a guess
         u = replace(u, kind="fallback", intent="number", topic=None, category=None, ambiguous=False)
     elif not (u.kind == "fallback" and u.intent):
-        u, asp = dialogue.resolve(text, u, current_topic(ctx))
+        best = ctx.app.kb.by_id.get(u.topic) if u.kind == "faq" and u.topic else None
+        u, asp = dialogue.resolve(text, u, current_topic(ctx), best.title if best else None)
         u.aspect = asp
         if u.kind == "faq":
             u.topics = dialogue.topics_in(text, u, ctx.app.nlu)

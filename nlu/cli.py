@@ -87,6 +87,9 @@ def _eval_engine(settings, understander, rows, args, multiturn=None) -> None:
                   f"{single['complaint']:.3f}, out of scope rejected {single['fallback']:.3f}, "
                   f"small talk {single['smalltalk']:.3f}")
             print(length_line(single["lengths"]))
+            if not args.quiet and single["errors"]:
+                print("errors through the engine:")
+                print("\n".join("  " + e for e in single["errors"]))
         for path in (multiturn if multiturn is not None else multiturn_sets()):
             convs = [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines() if x.strip()]
             res = evaluate_conversations(runner, convs, prefix=path.stem)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from nlu.normalize import fold, normalize, syllables
+from nlu.normalize import fold, normalize, normalize_tones, syllables
 from nlu.understand import Understanding
 
 
@@ -61,7 +61,7 @@ nói ok về hết mất tốn tiền phí trả nộp đóng chỉ bảo hướ
 phường quận xã kết quả lấy nhận bao giờ khi nào lâu nhanh chậm online trực tuyến ai người
 hồ sơ giấy tờ ra vào trong ngày
 """.split())
-_PLAIN_AMBIGUOUS = {"can", "tu", "ba", "co", "ket", "hon", "sinh", "ho", "dat", "nha"}
+_PLAIN_AMBIGUOUS = {"can", "tu", "ba", "co", "ket", "hon", "sinh", "ho", "dat", "nha", "anh"}  # "anh": "phản ánh"
 FILLER_PLAIN = {fold(w) for w in FILLER} - _PLAIN_AMBIGUOUS
 
 FOLLOWUP_MARKERS = _rx(r"the", r"vay", r"con", r"the con", r"vay con", r"con nua", r"roi")
@@ -79,10 +79,18 @@ def aspect(text: str) -> str | None:
     return None
 
 
+def typed_with_marks(words: list[str]) -> bool:
+    """Does the message carry diacritics? Then a word typed without any ("lai" in "biên lai")
+    is that word, not a filler word whose marks were left off ("lại")."""
+    return sum(fold(w) != w for w in words) >= max(1, 0.3 * len(words))
+
+
 def residual(text: str) -> list[str]:
     """Folded words of a message left once aspect phrases and filler are taken out."""
     words = syllables(normalize(text or ""))
     folded_words = [fold(w) for w in words]
+    # judged on what was typed: expanded abbreviations ("dc" -> "được") bring marks of their own
+    plain_filler = set() if typed_with_marks(syllables(text or "")) else FILLER_PLAIN
     t = " ".join(folded_words)
     starts, pos = [], 0
     for w in folded_words:
@@ -93,12 +101,20 @@ def residual(text: str) -> list[str]:
         for m in rx.finditer(t):
             covered.update(i for i, p in enumerate(starts) if m.start() <= p < m.end())
     return [f for i, (w, f) in enumerate(zip(words, folded_words))
-            if i not in covered and w not in FILLER and not (f == w and w in FILLER_PLAIN) and not w.isdigit()]
+            if i not in covered and w not in FILLER and not (f == w and w in plain_filler) and not w.isdigit()]
 
 
-def names_topic(text: str) -> bool:
-    """Does the message say what it is about ("làm hộ chiếu ở đâu"), or only ask ("ở đâu")?"""
-    return len(residual(text)) >= 2
+def names_topic(text: str, title: str | None = None) -> bool:
+    """Does the message say what it is about ("làm hộ chiếu ở đâu"), or only ask ("ở đâu")?
+    With `title` (the best guess's entry title): also when two of the title's own words are in
+    the message, even words that usually only ask ("dịch vụ công" in "nộp trên dịch vụ công ở đâu"
+    is the topic itself)."""
+    if len(residual(text)) >= 2:
+        return True
+    if not title:
+        return False
+    own = {fold(w) for w in syllables(normalize(title))} - FILLER_PLAIN
+    return len(own & {fold(w) for w in syllables(normalize(text or ""))}) >= 2
 
 
 # ------------------------------------------------------------------------------ context
@@ -106,11 +122,13 @@ def names_topic(text: str) -> bool:
 NEW_TOPIC_CONFIDENCE = 0.5  # below this, a message naming a topic vaguely stays on the current one
 
 
-def resolve(text: str, u: Understanding, topic: str | None) -> tuple[Understanding, str | None]:
-    """(understanding, aspect) of a message in a conversation about `topic` (None: no context)."""
+def resolve(text: str, u: Understanding, topic: str | None,
+            title: str | None = None) -> tuple[Understanding, str | None]:
+    """(understanding, aspect) of a message in a conversation about `topic` (None: no context);
+    `title`: the title of the entry the message is best matched to, if any."""
     asp = aspect(text)
     if topic is None:
-        if asp is not None and u.kind != "complaint" and not names_topic(text) and u.confidence < 0.75:
+        if asp is not None and u.kind != "complaint" and not names_topic(text, title) and u.confidence < 0.75:
             # "lệ phí bao nhiêu" out of the blue: ask which procedure rather than guess
             return replace(u, kind="fallback", topic=None, intent=None, ambiguous=False), asp
         return u, asp
@@ -166,68 +184,148 @@ def topics_in(text: str, u: Understanding, understander) -> list[str]:
 
 # ------------------------------------------------------------------------------ out of scope
 
+def _variants() -> dict[str, str]:
+    """Folded letter -> every lower-case letter that folds to it ("a" -> "aàáảãạăằ...")."""
+    out: dict[str, str] = {}
+    for cp in range(0x61, 0x1EFA):
+        ch = chr(cp)
+        if ch.isalpha() and ch == ch.lower() and len(fold(ch)) == 1 and "a" <= fold(ch) <= "z":
+            out[fold(ch)] = out.get(fold(ch), "") + ch
+    return out
+
+
+_VARIANTS = _variants()
+
+
+def _vx(*phrases: str) -> re.Pattern:
+    """Accent-aware phrases, matched against normalize(text). A syllable written without marks
+    matches it typed with any marks ("tu" finds "tư", "tử", "từ"); a syllable written with marks
+    matches itself or the same letters typed without any ("tự tử" finds "tự tử" and "tu tu",
+    never "điện tử từ"). Residents type either way; the marks they do type are information."""
+    def syllable(m: re.Match) -> str:
+        w = m.group(0)
+        if fold(w) == w:
+            return "".join(f"[{_VARIANTS.get(c, c)}]" for c in w)
+        w = normalize_tones(w)
+        return f"(?:{w}|{fold(w)})"
+    body = "|".join(re.sub(r"[a-zà-ỹđ]+", syllable, p) for p in phrases)
+    return re.compile(r"(?<!\w)(?:" + body + r")(?!\w)")
+
+
+def _pfold(text: str) -> str:
+    """What the accent-aware patterns read: normalised text, accents kept."""
+    return normalize(text or "")
+
+
+# (intent, pattern, exceptions): the message gets the intent's answer when the pattern matches
+# and no exception does. Marks are written where they tell words apart: "sốt" (fever) is not
+# "sót" (left out), "nhân quyền" is not "chứng nhận quyền", "đa đảng" is not "đã đăng ký".
 POLICIES: list[tuple[str, re.Pattern, re.Pattern | None]] = [
-    # (intent, folded pattern, folded exceptions)
-    ("oos_emergency", _rx(r"cap cuu", r"ngat xiu", r"bat tinh", r"kho tho", r"dot quy", r"chay mau",
-                          r"co giat", r"ngo doc", r"dau nguc", r"tu tu", r"muon chet", r"tai nan",
-                          r"chay nha", r"dam chay", r"hoa hoan", r"boc chay", r"dang chay", r"sap chet",
-                          r"li bi", r"tim tai", r"sot cao", r"dien giat", r"duoi nuoc"),
-     _rx(r"ho tro", r"tro giup", r"tro cap", r"bao hiem", r"chi phi", r"mai tang", r"boi thuong", r"giay")),
-    ("oos_scam", _rx(r"vay nong", r"tin dung den", r"vay tien nhanh", r"vay online", r"app vay",
-                     r"vay qua app", r"lai ngay", r"bop co", r"doi no", r"no xau", r"vay tien online",
-                     r"cho vay lai", r"vay lai cao", r"dong phi de nhan", r"chuyen khoan truoc",
-                     r"vay khong can the chap", r"vay tien", r"cho minh vay", r"cho toi vay", r"muon tien",
-                     r"cho vay"), None),
-    ("oos_health", _rx(r"bi sot", r"sot", r"ho co dom", r"ho khan", r"dau bung", r"dau dau", r"tieu chay",
-                       r"non oi", r"phat ban", r"noi man", r"sot xuat huyet", r"tay chan mieng", r"di ung",
-                       r"uong thuoc", r"thuoc gi", r"benh gi", r"dau hong",
-                       r"chong mat", r"buon non", r"viem hong", r"cam cum", r"so mui", r"ho nhieu", r"mat ngu",
-                       r"dau rang", r"dau lung", r"tram cam", r"mang thai bi"),
-     _rx(r"bao hiem", r"bhyt", r"giay chung sinh", r"khai sinh", r"sot ho so", r"bo sot", r"thieu sot",
-         r"sai sot", r"ho so", r"tro cap", r"che do")),
-    ("oos_politics", _rx(r"chinh tri", r"bieu tinh", r"tong bi thu", r"chu tich nuoc", r"thu tuong",
-                         r"quoc hoi", r"phan dong", r"nhan quyen", r"dan chu", r"bau cu", r"tong thong",
-                         r"ung cu vien", r"dang cong san", r"da dang", r"che do nay", r"chinh quyen te",
-                         r"nghi sao ve", r"y kien cua ban ve",
-                         r"ung ho ai", r"ai dung ai sai", r"dang phai"), None),
-    ("oos_chitchat", _rx(r"thoi tiet", r"troi mua", r"mua khong", r"co mua", r"nhiet do", r"nang nong", r"bong da", r"da bong", r"world cup", r"v league", r"ty so",
-                         r"tran dau", r"doi tuyen", r"ai vo dich", r"gia vang", r"gia xang", r"ty gia",
-                         r"chung khoan", r"co phieu", r"bitcoin", r"gia usd", r"do la", r"xo so", r"vietlott",
-                         r"ke chuyen", r"chuyen cuoi", r"hat di", r"nguoi yeu", r"cach nau", r"nau mon",
-                         r"an gi ngon", r"quan nao ngon", r"choi o dau",
-                         r"gia heo", r"gia ca phe", r"gia lua", r"gia thit", r"gia rau", r"gia dien thoai",
-                         r"xem phim", r"phim gi"),
-     _rx(r"le phi", r"thu tuc", r"dang ky", r"giay", r"ho so", r"phuong", r"can cuoc", r"xay dung",
-         r"phan anh", r"ngap", r"ung ho", r"so tan", r"khan cap", r"bao lu", r"luu tru")),
+    ("oos_emergency", _vx(r"cấp cứu", r"ngất xỉu", r"bất tỉnh", r"khó thở", r"đột quỵ", r"chảy máu",
+                          r"co giật", r"ngộ độc", r"đau ngực", r"(?<!điện )tự tử", r"muốn chết", r"tai nạn",
+                          r"cháy nhà", r"đám cháy", r"hỏa hoạn", r"bốc cháy", r"đang cháy", r"sắp chết",
+                          r"li bì", r"tím tái", r"sốt cao", r"điện giật", r"đuối nước"),
+     _vx(r"hỗ trợ", r"trợ giúp", r"trợ cấp", r"bảo hiểm", r"chi phí", r"mai táng", r"bồi thường", r"giấy",
+         r"phòng cháy", r"phòng chống", r"chữa cháy", r"pccc", r"tập huấn", r"diễn tập", r"kiểm tra")),
+    ("oos_scam", _vx(r"vay nóng", r"tín dụng đen", r"vay tiền nhanh", r"vay online", r"app vay",
+                     r"vay qua app", r"lãi ngày", r"bốc họ", r"đòi nợ", r"nợ xấu", r"vay tiền online",
+                     r"cho vay lãi", r"vay lãi cao", r"đóng phí để nhận", r"chuyển khoản trước",
+                     r"vay không cần thế chấp", r"vay tiền", r"cho mình vay", r"cho tôi vay", r"mượn tiền",
+                     r"cho vay"),
+     # policy credit is a ward topic; loan flyers stuck on walls are a report (illegal advertising);
+     # "is this a scam?" is the knowledge base's entry on scams
+     _vx(r"lừa đảo", r"giả danh", r"mạo danh", r"thật hay giả", r"chính sách", r"hộ nghèo", r"cận nghèo", r"vay vốn", r"nước sạch", r"sinh viên", r"tờ rơi",
+         r"quảng cáo", r"qc", r"dán (?:đầy|kín|khắp|chi chít|trên|lên|ở|ngoài|trước|tờ)", r"cột điện", r"cột đèn")),
+    ("oos_health", _vx(r"bị sốt", r"sốt", r"ho có đờm", r"ho khan", r"đau bụng", r"đau đầu", r"tiêu chảy",
+                       r"nôn ói", r"phát ban", r"nổi mẩn", r"sốt xuất huyết", r"tay chân miệng", r"dị ứng",
+                       r"uống thuốc", r"thuốc gì", r"bệnh gì", r"đau họng",
+                       r"chóng mặt", r"buồn nôn", r"viêm họng", r"cảm cúm", r"sổ mũi", r"ho nhiều", r"mất ngủ",
+                       r"đau răng", r"đau lưng", r"trầm cảm", r"mang thai bị"),
+     _vx(r"bảo hiểm", r"bhyt", r"giấy chứng sinh", r"khai sinh", r"hồ sơ", r"trợ cấp", r"chế độ",
+         r"bỏ sót", r"thiếu sót", r"sai sót", r"sót hồ sơ")),
+    ("oos_politics", _vx(r"chính trị", r"biểu tình", r"tổng bí thư", r"chủ tịch nước", r"thủ tướng",
+                         r"quốc hội", r"phản động", r"(?<!chứng )nhân quyền", r"dân chủ", r"bầu cử",
+                         r"tổng thống", r"ứng cử viên", r"đảng cộng sản", r"đa đảng(?! ký)", r"chế độ này",
+                         r"chính quyền tệ", r"nghĩ sao về", r"ý kiến của bạn về",
+                         r"ủng hộ ai", r"ai đúng ai sai", r"đảng phái"),
+     # "quà chúc thọ của Chủ tịch nước": a procedure that names an office
+     _vx(r"quà", r"chúc thọ", r"mừng thọ", r"thủ tục", r"hồ sơ", r"trợ cấp", r"giấy chứng nhận")),
+    ("oos_chitchat", _vx(r"thời tiết", r"trời mưa", r"mưa không", r"có mưa", r"nhiệt độ", r"nắng nóng",
+                         r"bóng đá", r"đá bóng", r"world cup", r"v league", r"tỷ số",
+                         r"trận đấu", r"đội tuyển", r"ai vô địch", r"giá vàng", r"giá xăng", r"tỷ giá",
+                         r"chứng khoán", r"cổ phiếu", r"bitcoin", r"giá usd", r"đô la", r"xổ số", r"vietlott",
+                         r"kể chuyện", r"chuyện cười", r"hát đi", r"người yêu", r"cách nấu", r"nấu món",
+                         r"ăn gì ngon", r"quán nào ngon", r"chơi ở đâu",
+                         r"giá heo", r"giá cà phê", r"giá lúa", r"giá thịt", r"giá rau", r"giá điện thoại",
+                         r"xem phim", r"phim gì"),
+     _vx(r"lệ phí", r"thủ tục", r"đăng ký", r"giấy", r"hồ sơ", r"phường", r"căn cước", r"xây dựng",
+         r"phản ánh", r"ngập", r"ủng hộ", r"sơ tán", r"khẩn cấp", r"bão lũ", r"lưu trú")),
 ]
 OOS_INTENTS = {name for name, _, _ in POLICIES}
 _EMOJI_ONLY = re.compile(r"^[\W_]+$")
+
+# An emergency named in a question about whom to call ("gọi cấp cứu số mấy", "cháy nhà gọi số
+# nào") wants the numbers: the knowledge base's emergency-numbers entry, which leads with them.
+EMERGENCY_NUMBERS_TOPIC = "khan-cap.so-dien-thoai"
+ASKS_NUMBER = _vx(r"số mấy", r"số nào", r"số gì", r"số điện thoại", r"sđt", r"gọi ai", r"gọi đâu",
+                  r"gọi cho ai", r"gọi số", r"tổng đài", r"đường dây nóng", r"hotline", r"số bao nhiêu",
+                  r"là số", r"gọi 11[2345]", r"11[2345] là")
+# Policies whose words also occur in questions and reports ("giá đất đền bù", "mẹ em mất ngủ vì
+# karaoke"): a confident procedure or report wins over them.
+DEFERRING = {"oos_chitchat": 0.75, "oos_health": 0.75}
 
 
 def policy(text: str, u: Understanding | None = None) -> str | None:
     """The out-of-scope intent that decides the answer, or None. Lexical rules come first (an
     emergency must not depend on a retriever's ranking); then the NLU's own oos_* intents."""
-    t = folded(text)
+    t = _pfold(text)
     for name, rx, unless in POLICIES:
         if rx.search(t) and not (unless and unless.search(t)):
-            if name == "oos_chitchat" and u is not None and u.kind in ("faq", "complaint") \
-                    and u.confidence >= 0.75:
-                continue  # "giá đất đền bù" is a procedure, not the market
+            if name in DEFERRING and u is not None and u.kind in ("faq", "complaint") \
+                    and u.confidence >= DEFERRING[name]:
+                continue
             return name
     if u is not None and u.kind == "smalltalk" and (u.intent or "") in OOS_INTENTS:
         return u.intent
     return None
 
 
-def apply_policy(text: str, u: Understanding) -> Understanding:
+def apply_policy(text: str, u: Understanding, topics: set[str] | frozenset = frozenset()) -> Understanding:
     """The understanding the assistant acts on: out-of-scope intents become kind "fallback"
-    (rejected, with the intent saying how), emoji-only messages a small-talk acknowledgement."""
+    (rejected, with the intent saying how), emoji-only messages a small-talk acknowledgement.
+    `topics`: the knowledge base's entry ids (an emergency-numbers question gets that entry)."""
     name = policy(text, u)
+    if name == "oos_emergency" and EMERGENCY_NUMBERS_TOPIC in topics and ASKS_NUMBER.search(_pfold(text)):
+        return replace(u, kind="faq", topic=EMERGENCY_NUMBERS_TOPIC, intent=None, category=None,
+                       ambiguous=False, confidence=max(u.confidence, 0.8))
     if name:
         return replace(u, kind="fallback", intent=name, topic=None, category=None, ambiguous=False)
     if text and text.strip() and _EMOJI_ONLY.match(text.strip()) and not text.strip().startswith("/"):
         return replace(u, kind="smalltalk", intent="affirm", topic=None, category=None)
     return u
+
+
+# ------------------------------------------------------------------------------ question or report
+
+# A message asking how to get something done is a question even when it names a problem ("xin
+# phép xây nhà mất bao lâu", "hàng xóm lấn đất, làm đơn ở đâu"); one saying that something is
+# wrong out there is a report ("nhà số 7 xây không phép").
+ASKS_PROCEDURE = _vx(
+    r"thủ tục", r"hồ sơ", r"lệ phí", r"làm đơn", r"viết đơn", r"nộp đơn", r"mẫu đơn", r"giấy tờ gì",
+    r"cần gì", r"cần những gì", r"cần giấy", r"bao lâu", r"như thế nào", r"thế nào", r"ra sao",
+    r"ở đâu", r"chỗ nào", r"cơ quan nào", r"có cần", r"có phải xin", r"phải xin", r"xin phép", r"cấp phép",
+    r"xin giấy", r"xin cấp", r"đăng ký", r"hướng dẫn", r"cách làm", r"làm sao để", r"muốn làm",
+    r"có được (?:phép |xây |làm |sửa |cơi |nâng )")
+# ...unless it says a permit is missing or broken: that is a report about someone else's work
+MISSING_PERMIT = _vx(r"không (?:có |xin |được )?(?:giấy |biển )?(?:cấp )?phép", r"chưa (?:có |xin |được )?(?:giấy )?(?:cấp )?phép",
+                     r"sai phép", r"trái phép", r"vượt", r"không phép", r"không treo", r"lấn chiếm", r"không ai", r"mà không",
+                     r"mà xây",
+                     r"đề nghị", r"mong phường", r"xin phường", r"nhờ phường", r"phường (?:xử lý|kiểm tra|xuống)")
+
+
+def asks_procedure(text: str) -> bool:
+    t = _pfold(text)
+    return bool(ASKS_PROCEDURE.search(t)) and not MISSING_PERMIT.search(t)
 
 
 # ------------------------------------------------------------------------------ address

@@ -169,16 +169,21 @@ def evaluate_conversations(runner, conversations: list[dict], prefix: str = "mt"
 
 def evaluate_first_replies(runner, rows: list[dict]) -> dict:
     """Single messages through the engine, each its own session: what residents see first."""
-    lengths, c = [], Counter()
+    lengths, c, errors = [], Counter(), []
     for i, r in enumerate(rows):
         rec = runner.ask(r["text"], f"single-{i}")
         c["n"] += 1
         c[r["kind"]] += 1
-        c[r["kind"] + "_ok"] += _turn_ok(r, rec)
+        ok = _turn_ok(r, rec)
+        c[r["kind"] + "_ok"] += ok
+        if not ok:
+            want = r.get("topic") or r.get("category") or r["kind"]
+            errors.append(f"{r['text']!r}: want {want}, got {rec['kind']}:"
+                          f"{rec.get('topic') or rec.get('category') or rec.get('intent')}")
         if rec["kind"] == "faq" and rec.get("reply"):
             lengths.append(len(rec["reply"]))
     return {k: (c[k + "_ok"] / c[k] if c[k] else 0.0) for k in ("faq", "complaint", "fallback", "smalltalk")} | {
-        "lengths": lengths}
+        "lengths": lengths, "errors": errors}
 
 
 def length_line(lengths: list[int]) -> str:

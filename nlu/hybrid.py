@@ -35,6 +35,7 @@ from knowledge.kb import KnowledgeBase
 from nlu import rasa
 from nlu.embed_pool import EmbedError
 from nlu.embedders import embedder_id
+from nlu.dialogue import asks_procedure
 from nlu.normalize import fold, normalize, syllables
 from nlu.understand import Understanding
 
@@ -60,6 +61,7 @@ class Params:
     ambiguous_ratio: float = 0.85  # runner-up topic within this share of the winner's fused score
     ambiguous_agreement: float = 0.7  # ...and less than this weighted share of retrievers rank it first
     dense_k: int = 256
+    question_over_report: float = 0.9  # a question about a procedure within this share of a report wins
 
 
 # ---------------------------------------------------------------- tokenisation
@@ -523,8 +525,13 @@ class HybridUnderstander:
         fused = self.fuse(s, mode)
         names = self.index.label_names
         top = int(np.argmax(fused))
-        label = names[top]
         faq_order = [i for i in np.argsort(-fused, kind="stable") if self._faq[i]]
+        if (mode == "hybrid" and self._complaint[top] and faq_order
+                and fused[faq_order[0]] >= self.p.question_over_report * fused[top] and asks_procedure(s.norm)):
+            # "cấp phép xây dựng", "xin phép xây nhà mất bao lâu": the words of a report about
+            # building, asked as a question about the procedure, which scores nearly as well
+            top = int(faq_order[0])
+        label = names[top]
         candidates = [(names[i][4:], float(fused[i])) for i in faq_order[:3]]
         confidence = self._confidence(s, fused, top, mode)
         if self._is_out_of_scope(s, top, mode):

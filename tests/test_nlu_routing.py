@@ -1,0 +1,118 @@
+"""First-turn routing: a question about a procedure is a question, a report is a report, and the
+out-of-scope rules refuse only what is out of scope (issue 12, first-turn understanding)."""
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot.config import ROOT
+from bot.models import Conversation
+from knowledge.kb import KnowledgeBase
+from nlu import dialogue, rasa
+from nlu.understand import Understanding
+from tests.conftest import Chat
+
+KB = KnowledgeBase.load(ROOT / "knowledge" / "kb")
+
+
+def test_no_knowledge_base_question_is_refused_by_an_out_of_scope_rule():
+    # The KB's own example questions are what residents ask: a rule that refuses one of them
+    # ("chứng nhận quyền sử dụng đất" read as "nhân quyền") refuses residents too.
+    refused = []
+    for e in KB.entries:
+        for q in [e.title, *e.questions]:
+            u = dialogue.apply_policy(q, Understanding("faq", topic=e.id, confidence=1.0), KB.by_id.keys())
+            if (u.kind, u.topic) != ("faq", e.id):
+                refused.append((e.id, q, u.intent))
+    assert not refused
+
+
+# a debt collector throwing paint is a matter for the police, which is what the scam answer says
+POLICE_MATTERS = {"đòi nợ thuê đến tạt sơn nhà hàng xóm"}
+
+
+def test_no_report_example_is_refused_by_an_out_of_scope_rule():
+    data = rasa.load_dir(rasa.DATA_DIR)
+    refused = [t for intent, examples in data.examples.items() if intent.startswith("complaint/")
+               for t in examples if t not in POLICE_MATTERS and dialogue.apply_policy(
+                   t, Understanding("complaint", category=intent[10:], confidence=1.0)).kind != "complaint"]
+    assert not refused
+
+
+@pytest.mark.parametrize("text, intent", [
+    # marks typed are information: "điện tử từ" is not "tự tử", "đã đăng ký" is not "đa đảng"
+    ("Hộ kinh doanh có phải xuất hóa đơn điện tử từ máy tính tiền không", None),
+    ("hoa don dien tu tu may tinh tien", None),
+    ("có người định tự tử", "oos_emergency"),
+    ("co nguoi dinh tu tu", "oos_emergency"),
+    ("ghi chu ket hon da dang ky o nuoc ngoai", None),
+    ("bạn nghĩ sao về đa đảng", "oos_politics"),
+    ("xin cap giay chung nhan quyen su dung dat", None),
+    ("nhân quyền ở việt nam thế nào", "oos_politics"),
+    ("bé bị sốt cao uống thuốc gì", "oos_emergency"),
+    ("bé bị sốt uống thuốc gì", "oos_health"),
+    ("hồ sơ bị bỏ sót giấy tờ", None),
+    ("xe rac tuan nay bo sot khu nha e", None),
+    # loans: credit from the policy bank is a procedure, flyers on poles a report
+    ("chỗ nào cho vay nóng", "oos_scam"),
+    ("vay tien nhanh chi can cccd", "oos_scam"),
+    ("vay vốn ngân hàng chính sách cho sinh viên", None),
+    ("tờ rơi cho vay dán kín cột điện đầu kiệt", None),
+    ("tin nhắn báo trúng thưởng bắt chuyển khoản trước có phải lừa đảo không", None),
+])
+def test_out_of_scope_rules_read_marks(text, intent):
+    assert dialogue.policy(text) == intent
+
+
+def test_an_emergency_number_question_gets_the_numbers_entry_a_described_emergency_the_policy():
+    ids = KB.by_id.keys()
+    for text in ("gọi cấp cứu số mấy", "chay nha goi so nao", "có người đuối nước thì gọi ai"):
+        u = dialogue.apply_policy(text, Understanding("fallback"), ids)
+        assert (u.kind, u.topic) == ("faq", dialogue.EMERGENCY_NUMBERS_TOPIC), text
+    for text in ("bố tôi khó thở tím tái", "nhà hàng xóm đang cháy"):
+        u = dialogue.apply_policy(text, Understanding("fallback"), ids)
+        assert (u.kind, u.intent) == ("fallback", "oos_emergency"), text
+
+
+@pytest.mark.parametrize("text, procedure", [
+    ("cấp phép xây dựng", True),
+    ("xin phep xay nha 3 tang mat bao lau", True),
+    ("hàng xóm xây lấn sang đất nhà tôi thì làm đơn ở đâu", True),
+    ("nhà số 7 đang xây thêm tầng 4 mà không có giấy phép", False),
+    ("công trình tổ 9 không có biển cấp phép mà làm rầm rộ", False),
+    ("nhà tổ 12 xây vượt số tầng được cấp phép", False),
+    ("rác đổ đống đầu kiệt mấy ngày nay", False),
+])
+def test_asking_how_is_a_question_saying_what_is_wrong_is_a_report(text, procedure):
+    assert dialogue.asks_procedure(text) is procedure
+
+
+def test_plain_filler_counts_only_in_messages_typed_without_marks():
+    # "lai" in "biên lai" is a word of its own when the rest of the message has marks
+    assert dialogue.names_topic("Nộp phí online xong thì lấy biên lai ở đâu?")
+    assert not dialogue.names_topic("lam lai o dau")
+    # the title's words name the topic even when they are also the words of an aspect
+    assert dialogue.names_topic("lam thu tuc online tren dvc o dau", "Nộp hồ sơ dịch vụ công trực tuyến")
+    assert not dialogue.names_topic("lệ phí bao nhiêu", "Thanh toán phí, lệ phí trực tuyến")
+
+
+def _conv(app, chat_id) -> Conversation:
+    with app.db.session() as s:
+        return s.exec(select(Conversation).where(Conversation.chat_id == chat_id)).one()
+
+
+def test_a_building_permit_question_is_answered_an_illegal_building_report_opens_the_form(app):
+    for i, text in enumerate(("cấp phép xây dựng", "xin phép xây nhà 3 tầng mất bao lâu")):
+        out = Chat(app, f"gp-{i}").text(text)
+        conv = _conv(app, f"gp-{i}")
+        assert conv.flow is None and conv.topic == "xay-dung.giay-phep", out
+    Chat(app, "gp-r").say("nhà số 7 đang xây thêm tầng 4 mà không có giấy phép")
+    assert _conv(app, "gp-r").flow == "phananh"
+
+
+def test_emergency_numbers_question_through_the_engine(app):
+    out = Chat(app, "em-1").text("gọi cấp cứu số mấy")
+    assert "115" in out
+    assert _conv(app, "em-1").topic == dialogue.EMERGENCY_NUMBERS_TOPIC
+    assert "115" in Chat(app, "em-2").text("con tôi sốt cao co giật phải làm sao")
+    assert _conv(app, "em-2").topic is None

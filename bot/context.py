@@ -91,8 +91,7 @@ class Context:
         return self.conv.data
 
     def _aside(self) -> dict[str, Any]:
-        """A form set aside (bot/forms.py) outlives the flows this person opens and closes meanwhile
-        (in a group, another member's form replaces it)."""
+        """A form set aside (bot/forms.py) outlives the flows this person opens and closes meanwhile."""
         parked = (self.conv.data or {}).get("_parked")
         keep = isinstance(parked, dict) and parked.get("owner") in (None, self.person.id)
         return {"_parked": parked} if keep else {}

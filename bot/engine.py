@@ -250,7 +250,8 @@ class Engine:
             return None
         with Session(self.app.db.engine) as s:
             row = s.exec(select(Conversation.flow, Conversation.last_buttons).where(
-                Conversation.channel == msg.channel, Conversation.chat_id == msg.chat_id)).first()
+                Conversation.channel == msg.channel, Conversation.chat_id == msg.chat_id,
+                Conversation.member == self._member(msg))).first()
         if row is not None and (row[0] or self._as_button(msg.text, row[1] or [])):
             return None
         return self.app.nlu.understand(msg.text)
@@ -309,17 +310,9 @@ class Engine:
     def _after_erasure(self, s: Session, msg: Incoming, conv: Conversation, pu: ProcessedUpdate | None,
                        person_id: int) -> None:
         """/xoadulieu confirmed: nothing of this chat may stay behind, not even this message's
-        own mark and answer. A private chat's state goes; a group's stays, unlinked, without the
-        person's own form (open or set aside: it holds what they typed)."""
-        if msg.is_group:
-            parked = (conv.data or {}).get(forms.PARKED) or {}
-            if conv.flow_owner_id == person_id or parked.get("owner") == person_id:
-                conv.flow, conv.step, conv.data, conv.flow_owner_id = None, None, {}, None
-            conv.person_id = None
-            conv.last_buttons, conv.updated_at = [], self.app.clock.now()
-            s.add(conv)
-        else:
-            s.delete(conv)
+        own mark and answer. The chat's state goes: a private chat's, or the member's own in a
+        group, with their form (open or set aside: it holds what they typed)."""
+        s.delete(conv)  # in a group, the person's own row (Conversation.member)
         if pu is not None:  # maybe gone already with the chat's other marks
             s.expunge(pu)
             s.exec(delete(ProcessedUpdate).where(ProcessedUpdate.channel == msg.channel,
@@ -347,18 +340,37 @@ class Engine:
             s.add(p)
         return p
 
+    @staticmethod
+    def _member(msg: Incoming) -> str:
+        """Whose conversation row within the chat: each member's own in a group, so that two
+        members fill forms at the same time; the chat's in a private chat."""
+        return msg.user_id if msg.is_group else ""
+
     def _conversation(self, s: Session, msg: Incoming, person: Person) -> Conversation:
-        q = select(Conversation).where(Conversation.channel == msg.channel, Conversation.chat_id == msg.chat_id)
+        member = self._member(msg)
+        q = select(Conversation).where(Conversation.channel == msg.channel, Conversation.chat_id == msg.chat_id,
+                                       Conversation.member == member)
         if s.bind.dialect.name == "postgresql":
             q = q.with_for_update()  # serialise two workers handling the same chat
         c = s.exec(q).first()
         if c is None:
-            insert_ignore(s, Conversation.__table__, dict(channel=msg.channel, chat_id=msg.chat_id,
+            insert_ignore(s, Conversation.__table__, dict(channel=msg.channel, chat_id=msg.chat_id, member=member,
                                                           person_id=person.id, data={}, last_buttons=[],
                                                           updated_at=self.app.clock.now()),
-                          ["channel", "chat_id"])
+                          ["channel", "chat_id", "member"])
             c = s.exec(q).one()
+            if member:
+                self._adopt_group_form(s, c, person)
         return c
+
+    def _adopt_group_form(self, s: Session, c: Conversation, person: Person) -> None:
+        """A form this member opened when a group had one row for everyone moves to their own row."""
+        old = s.exec(select(Conversation).where(Conversation.channel == c.channel, Conversation.chat_id == c.chat_id,
+                                                Conversation.member == "")).first()
+        if old is not None and old.flow_owner_id == person.id:
+            c.flow, c.step, c.data, c.flow_owner_id = old.flow, old.step, dict(old.data or {}), old.flow_owner_id
+            old.flow, old.step, old.data, old.flow_owner_id = None, None, {}, None
+            s.add(old)
 
     def _map_text_to_button(self, ctx: Context) -> None:
         """A typed "2", "tham gia" or "5 sao" counts as pressing the button it means, on the last
@@ -367,34 +379,31 @@ class Engine:
 
     # --- forms belong to whoever started them (issue 10, point 5) -------------------------------
     def _dispatch_owned(self, ctx: Context) -> None:
-        """In a group the conversation state is shared: another member's message goes around the
-        open form (a normal answer, never a step of it), their buttons and /huy are refused."""
-        conv, msg = ctx.conv, ctx.msg
-        owner = conv.flow_owner_id
-        if not conv.flow or owner is None or owner == ctx.person.id:
-            self._dispatch(ctx)
-            return
-        flow = self.app.router.flows.get(conv.flow)
-        title = getattr(flow, "title", "") or "biểu mẫu"
-        who = self._person_label(ctx.session, owner)
-        if msg.button and msg.button.partition(":")[0] == conv.flow:
-            ctx.reply(texts.BUTTON_OF_OTHER.format(owner=who))
-            return
-        if msg.command and msg.command[0] in ("huy", "cancel"):
-            if ctx.has_role("staff"):  # a form left open in a group must not block it for good
-                ctx.end_flow()
-                ctx.reply(texts.FLOW_CANCELLED.format(title=title))
-            else:
-                ctx.reply(texts.CANCEL_OF_OTHER.format(title=title, owner=who))
-            return
-        saved = (conv.flow, conv.step, conv.data, owner, conv.last_buttons)
-        conv.flow, conv.step, conv.data, conv.flow_owner_id = None, None, {}, None
+        """In a group each member has their own conversation row (_member), forms included. A
+        button of another member's form, or /huy with nothing of one's own open, names the owner."""
+        msg, conv = ctx.msg, ctx.conv
+        if msg.is_group and not conv.flow:
+            prefix = (msg.button or "").partition(":")[0]
+            cancel = bool(msg.command and msg.command[0] in ("huy", "cancel")) and forms.parked(ctx) is None
+            if (prefix in self.app.router.flows or cancel) and (other := self._others_form(ctx, prefix)):
+                flow = self.app.router.flows.get(other.flow)
+                who = self._person_label(ctx.session, other.flow_owner_id)
+                if cancel:
+                    ctx.reply(texts.CANCEL_OF_OTHER.format(title=getattr(flow, "title", "") or "biểu mẫu", owner=who))
+                else:
+                    ctx.reply(texts.BUTTON_OF_OTHER.format(owner=who))
+                return
         self._dispatch(ctx)
-        if conv.flow is not None:  # their message would open a form: one form per chat at a time
-            ctx.replies.clear()
-            ctx.reply(texts.FORM_OF_OTHER.format(title=title, owner=who))
-        conv.flow, conv.step, conv.data, conv.flow_owner_id, _ = saved
-        ctx.keep_buttons = saved[4]  # the owner's numbered options stay valid
+
+    @staticmethod
+    def _others_form(ctx: Context, flow: str) -> Conversation | None:
+        """Another member's open form in this group (that flow, if its button was pressed)."""
+        q = select(Conversation).where(Conversation.channel == ctx.msg.channel, Conversation.chat_id == ctx.msg.chat_id,
+                                       Conversation.id != ctx.conv.id, Conversation.flow.is_not(None),
+                                       Conversation.flow_owner_id.is_not(None))
+        if flow:
+            q = q.where(Conversation.flow == flow)
+        return ctx.session.exec(q.order_by(Conversation.updated_at.desc())).first()
 
     @staticmethod
     def _person_label(s: Session, person_id: int) -> str:

@@ -53,11 +53,13 @@ class Invite(SQLModel, table=True):
 
 class Conversation(SQLModel, table=True):
     """Dialogue state per chat, written in the same transaction as the message it follows,
-    so a restart resumes a half-filled form exactly where it stopped."""
-    __table_args__ = (UniqueConstraint("channel", "chat_id", name="uq_conversation_chat"),)
+    so a restart resumes a half-filled form exactly where it stopped. In a group chat, one row per
+    member (`member`: their platform id; "" in a private chat): each fills their own forms."""
+    __table_args__ = (UniqueConstraint("channel", "chat_id", "member", name="uq_conversation_member"),)
     id: Optional[int] = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
     chat_id: str = Field(max_length=64)
+    member: str = Field(default="", max_length=64)
     person_id: Optional[int] = Field(default=None, foreign_key="person.id")
     flow: Optional[str] = Field(default=None, max_length=64)
     step: Optional[str] = Field(default=None, max_length=64)

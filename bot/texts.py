@@ -19,8 +19,6 @@ QUARANTINED = ("Xin lỗi, mình chưa xử lý được tin nhắn này. Cán b
                "Bạn có thể gửi nội dung khác, hoặc gõ /help để xem hướng dẫn.")
 BAD_SENDER = "Mình không nhận diện được cuộc trò chuyện này. Bạn mở lại khung chat rồi gửi lại giúp mình nhé."
 BAD_LOCATION = "Vị trí này không hợp lệ. Bạn chia sẻ lại vị trí, hoặc gõ địa chỉ giúp mình nhé."
-FORM_OF_OTHER = ("Trong nhóm đang có biểu mẫu \"{title}\" của {owner} điền dở, nên mình chưa mở việc mới được. "
-                 "Bạn nhắn riêng cho mình, hoặc đợi người đó điền xong nhé.")
 BUTTON_OF_OTHER = "Nút này thuộc biểu mẫu của {owner}, chỉ người đó bấm được."
 CANCEL_OF_OTHER = "Biểu mẫu \"{title}\" đang mở là của {owner}, chỉ người đó hủy được."
 ROLE_LOST = "Bạn không còn quyền dùng {title}, nên mình đã dừng biểu mẫu này."

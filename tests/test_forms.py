@@ -22,9 +22,10 @@ def app(make_app, understander):
     return make_app(understander=FakeNLU(understander))
 
 
-def _conv(app, chat_id) -> Conversation:
+def _conv(app, chat_id, member="") -> Conversation:
     with app.db.session() as s:
-        return s.exec(select(Conversation).where(Conversation.chat_id == chat_id)).one()
+        return s.exec(select(Conversation).where(Conversation.chat_id == chat_id,
+                                                 Conversation.member == member)).one()
 
 
 def _report(app, code) -> Report:
@@ -368,7 +369,7 @@ def test_erasure_forgets_the_name_given_and_a_form_set_aside_in_a_group(app):
     me.say("/phananh", is_group=True)
     me.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi, nhà bác Mười Sáu", is_group=True)
     assert "tiếp tục phản ánh" in me.say("mấy giờ phường làm việc?", is_group=True)[-1].text
-    assert _conv(app, "-100888").data["_parked"]["owner"] is not None
+    assert _conv(app, "-100888", "u-me").data["_parked"]["owner"] is not None
     other.say("cảm ơn", is_group=True)  # another member's message leaves it alone
     private = Chat(app, "u-me", user_id="u-me", name=None)
     private.say("/dangky")
@@ -379,8 +380,8 @@ def test_erasure_forgets_the_name_given_and_a_form_set_aside_in_a_group(app):
         s.commit()
     private.say("/xoadulieu")
     assert "Đã xóa dữ liệu" in private.text(button="erase:xoa")
-    conv = _conv(app, "-100888")
-    assert conv.data == {} and conv.flow_owner_id is None
+    with app.db.session() as s:  # the member's own row in the group went with what they typed
+        assert [c.member for c in s.exec(select(Conversation).where(Conversation.chat_id == "-100888"))] == ["u-other"]
     with app.db.session() as s:
         p = s.exec(select(Person).where(Person.channel_user_id.like("erased-%"))).one()
         assert p.full_name is None and p.display_name is None
@@ -470,3 +471,84 @@ def test_ghinhan_answers_a_question_mid_form_and_goes_on(app):
     assert "bao nhiêu người" in m.text("tiếp tục")
     assert "cao tuổi" in m.text("15")
     assert _conv(app, "m1").data["households"] == 12
+
+
+# --- a group: one form per member, not per chat ----------------------------------------------------
+class Member(Chat):
+    def say(self, text=None, **kw):
+        kw.setdefault("is_group", True)
+        return super().say(text, **kw)
+
+
+def test_two_members_of_a_group_fill_reports_at_the_same_time(app):
+    a = Member(app, "-100555", user_id="ua", name="Anh A")
+    b = Member(app, "-100555", user_id="ub", name="Chị B")
+    assert "mô tả sự việc" in a.text("/phananh")
+    assert "mô tả sự việc" in b.text("/phananh")  # was: "đang có biểu mẫu của Anh A"
+    assert "Đúng không" in a.text("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    assert "Đúng không" in b.text("Đèn đường hỏng cả dãy ở kiệt 12 Trần Phú tối om")
+    assert "ảnh" in b.text("đúng")
+    assert "ảnh" in a.text(button="phananh:catok")
+    # B asks a question: B's form is set aside, A's goes on untouched
+    assert "tiếp tục phản ánh" in b.say("mấy giờ phường làm việc?")[-1].text
+    assert "Sự việc ở đâu" in a.text(button="phananh:photodone")
+    assert "ảnh" in b.text("tiếp tục")
+    b.press("phananh:photodone")
+    for m, where in ((a, "Kiệt 45 Lê Lợi"), (b, "Kiệt 12 Trần Phú")):
+        m.say(where)
+        m.press("phananh:grp:tdp-01")
+        m.press("phananh:chatonly")
+        m.press("phananh:pub:no")
+    assert "PA-" in b.text(button="phananh:send") and "PA-" in a.text(button="phananh:send")
+    with app.db.session() as s:
+        rows = {r.contact_name: (r.description, r.address) for r in s.exec(select(Report))}
+    assert rows == {"Anh A": ("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay", "Kiệt 45 Lê Lợi"),
+                    "Chị B": ("Đèn đường hỏng cả dãy ở kiệt 12 Trần Phú tối om", "Kiệt 12 Trần Phú")}
+
+
+def test_in_a_group_a_members_typed_answers_and_buttons_never_reach_anothers_form(app):
+    a = Member(app, "-100556", user_id="ua", name="Anh A")
+    b = Member(app, "-100556", user_id="ub", name="Chị B")
+    a.say("/phananh")
+    a.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    assert "Anh A" in b.text(button="phananh:catok")  # a button of A's form
+    assert "Anh A" in b.text("/huy")  # nothing of B's own to cancel: says whose form it is
+    b.say("đúng")  # B has no form: not A's answer
+    assert _conv(app, "-100556", "ua").step == "cat" and _conv(app, "-100556", "ub").flow is None
+    assert "ảnh" in a.text("đúng")
+
+
+def test_two_members_fill_forms_at_once_in_a_telegram_group(make_app, settings, understander, _emulators):
+    from tests.channel_helpers import Running
+    tg, _ = _emulators
+    tg.reset()
+    with Running(lambda settings: make_app(settings=settings, understander=FakeNLU(understander)), settings,
+                 telegram=tg) as r:
+        n = 0
+        for user, text, expect in [(1001, "/phananh", "mô tả sự việc"), (1002, "/phananh", "mô tả sự việc"),
+                                   (1001, "Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay", "Đúng không"),
+                                   (1002, "Đèn đường hỏng cả dãy ở kiệt 12 Trần Phú tối om", "Đúng không"),
+                                   (1002, "đúng", "ảnh"), (1001, "/huy", "Đã hủy")]:
+            tg.text(-100600, text, user_id=user)
+            n = _await(tg, -100600, n, expect)
+        with r.app.db.session() as s:
+            rows = {c.member: (c.flow, c.step, c.data.get("desc")) for c in s.exec(select(Conversation).where(
+                Conversation.channel == "telegram", Conversation.chat_id == "-100600"))}
+    assert rows == {"1001": (None, None, None),
+                    "1002": ("phananh", "photos", "Đèn đường hỏng cả dãy ở kiệt 12 Trần Phú tối om")}
+
+
+def test_a_form_opened_when_a_group_had_one_row_moves_to_its_owners_row(app):
+    a = Member(app, "-100557", user_id="ua", name="Anh A")
+    b = Member(app, "-100557", user_id="ub", name="Chị B")
+    a.say("/phananh")
+    with app.db.session() as s:  # as before this change: the group's one row holds A's form
+        c = s.exec(select(Conversation).where(Conversation.chat_id == "-100557")).one()
+        c.member = ""
+        s.add(c)
+        s.commit()
+    b.say("Rác đổ bừa bãi ở chân cầu Rồng mấy hôm nay")  # B's own report, on B's own row
+    assert _conv(app, "-100557").flow == "phananh"  # A's form is not B's to take
+    assert "Đúng không" in a.text("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    assert _conv(app, "-100557", "ua").data["desc"].startswith("Rác đổ bừa bãi ở đầu kiệt 45")
+    assert _conv(app, "-100557").flow is None

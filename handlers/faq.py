@@ -21,7 +21,7 @@ from bot.forms import Choice, Form, Option, Phone, Problem, Text
 from bot.router import Router
 from knowledge import feedback
 from knowledge.unanswered import record as record_unanswered
-from nlu import dialogue
+from nlu import dialogue, report_rules
 from nlu.understand import Understanding
 
 try:  # knowledge base schema v2 (short + sections)
@@ -134,7 +134,11 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
         # A bare "ở đâu" after an answer is a follow-up, whichever out-of-scope example it happens
         # to sit nearest; only the lexical rules may refuse it.
         u = replace(u, kind="fallback", intent=None)
-    u = dialogue.apply_policy(text, u, ctx.app.kb.by_id.keys())
+    name = dialogue.policy(text, u)
+    if name and report_rules.report_wins(text, u, name):
+        u = replace(u, policy=name)  # a thing in the street is a report; the policy's advice goes with it
+    else:
+        u = dialogue.apply_policy(text, u, ctx.app.kb.by_id.keys())
     if text.strip().rstrip(".)").isdigit() and len(text.strip()) <= 3:
         # a number matching no option on screen: never a report or a guess
         u = replace(u, kind="fallback", intent="number", topic=None, category=None, ambiguous=False)

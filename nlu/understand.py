@@ -17,6 +17,7 @@ class Understanding:
     # Set by the conversation layer (nlu/dialogue.py, handlers/faq.py), not by the understander:
     topics: list[str] = field(default_factory=list)  # every procedure the message asks about
     aspect: str | None = None  # fee | time | documents | where | online | who | steps | legal
+    policy: str | None = None  # a report that also matched this out-of-scope policy: its advice goes with it
 
     def to_dict(self) -> dict:
         d = asdict(self)

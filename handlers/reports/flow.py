@@ -19,6 +19,7 @@ from bot.router import Router
 from handlers.reports import service as S
 from handlers.reports.models import OPEN_STATUSES, STATUS_LABELS, Report, ReportEvent
 from handlers.reports.rating import own_report as _own_report
+from nlu import dialogue, report_rules
 
 CONFIDENT = 0.5  # below this the resident picks the category from the list
 MAX_PHOTOS = 5
@@ -325,6 +326,9 @@ def on_complaint(ctx: Context) -> None:
                   buttons=[AnswerStaff(r.id).button("Trả lời cán bộ"), NewReport(r.id).button("Phản ánh mới")])
         return
     u = ctx.understanding
+    note = report_rules.report_note(ctx.msg.text or "", getattr(u, "category", None), getattr(u, "policy", None))
+    if note:  # a loan flyer, a bite, a hazard that hurt someone: the advice first, then the report
+        ctx.reply(dialogue.speak(note, getattr(ctx.person, "address_term", None)))
     start_report(ctx, ctx.msg.text, getattr(u, "category", None), getattr(u, "confidence", 0.0) or 0.0)
 
 

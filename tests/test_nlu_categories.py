@@ -1,0 +1,74 @@
+"""Reports against the out-of-scope policies, through the engine: a thing in the street is a report
+(nlu/report_rules.py) and the policy's advice goes with it; a question or an emergency happening
+now keeps the policy's answer."""
+from __future__ import annotations
+
+import pytest
+
+from bot.models import Conversation
+from handlers.reports import service as S
+from nlu import report_rules
+from nlu.understand import Understanding
+from tests.conftest import Chat
+
+
+def _flow(app, chat_id):
+    from sqlmodel import select
+    with app.db.session() as s:
+        conv = s.exec(select(Conversation).where(Conversation.chat_id == chat_id)).first()
+        return (conv.flow if conv else None),
+
+
+@pytest.mark.parametrize("text, category, note", [
+    # loan flyers on poles: illegal advertising, with the scam warning (was: oos_scam, no report)
+    ("tờ rơi cho vay tiền nhanh dán kín cột điện đầu kiệt tổ 4", "quang-cao-trai-phep", "tín dụng đen"),
+    ("qc vay nong dan day tru dien truoc nha", "quang-cao-trai-phep", "tín dụng đen"),
+    # a dog that bit a child yesterday and still roams: stray animal, with rabies advice (was: oos_emergency)
+    ("chó nhà ai thả rông cắn con tôi chảy máu chân hôm qua, nay nó vẫn chạy ngoài kiệt", "dong-vat", "phòng dại"),
+    # a hazard spoken of as a risk or the past: the report, with the emergency numbers
+    ("ổ gà lớn giữa đường đã gây mấy vụ tai nạn", "ha-tang-giao-thong", "115"),
+    # a symptom as the effect of smoke: pollution, with where to get care (was: oos_health)
+    ("khói đốt rác ở bãi đất trống bay vào nhà làm con tôi ho sốt mấy hôm nay", "o-nhiem", "trạm y tế"),
+])
+def test_a_thing_in_the_street_is_a_report_with_the_advice_first(app, text, category, note):
+    chat = Chat(app, "rep-" + str(abs(hash(text)) % 100_000))
+    out = chat.say(text)
+    assert note in out[0].text, out[0].text
+    assert _flow(app, chat.chat_id)[0] == "phananh"
+    assert S.category_title(app, category) in out[1].text, out[1].text  # "Mình hiểu đây là phản ánh về: ..."
+
+
+@pytest.mark.parametrize("text, expect", [
+    ("có người bị tai nạn xe máy nằm giữa đường", "115"),       # happening now: numbers, no form
+    ("cây đổ đè trúng người đi đường, đang chảy máu nhiều", "115"),
+    ("app vay tiền gọi điện đe dọa cả nhà", "113"),             # a loan question, not a flyer
+    ("chỗ nào cho vay nóng không cần thế chấp", "113"),
+    ("bé bị sốt 38 độ uống thuốc gì", "trạm y tế"),
+])
+def test_questions_and_emergencies_keep_the_policy_answer(app, text, expect):
+    chat = Chat(app, "pol-" + str(abs(hash(text)) % 100_000))
+    out = chat.say(text)
+    assert expect in out[0].text, out[0].text
+    assert _flow(app, chat.chat_id)[0] is None
+
+
+def test_ask_reports_the_policy_beside_the_category(app):
+    from bot.cli import AskSession
+    rec = AskSession(app).ask("to roi cho vay tien nhanh dan khap cot dien kiet 12", "s1")
+    assert (rec["kind"], rec["category"], rec["policy"]) == ("complaint", "quang-cao-trai-phep", "oos_scam")
+
+
+def test_report_wins_rules():
+    rep = Understanding("complaint", category="quang-cao-trai-phep", confidence=0.9)
+    weak = Understanding("complaint", category="quang-cao-trai-phep", confidence=0.3)
+    faq = Understanding("faq", topic="an-toan-so.lua-dao", confidence=0.9)
+    assert report_rules.report_wins("tờ rơi cho vay dán cột điện", rep, "oos_scam")
+    assert not report_rules.report_wins("cho vay nóng lãi thấp", rep, "oos_scam")  # no advert named
+    assert not report_rules.report_wins("tờ rơi cho vay dán cột điện", weak, "oos_scam")
+    assert not report_rules.report_wins("tờ rơi cho vay dán cột điện", faq, "oos_scam")
+    # "sợ" with its marks is a risk; folded "so" is also "số" (a house number), never a risk
+    assert report_rules.report_wins("dây điện đứt, sợ bị điện giật", rep, "oos_emergency")
+    assert not report_rules.report_wins("nhà số 7 đang cháy", rep, "oos_emergency")
+    assert not report_rules.report_wins("chính trị", rep, "oos_politics")
+    assert report_rules.bitten("cho can nguoi o kiet 5") and report_rules.bitten("chó cắn")
+    assert not report_rules.bitten("cần xin giấy phép nuôi chó")

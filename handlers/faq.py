@@ -139,6 +139,7 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
         u = replace(u, policy=name)  # a thing in the street is a report; the policy's advice goes with it
     else:
         u = dialogue.apply_policy(text, u, ctx.app.kb.by_id.keys())
+    u = report_rules.report_over_question(text, u, ctx.app.nlu) or u
     if text.strip().rstrip(".)").isdigit() and len(text.strip()) <= 3:
         # a number matching no option on screen: never a report or a guess
         u = replace(u, kind="fallback", intent="number", topic=None, category=None, ambiguous=False)

@@ -73,8 +73,98 @@ NOTES = {
 }
 
 
+def _words_of(policy_name: str, text: str) -> bool:
+    """Does the message use the policy's words at all (its exceptions and deferrals aside)? A loan
+    flyer is exempt from the scam rule, yet the warning is still worth giving with the report."""
+    from nlu import dialogue
+    for name, rx, _ in dialogue.POLICIES:
+        if name == policy_name:
+            read = getattr(dialogue, "_pfold", dialogue.folded)
+            return bool(rx.search(read(text)))
+    return False
+
+
+EXPOSURES = {"o-nhiem", "rac-thai", "thoat-nuoc", "dong-vat"}  # "karaoke, mẹ em mất ngủ" needs no clinic
+
+
 def report_note(text: str, category: str | None, policy_name: str | None) -> str | None:
-    """The advice to give with a report, if any."""
+    """The advice to give with a report, if any: a bite, the policy the report won against, or
+    the policy whose words the report uses (a loan advert, symptoms)."""
     if category == "dong-vat" and bitten(text):
         return NOTES["bite"]
-    return NOTES.get(policy_name or "")
+    if policy_name in NOTES:
+        return NOTES[policy_name]
+    if category == "quang-cao-trai-phep" and _words_of("oos_scam", text):
+        return NOTES["oos_scam"]
+    if category in EXPOSURES and _words_of("oos_health", text):
+        return NOTES["oos_health"]  # smoke, smells, stagnant water that made someone ill
+    return None
+
+
+# ------------------------------------------------------------------------------ report or question
+
+# A statement that something is wrong out there ("chó nhà bên cắn cháu hôm qua, nay vẫn thả ngoài
+# đường") is a report even when its nearest knowledge-base entry is the related procedure
+# ("Nuôi chó, mèo"). Only a statement: anything asked stays a question (dialogue.asks_procedure and
+# the question words below), and only when the best report is close behind the entry.
+ASKS = _rx(r"khong", r"ko", r"k", r"hong", r"hok", r"chua", r"sao", r"gi", r"nao", r"dau", r"the", r"nhi",
+           r"ha", r"hả", r"vay a", r"duoc khong")
+QUESTION_WORDS = _rx(r"lam sao", r"the nao", r"ra sao", r"o dau", r"cho nao", r"bao nhieu", r"bao lau", r"khi nao",
+                     r"bao gio", r"co (?:can|phai|duoc|nen|bi|ai)", r"duoc (?:khong|ko|k)", r"phai lam", r"lam gi",
+                     r"cho (?:em|toi|tui|minh|chau|con|hoi) hoi", r"hoi (?:ve|thu)", r"muon hoi", r"the nao",
+                     r"nhu nao", r"ai (?:chiu|lo|xu ly|quan ly)", r"quy dinh", r"huong dan", r"co phep")
+PROBLEM = _rx(r"khong ai", r"chua ai", r"chua (?:duoc )?(?:don|thu|sua|xu ly|thay|lay|cho)", r"bi (?:hu|hong|vo|gay|do|nga|nghet|tac|mat|trom|can)",
+              r"tha rong", r"tha (?:ra|ngoai)", r"khong (?:ro mom|xich|deo)", r"can (?:chau|nguoi|con|tre|be)", r"boc mui",
+              r"hoi thoi", r"tran (?:ra|len|vao)", r"chan (?:het|ngang|loi|duong)", r"lan chiem", r"trai phep",
+              r"khong phep", r"sai phep", r"o nhiem", r"on ao", r"nguy hiem", r"(?:may|nhieu|3|2|4|5) (?:ngay|hom|bua|tuan)",
+              r"ca tuan", r"van (?:tha|de|con|chua|o)", r"vut", r"do trom", r"xa (?:ra|thang)", r"sap (?:do|nga|gay)",
+              r"nghieng", r"do (?:de|chan|ngang|ra)", r"nga (?:de|chan|ngang|ra)", r"hu (?:roi|het|ca)", r"te nga", r"dot")
+# Procedures next to report categories: where a statement of a problem is likely to land, and the
+# category it then most likely is (taken when the report ranking has it among its first three).
+NEAR_REPORTS = {"moi-truong.thu-gom-rac": "rac-thai", "moi-truong.cay-xanh": "cay-xanh",
+                "thu-y.nuoi-cho-meo": "dong-vat", "xay-dung.giay-phep": "xay-dung-trai-phep",
+                "xay-dung.sua-chua-nha": "xay-dung-trai-phep", "van-hoa.viec-cuoi-viec-tang": "lan-chiem-via-he",
+                "an-ninh.giay-chung-nhan-antt": "tieng-on", "thien-tai.bao-lu": "cay-xanh",
+                "an-ninh.mat-giay-to": "an-ninh-trat-tu"}
+REPORT_OVER_QUESTION = 0.8  # the best report's fused score within this share of the entry's
+
+
+def asks(text: str) -> bool:
+    from nlu import dialogue
+    t = folded(text)
+    if "?" in (text or "") or QUESTION_WORDS.search(t):
+        return True
+    last = re.sub(r"(?:\s+(?:a|ad|ah|nhe|nha|vay|z|v|ak|ạ))+$", "", t.rstrip(" .!"))
+    return bool(ASKS.search(last[-12:]) and re.search(r"(?:khong|ko|k|hong|hok|chua|sao|gi|nao|dau|the|nhi|ha)$", last)) \
+        or dialogue.asks_procedure(text)
+
+
+def report_over_question(text: str, u, understander):
+    """The report a statement of a problem is, when the NLU put it on a neighbouring procedure's
+    entry; None otherwise."""
+    if u is None or u.kind != "faq" or u.topic not in NEAR_REPORTS or asks(text) or not PROBLEM.search(folded(text)):
+        return None
+    if not all(hasattr(understander, a) for a in ("scores", "fuse", "index")):
+        return None
+    try:
+        s = understander.scores(text)  # the message's vector is cached: no second embedding
+        fused = understander.fuse(s)
+    except Exception:  # noqa: BLE001 - a second opinion only
+        return None
+    names = understander.index.label_names
+    comp = [i for i, n in enumerate(names) if n.startswith("complaint:")]
+    faq = names.index("faq:" + u.topic) if "faq:" + u.topic in names else None
+    if not comp or faq is None:
+        return None
+    best = max(comp, key=lambda i: fused[i])
+    if fused[best] < REPORT_OVER_QUESTION * fused[faq]:
+        return None
+    try:
+        ranked = [c for c, _ in understander.categorize(text)[:3]]
+    except Exception:  # noqa: BLE001
+        ranked = []
+    near = NEAR_REPORTS[u.topic]
+    category = near if near in ranked else (ranked[0] if ranked else names[best].split(":", 1)[1])
+    from dataclasses import replace
+    return replace(u, kind="complaint", category=category, topic=None, topics=[], ambiguous=False,
+                   confidence=round(min(1.0, float(fused[best] / fused[faq])) * u.confidence, 4))

@@ -52,10 +52,14 @@ def test_questions_and_emergencies_keep_the_policy_answer(app, text, expect):
     assert _flow(app, chat.chat_id)[0] is None
 
 
-def test_ask_reports_the_policy_beside_the_category(app):
+def test_ask_gives_the_category_and_the_warning_first(app):
     from bot.cli import AskSession
     rec = AskSession(app).ask("to roi cho vay tien nhanh dan khap cot dien kiet 12", "s1")
-    assert (rec["kind"], rec["category"], rec["policy"]) == ("complaint", "quang-cao-trai-phep", "oos_scam")
+    assert (rec["kind"], rec["category"]) == ("complaint", "quang-cao-trai-phep")
+    assert "tín dụng đen" in rec["reply"] and rec["replies"] >= 2  # the warning, then the report form
+    rec = AskSession(app).ask("quan nhau dau kiet hat karaoke toi 1h sang", "s2")
+    assert (rec["kind"], rec["category"]) == ("complaint", "tieng-on")
+    assert "Lưu ý" not in rec["reply"] and "115" not in rec["reply"]  # no advice where none is due
 
 
 def test_report_wins_rules():
@@ -72,3 +76,27 @@ def test_report_wins_rules():
     assert not report_rules.report_wins("chính trị", rep, "oos_politics")
     assert report_rules.bitten("cho can nguoi o kiet 5") and report_rules.bitten("chó cắn")
     assert not report_rules.bitten("cần xin giấy phép nuôi chó")
+
+
+@pytest.mark.parametrize("text, kind, label", [
+    # a statement of a problem that the retrievers put on the neighbouring procedure (was: FAQ)
+    ("chó nhà hàng xóm cắn cháu tôi hôm qua, nay vẫn thả ngoài đường", "complaint", "dong-vat"),
+    ("mưa bão làm cây đổ chắn đường", "complaint", "cay-xanh"),
+    # the procedure asked about stays a question
+    ("nuôi chó có phải đăng ký không", "faq", "thu-y.nuoi-cho-meo"),
+    ("lịch thu gom rác tổ 5", "faq", "moi-truong.thu-gom-rac"),
+    ("cây trước nhà cao quá, muốn xin chặt thì làm sao", "faq", "moi-truong.cay-xanh"),
+])
+def test_a_statement_of_a_problem_is_a_report_a_question_stays_a_question(app, text, kind, label):
+    from bot.cli import AskSession
+    rec = AskSession(app).ask(text, "q-" + str(abs(hash(text)) % 100_000))
+    assert (rec["kind"], rec["category"] or rec["topic"]) == (kind, label), rec
+
+
+def test_asks():
+    for q in ("nuôi chó có cần rọ mõm không", "cay do thi bao ai?", "xin phép chặt cây ở đâu",
+              "cây đổ ai chịu trách nhiệm xử lý", "rac bao gio moi thu a"):
+        assert report_rules.asks(q), q
+    for s in ("chó thả rông không rọ mõm cả tuần nay", "cây đổ chắn ngang đường sau mưa",
+              "rác 3 ngày chưa ai thu ạ"):
+        assert not report_rules.asks(s), s

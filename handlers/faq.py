@@ -140,6 +140,7 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
     else:
         u = dialogue.apply_policy(text, u, ctx.app.kb.by_id.keys())
     u = report_rules.report_over_question(text, u, ctx.app.nlu) or u
+    u = report_rules.settle_category(text, u, ctx.app.nlu) or u
     if text.strip().rstrip(".)").isdigit() and len(text.strip()) <= 3:
         # a number matching no option on screen: never a report or a guess
         u = replace(u, kind="fallback", intent="number", topic=None, category=None, ambiguous=False)

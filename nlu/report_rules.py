@@ -168,3 +168,54 @@ def report_over_question(text: str, u, understander):
     from dataclasses import replace
     return replace(u, kind="complaint", category=category, topic=None, topics=[], ambiguous=False,
                    confidence=round(min(1.0, float(fused[best] / fused[faq])) * u.confidence, 4))
+
+
+# ------------------------------------------------------------------------------ neighbouring categories
+
+def _objects() -> dict[str, re.Pattern]:
+    from nlu.dialogue import _vx  # accent-aware: "đèn" is found in "den" and "đèn", never in "đen"
+    words = {
+        "rac-thai": ("rác", "xà bần", "phế thải", "phế liệu"),
+        "lan-chiem-via-he": ("lấn chiếm", "chiếm", "bày bán", "bày hàng", "kê bàn", "bàn ghế", "đậu xe", "đỗ xe",
+                             "hàng rong", "đậu tràn", "đậu kín"),
+        "xay-dung-trai-phep": ("xây", "công trình", "cơi nới", "giấy phép", "không phép", "vật liệu", "cát đá"),
+        "tieng-on": ("ồn", "karaoke", "loa", "nhạc", "hát", "hò hét", "la hét", "ầm ĩ", "inh ỏi", "om sòm"),
+        "chieu-sang": ("đèn", "chiếu sáng", "tối om", "tối thui"),
+        "thoat-nuoc": ("cống", "ngập", "hố ga", "mương", "thoát nước", "nước thải", "úng"),
+        "cay-xanh": ("cây", "cành", "nhánh cây", "gốc cây"),
+        "o-nhiem": ("khói", "mùi", "bụi", "hôi", "ô nhiễm", "khét"),
+        "ha-tang-giao-thong": ("ổ gà", "ổ voi", "mặt đường", "lan can", "biển báo", "sụt lún", "lún", "nứt",
+                               "gờ giảm tốc"),
+        "an-ninh-trat-tu": ("trộm", "cướp", "giật", "giựt", "đánh nhau", "ma túy", "đánh bạc", "cờ bạc",
+                            "hút chích", "ẩu đả"),
+        "quang-cao-trai-phep": ("quảng cáo", "tờ rơi", "băng rôn", "rao vặt"),
+        "dong-vat": ("chó", "mèo", "xác", "bò", "heo", "gà", "chuột", "dê", "trâu"),
+    }
+    return {c: _vx(*ws) for c, ws in words.items()}
+
+
+_OBJECTS: dict[str, re.Pattern] | None = None
+CLOSE_CATEGORIES = 0.1  # two categories this close in the report ranking: the thing named decides
+
+
+def settle_category(text: str, u, understander):
+    """Between the two nearest categories, the one whose thing the message names ("cây đổ ngang
+    đường sau trận mưa" names a tree, not a drain). None when the ranking is clear, or when the
+    message names both things or neither."""
+    global _OBJECTS
+    if u is None or u.kind != "complaint" or not hasattr(understander, "categorize"):
+        return None
+    try:
+        ranked = understander.categorize(text)[:2]
+    except Exception:  # noqa: BLE001 - a second opinion only
+        return None
+    if len(ranked) < 2 or ranked[0][1] - ranked[1][1] >= CLOSE_CATEGORIES:
+        return None
+    if _OBJECTS is None:
+        _OBJECTS = _objects()
+    t = normalize(text or "")
+    named = [c for c, _ in ranked if c in _OBJECTS and _OBJECTS[c].search(t)]
+    if len(named) != 1 or named[0] == u.category:
+        return None
+    from dataclasses import replace
+    return replace(u, category=named[0])

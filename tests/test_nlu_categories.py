@@ -100,3 +100,35 @@ def test_asks():
     for s in ("chó thả rông không rọ mõm cả tuần nay", "cây đổ chắn ngang đường sau mưa",
               "rác 3 ngày chưa ai thu ạ"):
         assert not report_rules.asks(s), s
+
+
+class _Ranked:
+    """An understander whose report ranking is given."""
+
+    def __init__(self, ranked):
+        self.ranked = ranked
+
+    def categorize(self, text):
+        return self.ranked
+
+
+def test_the_thing_named_settles_two_close_categories():
+    u = Understanding("complaint", category="thoat-nuoc", confidence=0.75)
+    close = _Ranked([("thoat-nuoc", 0.9), ("cay-xanh", 0.86)])
+    # a tree is named, no drain: the tree
+    assert report_rules.settle_category("cây đổ ngang đường sau trận mưa tối qua", u, close).category == "cay-xanh"
+    assert report_rules.settle_category("cay do ngang duong sau tran mua", u, close).category == "cay-xanh"
+    # both named, or a clear ranking: the NLU's category stands
+    assert report_rules.settle_category("cây đổ lấp miệng cống", u, close) is None
+    assert report_rules.settle_category("cây đổ sau mưa", u, _Ranked([("thoat-nuoc", 0.9), ("cay-xanh", 0.6)])) is None
+    # "đèn" is not "đen": black water names no street light
+    u2 = Understanding("complaint", category="thoat-nuoc", confidence=0.75)
+    assert report_rules.settle_category("nước đen ngòm", u2, _Ranked([("thoat-nuoc", 0.9), ("chieu-sang", 0.85)])) is None
+    assert report_rules.settle_category("den duong hu", u2,
+                                        _Ranked([("thoat-nuoc", 0.9), ("chieu-sang", 0.85)])).category == "chieu-sang"
+
+
+def test_a_tree_felled_by_rain_is_a_tree_through_the_engine(app):
+    from bot.cli import AskSession
+    rec = AskSession(app).ask("cay do ngang duong Le Loi sau tran mua toi qua, xe khong qua duoc", "t1")
+    assert (rec["kind"], rec["category"]) == ("complaint", "cay-xanh")

@@ -124,8 +124,8 @@ PROBLEM = _rx(r"khong ai", r"chua ai", r"chua (?:duoc )?(?:don|thu|sua|xu ly|tha
 NEAR_REPORTS = {"moi-truong.thu-gom-rac": "rac-thai", "moi-truong.cay-xanh": "cay-xanh",
                 "thu-y.nuoi-cho-meo": "dong-vat", "xay-dung.giay-phep": "xay-dung-trai-phep",
                 "xay-dung.sua-chua-nha": "xay-dung-trai-phep", "van-hoa.viec-cuoi-viec-tang": "lan-chiem-via-he",
-                "an-ninh.giay-chung-nhan-antt": "tieng-on", "thien-tai.bao-lu": "cay-xanh",
-                "an-ninh.mat-giay-to": "an-ninh-trat-tu"}
+                "an-ninh.giay-chung-nhan-antt": "tieng-on", "thien-tai.bao-lu": "cay-xanh"}
+# not "an-ninh.mat-giay-to": "bị mất ví, mất giấy tờ" states a loss, and what to do is the procedure
 REPORT_OVER_QUESTION = 0.8  # the best report's fused score within this share of the entry's
 
 

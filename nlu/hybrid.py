@@ -41,7 +41,7 @@ from nlu.understand import Understanding
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = "5"  # bump when tokenisation, normalisation or the pool layout changes
+INDEX_VERSION = "6"  # bump when tokenisation, normalisation or the pool layout changes
 SMALLTALK = {"greet", "thanks", "goodbye", "bot_identity", "affirm", "deny"}
 OOS_INTENTS = {"out_of_scope", "nlu_fallback", "oos"}
 

@@ -94,6 +94,12 @@ ABBREVIATIONS: dict[str, str] = {
     "gcn": "giấy chứng nhận", "qsdd": "quyền sử dụng đất", "mst": "mã số thuế", "ck": "chuyển khoản",
     "tks": "cảm ơn", "thanks": "cảm ơn", "thank": "cảm ơn", "tk": "cảm ơn", "thx": "cảm ơn",
     "pls": "làm ơn", "plz": "làm ơn", "oke": "được", "ok": "được", "okie": "được",
+    # initialisms of the procedures themselves, as residents and forums write them
+    "cks": "chữ ký số", "lltp": "lý lịch tư pháp", "gplx": "giấy phép lái xe", "blx": "bằng lái xe",
+    "gcnqsdd": "giấy chứng nhận quyền sử dụng đất", "btxh": "bảo trợ xã hội", "bhtn": "bảo hiểm thất nghiệp",
+    "tncn": "thu nhập cá nhân", "nvqs": "nghĩa vụ quân sự", "csgt": "cảnh sát giao thông",
+    "hcc": "hành chính công", "kd": "kinh doanh", "dvcqg": "dịch vụ công quốc gia", "xkld": "xuất khẩu lao động",
+    "tkdd": "tài khoản định danh", "gxn": "giấy xác nhận",
 }
 
 _ABBR_FOLDED = {fold(k): v for k, v in ABBREVIATIONS.items()}

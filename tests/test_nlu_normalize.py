@@ -30,6 +30,9 @@ def test_fold_is_diacritic_insensitive():
     ("nop ho so dvc", "nop ho so dịch vụ công"),
     ("cmnd cũ", "chứng minh nhân dân cũ"),
     ("dkkd ho ca the", "đăng ký kinh doanh ho ca the"),
+    ("xin lltp o dau", "xin lý lịch tư pháp o dau"),
+    ("cks cho ho kd", "chữ ký số cho ho kinh doanh"),
+    ("đổi gplx", "đổi giấy phép lái xe"),
 ])
 def test_abbreviations_and_teencode(raw, expected):
     assert normalize(raw) == expected

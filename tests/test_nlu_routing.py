@@ -116,3 +116,24 @@ def test_emergency_numbers_question_through_the_engine(app):
     assert _conv(app, "em-1").topic == dialogue.EMERGENCY_NUMBERS_TOPIC
     assert "115" in Chat(app, "em-2").text("con tôi sốt cao co giật phải làm sao")
     assert _conv(app, "em-2").topic is None
+
+
+@pytest.mark.parametrize("text, topic", [
+    # once out-of-scope examples, now topics of the knowledge base: they must reach the entry
+    ("làm hộ chiếu đi nước ngoài ở đâu", "giay-to.ho-chieu"),
+    ("nộp phạt giao thông online", "giao-thong.phat-nguoi"),
+    ("tra cứu vi phạm giao thông bằng biển số xe", "giao-thong.phat-nguoi"),
+    ("cks ca nhan dang ky o dau", "chu-ky-so.ca-nhan"),
+])
+def test_questions_the_knowledge_base_answers_are_not_out_of_scope(understander, text, topic):
+    u = understander.understand(text)
+    assert (u.kind, u.topic) == ("faq", topic), (u.kind, u.topic, u.candidates)
+
+
+def test_out_of_scope_examples_are_not_knowledge_base_questions():
+    # the NLU data's out-of-scope examples and the KB's questions must not overlap
+    from nlu.normalize import normalize
+    data = rasa.load_dir(rasa.DATA_DIR)
+    kb_q = {normalize(q) for e in KB.entries for q in [e.title, *e.questions]}
+    oos = {normalize(t) for i, ex in data.examples.items() if i == "out_of_scope" or i.startswith("oos_") for t in ex}
+    assert not kb_q & oos

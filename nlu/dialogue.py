@@ -257,9 +257,13 @@ POLICIES: list[tuple[str, re.Pattern, re.Pattern | None]] = [
                          r"kể chuyện", r"chuyện cười", r"hát đi", r"người yêu", r"cách nấu", r"nấu món",
                          r"ăn gì ngon", r"quán nào ngon", r"chơi ở đâu",
                          r"giá heo", r"giá cà phê", r"giá lúa", r"giá thịt", r"giá rau", r"giá điện thoại",
-                         r"xem phim", r"phim gì"),
+                         r"xem phim", r"phim gì",
+                         # travel and tickets
+                         r"vé máy bay", r"đặt vé", r"vé tàu", r"vé xe khách", r"du lịch", r"tham quan",
+                         r"khách sạn", r"tour", r"resort"),
      _vx(r"lệ phí", r"thủ tục", r"đăng ký", r"giấy", r"hồ sơ", r"phường", r"căn cước", r"xây dựng",
-         r"phản ánh", r"ngập", r"ủng hộ", r"sơ tán", r"khẩn cấp", r"bão lũ", r"lưu trú")),
+         r"phản ánh", r"ngập", r"ủng hộ", r"sơ tán", r"khẩn cấp", r"bão lũ", r"lưu trú", r"tạm trú",
+         r"khai báo", r"hộ chiếu", r"passport", r"kinh doanh", r"cấp phép", r"xin phép")),
 ]
 OOS_INTENTS = {name for name, _, _ in POLICIES}
 _EMOJI_ONLY = re.compile(r"^[\W_]+$")

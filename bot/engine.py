@@ -223,6 +223,10 @@ class Engine:
         if not msg.chat_id or len(msg.chat_id) > MAX_ID_LEN or not msg.user_id or len(msg.user_id) > MAX_ID_LEN \
                 or len(msg.update_id or "") > 128:
             return texts.BAD_SENDER
+        if msg.is_group and msg.user_id == msg.chat_id:
+            # No member is named (an adapter fell back to the chat's id): the group itself would
+            # become a person, whose /xoadulieu erases the group's chat id and messages.
+            return texts.BAD_SENDER
         if msg.button is not None and len(msg.button) > MAX_BUTTON_LEN:
             return texts.STALE_BUTTON
         for att in (*msg.photos, *msg.files):

@@ -275,10 +275,15 @@ class ZaloChannel(InboxMixin, PartSender):
         mid = m.get("message_id")
         if seen_before(self.app, CHANNEL, f"m{mid}" if mid else None):
             return Replay(chat_id, f"m{mid}", str(chat.get("chat_type", "")).upper() == "GROUP")
-        msg = Incoming(channel=CHANNEL, chat_id=chat_id, user_id=str(sender.get("id") or chat_id),
+        kind = str(chat.get("chat_type") or "").upper()
+        sender_id = str(sender.get("id") or "")
+        # A private chat's id is its user's: without a chat type, a chat that is not the sender's
+        # own is a group (never somebody's private chat), and a group message must name its sender.
+        group = kind == "GROUP" or (kind != "PRIVATE" and sender_id != chat_id)
+        msg = Incoming(channel=CHANNEL, chat_id=chat_id, user_id=sender_id or ("" if group else chat_id),
                        update_id=f"m{mid}" if mid else None,
                        user_name=sender.get("display_name") or sender.get("first_name") or sender.get("name"),
-                       is_group=str(chat.get("chat_type", "")).upper() == "GROUP")
+                       is_group=group)
         if event == "message.text.received":
             msg.text = m.get("text")
         elif event == "message.image.received":

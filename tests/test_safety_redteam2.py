@@ -1,0 +1,75 @@
+"""Attacks on session 4's changes (one conversation row per group member, the comment after a
+rating and the answer to staff as Forms, KB sources with `via`): each test is one attack that
+once worked."""
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from bot import texts
+from bot.core import Location
+from bot.models import Conversation
+from handlers.reports.models import Report, ReportEvent
+from tests.conftest import Chat
+from tests.reports_helpers import FakeNLU, file_report, make_staff, outbox
+
+NEAR = Location(16.0671, 108.2231)
+UNIT = "-1001000000001"
+
+
+@pytest.fixture
+def app(make_app, understander):
+    return make_app(understander=FakeNLU(understander))
+
+
+class Member(Chat):
+    def say(self, text=None, **kw):
+        kw.setdefault("is_group", True)
+        return super().say(text, **kw)
+
+
+def _asked_in_group(app, clock, a: Chat, chat_id: str):
+    a.say("/phananh")
+    file_report(a, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    staff = make_staff(app, clock)
+    staff.press("pa:ask:1")
+    staff.say("Rác ở bên trái hay bên phải?")
+    assert any("cần thêm thông tin" in m.payload["text"] for m in outbox(app, chat_id))
+    return staff
+
+
+def _answers(app):
+    return [m.payload["text"].split("Thông tin bổ sung: ", 1)[1] for m in outbox(app, UNIT)
+            if "Thông tin bổ sung: " in m.payload["text"]]
+
+
+# --- a group message that names no member ------------------------------------------------------------
+def test_a_zalo_group_message_without_a_sender_cannot_erase_the_groups_data(app, clock):
+    """A Zalo update without `from` took the chat's id as the sender's: in a group, the group itself
+    became a person, and its /xoadulieu redacted the group's id on a member's report and cancelled
+    the staff question waiting to go to the group."""
+    from dataclasses import replace
+    from bot.channels.zalo import ZaloChannel
+    group = "zg-7f3a9c21d4e5"
+    a = Member(app, group, user_id="zu-a1b2c3d4", name="Anh A", channel="zalo")
+    _asked_in_group(app, clock, a, group)
+    app.settings = replace(app.settings, zalo_token="1:test")
+    ch = ZaloChannel(app)
+    for n, (event, chat) in enumerate([("/xoadulieu", {"id": group, "chat_type": "GROUP"}),
+                                       ("/xoadulieu", {"id": group})]):
+        upd = {"event_name": "message.text.received",
+               "message": {"chat": chat, "message_id": f"x{n}", "text": event}}
+        msg = ch.to_incoming(upd)
+        assert msg.is_group
+        assert texts.BAD_SENDER in [r.text for r in app.handle(msg)]
+        msg.text, msg.button, msg.update_id = None, "erase:xoa", f"y{n}"
+        assert "Đã xóa" not in " ".join(r.text for r in app.handle(msg))
+    # chat_type missing, a member named: still a group member, never the group's own private chat
+    upd = {"event_name": "message.text.received",
+           "message": {"chat": {"id": group}, "from": {"id": "zu-b9"}, "message_id": "x9", "text": "chào"}}
+    assert ch.to_incoming(upd).is_group
+    # and the engine itself: a group "member" whose id is the group's is nobody
+    assert Member(app, group, user_id=group, channel="zalo").text("/xoadulieu") == texts.BAD_SENDER
+    with app.db.session() as s:
+        assert [r.chat_id for r in s.exec(select(Report))] == [group]
+    assert [m.status for m in outbox(app, group) if "cần thêm thông tin" in m.payload["text"]] == ["pending"]

@@ -419,6 +419,20 @@ class Location(Field):
         return text[:300]
 
 
+# ------------------------------------------------------------------------ a cancel in words
+_CANCEL_WORDS = ("huy", "huy bo", "huy di", "huy nhe", "huy a", "thoi", "thoi a", "thoi nhe", "thoi di", "thoi huy",
+                 "thoi bo", "thoi bo di", "bo di", "dung lai", "khoi", "thoi khoi", "thoi khong can", "khong can nua")
+_CANCEL_RX = re.compile(r"(thoi |vay thoi |thoi thi )?(khong|ko|k|hong) (can|gui|lam|dien|dang ky|phan anh|ghi|hoi|muon)"
+                        r"( \w+){0,3} nua( a| nhe| roi| dau)?|thoi (khong|ko|k) can( \w+){0,2}")
+
+
+def typed_cancel(text: str | None) -> bool:
+    """"thôi", "hủy", "thôi không gửi nữa": the resident wants out of the form (the words of /huy).
+    Folded, so "dừng lại" is "dung lai"; a bare "dung" ("đúng", yes) is never a cancel."""
+    t = _clean(text)
+    return bool(t) and (t in _CANCEL_WORDS or _CANCEL_RX.fullmatch(t) is not None)
+
+
 # ------------------------------------------------------------------------ questions mid-form
 _ASKING = ("bao nhieu", "bao lau", "the nao", "nhu nao", "o dau", "lam sao", "khi nao", "may gio", "tai sao",
            "vi sao", "duoc khong", "co duoc", "cho hoi", "xin hoi", "hoi chut", "cho em hoi", "cho toi hoi")
@@ -500,6 +514,8 @@ class Form(Flow):
         f = self.field(step)
         if f is None or f.is_done(ctx.state) and not b:
             return self.ask_next(ctx)
+        if not b and typed_cancel(ctx.msg.text) and match_option(ctx.msg.text or "", f.options(ctx)) is None:
+            return self.cancel(ctx)  # "thôi", "hủy" where it is not one of the answers: /huy typed in words
         if f.any_text() and self.is_aside(ctx, f, parsed=True):
             return self.answer_question(ctx)
         try:

@@ -552,3 +552,35 @@ def test_a_form_opened_when_a_group_had_one_row_moves_to_its_owners_row(app):
     assert "Đúng không" in a.text("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
     assert _conv(app, "-100557", "ua").data["desc"].startswith("Rác đổ bừa bãi ở đầu kiệt 45")
     assert _conv(app, "-100557").flow is None
+
+
+# --- typed "hủy" / "thôi" mid-form (exploratory testing, session 4) ------------------------------
+def test_a_typed_cancel_mid_form_cancels_it_where_it_is_not_an_answer(app):
+    c = Chat(app, "r1")
+    assert "Đúng không" in c.text("Cống trước nhà bị tắc nước đen tràn lên mặt đường")
+    assert "Đã hủy phản ánh" in c.text("thôi")  # was: the category list, again and again
+    assert _conv(app, "r1").flow is None
+    c.say("/phananh")
+    assert "Đã hủy phản ánh" in c.text("hủy")  # at the description: not a description
+    c.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    c.press("phananh:catok")
+    assert "Đã hủy phản ánh" in c.text("thôi không gửi nữa")  # at the photos
+    # where "thôi" is one of the answers, it stays that answer
+    c.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    c.press("phananh:catok")
+    c.press("phananh:photodone")
+    c.say("Kiệt 45 Lê Lợi")
+    c.press("phananh:grp:tdp-01")
+    c.press("phananh:chatonly")
+    assert "kiểm tra lại phản ánh" in c.text("thôi")  # "publish? - thôi": no
+    assert _conv(app, "r1").data["publish"] is False
+
+
+def test_a_typed_cancel_ends_a_team_session_log(app):
+    from bot import roles as R
+    from tests.teams_helpers import enrol
+    m = enrol(app, "m1", R.TEAM_MEMBER, "tdp-01", name="Lê Thị Hoa")
+    m.say("/ghinhan")
+    m.press("ghinhan:today")
+    assert "Đã hủy" in m.text("thôi không ghi nữa")
+    assert _conv(app, "m1").flow is None

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Iterable, Optional
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 
 from sqlalchemy import JSON, Column, Index, delete
 from sqlmodel import Field, Session, SQLModel, select
@@ -27,7 +27,9 @@ KEEP_PER_CHAT = 5
 MAX_TYPED_WORDS = 5  # longer messages are sentences, never a typed option
 # Button prefixes whose callback takes the free text typed after the message (the reports
 # feature's "Trả lời cán bộ": the typed answer reaches the staff member who asked).
-_FREE_TEXT: set[str] = set()
+# A group holds others too: `for_whom(ctx, data)` says whether this sender is the one the message
+# asked; anyone else's text is left alone, and the route stays for the one asked.
+_FREE_TEXT: dict[str, Callable[["Context", str], bool] | None] = {}
 # Button labels with the phrases people type for them (folded). A reply starting with one of them
 # means that button even as a sentence ("vẫn còn rác ở đầu kiệt"), and the words are kept for the
 # callback. Such labels are not chosen by a bare "không" (polarity), only by their own words.
@@ -63,9 +65,10 @@ class PendingOption(SQLModel, table=True):
     expires_at: datetime = Field(index=True)
 
 
-def accept_free_text(prefix: str) -> None:
-    """Free text typed after a message carrying a `prefix:` button goes to that callback."""
-    _FREE_TEXT.add(prefix)
+def accept_free_text(prefix: str, for_whom: Callable[["Context", str], bool] | None = None) -> None:
+    """Free text typed after a message carrying a `prefix:` button goes to that callback (in a group,
+    only the text of the member `for_whom` accepts)."""
+    _FREE_TEXT[prefix] = for_whom
 
 
 def synonyms(label: str, *phrases: str) -> None:
@@ -223,6 +226,8 @@ def map_text(ctx: "Context") -> None:
         # a sentence in a form is the form's answer, never a phrase for an older notice
         keep = data is None and not msg.is_group and not conv.flow and \
             (data := match_synonym(msg.text, buttons)) is not None
+        if data is not None and row is not None and msg.is_group and not _asked(ctx, data):
+            continue  # another member's "1": the notice stays for the one it asked
         if data is not None:
             msg.button = data
             if not keep:
@@ -234,8 +239,16 @@ def map_text(ctx: "Context") -> None:
         return
     newest = sources[0] if sources else None
     if newest is not None and newest[2] is not None and newest[2].free_text:
+        if msg.is_group and not _asked(ctx, newest[2].free_text):
+            return  # another member talking: not the answer, and the route stays for the one asked
         msg.button = newest[2].free_text
         s.delete(newest[2])
+
+
+def _asked(ctx: "Context", data: str) -> bool:
+    """Whether a notice's button `data` is this sender's to answer (accept_free_text's for_whom)."""
+    for_whom = _FREE_TEXT.get(data.partition(":")[0])
+    return for_whom is None or for_whom(ctx, data)
 
 
 def _naive(dt: datetime) -> datetime:  # the database may hand back naive UTC

@@ -73,3 +73,19 @@ def test_a_zalo_group_message_without_a_sender_cannot_erase_the_groups_data(app,
     with app.db.session() as s:
         assert [r.chat_id for r in s.exec(select(Report))] == [group]
     assert [m.status for m in outbox(app, group) if "cần thêm thông tin" in m.payload["text"]] == ["pending"]
+
+
+# --- a staff question in a group is the asked member's alone ---------------------------------------
+@pytest.mark.parametrize("channel", ["telegram", "zalo"])
+def test_another_members_words_after_a_staff_question_in_a_group_are_theirs(app, clock, channel):
+    """The typed route to staff (and the notice's numbered button) was the group's: the next text
+    of any member went to 'Trả lời cán bộ', got 'Nút này không còn hiệu lực' instead of an answer,
+    and used the route up, so the resident's own answer no longer reached staff."""
+    group = "-100901" if channel == "telegram" else "zg-901abcdef"
+    a = Member(app, group, user_id="ua", name="Anh A", channel=channel)
+    b = Member(app, group, user_id="ub", name="Chị B", channel=channel)
+    _asked_in_group(app, clock, a, group)
+    for said in ("mấy giờ phường làm việc?", "1"):
+        assert "không còn hiệu lực" not in b.text(said)
+    assert "Đã chuyển" in a.text("Bên trái, cạnh cột điện")
+    assert _answers(app) == ["Bên trái, cạnh cột điện"]

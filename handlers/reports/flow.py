@@ -622,6 +622,13 @@ def on_erase(ctx: Context) -> None:
         S.add_event(ctx.session, r, ctx.now, "contact_erased", None, actor_label="yêu cầu xóa dữ liệu")
 
 
+def _asked_here(ctx: Context, data: str) -> bool:
+    """Whether the staff question (button data pareply:<report>) was asked of this sender."""
+    n = parse_id(data.partition(":")[2])
+    r = ctx.session.get(Report, n) if n is not None else None
+    return r is not None and r.person_id == ctx.person.id
+
+
 def register(r: Router) -> None:
     r.flow(ReportFlow())
     r.flow(InfoFlow())
@@ -634,5 +641,5 @@ def register(r: Router) -> None:
     r.callback(AnswerStaff.prefix)(cb_answer_staff)
     r.callback(NewReport.prefix)(cb_new_report)
     r.callback(SendDraft.prefix)(cb_send_draft)
-    options.accept_free_text("pareply")
+    options.accept_free_text("pareply", _asked_here)
     r.on_erase(on_erase)

@@ -13,7 +13,7 @@ from bot import roles as R
 from bot.context import Context
 from bot.core import Button, Reply
 from bot.forms import (Again, Choice, Field, Form, MultiChoice, Option, Problem, Text, _clean, is_question,
-                       match_option)
+                       match_option, reads_as_question)
 from handlers.teams import catalog as C
 from handlers.teams import service as S
 from handlers.teams.models import TeamSession
@@ -167,6 +167,16 @@ class Members(MultiChoice):
     def clear(self, st):
         st.pop(self.done_key, None)
 
+    def take(self, form, ctx):
+        if not ctx.msg.button and _clean(ctx.msg.text) in ONLY_ME:
+            ctx.state[self.key] = [ctx.person.id]  # "chỉ mình tôi": the author alone, and done
+            return ctx.state[self.key]
+        return super().take(form, ctx)
+
+
+ONLY_ME = ("chi minh toi", "minh toi", "mot minh", "chi minh", "chi co minh", "chi toi", "chi co toi", "chi minh em",
+           "minh em", "chi em", "chi co em", "minh toi thoi", "chi minh toi thoi", "toi thoi", "em thoi", "minh thoi")
+
 
 def _member_options(ctx: Context) -> list[Option]:
     group = ctx.state.get("group")
@@ -242,6 +252,18 @@ class SessionFlow(Form):
             ctx.state["late_told"] = True
             ctx.reply(S.late_notice(d))  # said once, up front: the form goes on, no dead end
         return None
+
+    def take_place(self, ctx: Context):
+        try:
+            return self.field("place").take(self, ctx)
+        except Problem:
+            # "nhà văn hóa tổ 1", "gõ cửa từng nhà": the quick log's place words, in a short answer
+            text = ctx.msg.text or ""
+            if not ctx.msg.button and len(_clean(text).split()) <= 8 and not reads_as_question(text):
+                place = parse_session(text, C.today(ctx.now)).place
+                if place in C.PLACES:
+                    return place
+            raise
 
     def validate_people(self, ctx: Context, v: int) -> str | None:
         st = ctx.state

@@ -89,3 +89,41 @@ def test_another_members_words_after_a_staff_question_in_a_group_are_theirs(app,
         assert "không còn hiệu lực" not in b.text(said)
     assert "Đã chuyển" in a.text("Bên trái, cạnh cột điện")
     assert _answers(app) == ["Bên trái, cạnh cột điện"]
+
+
+# --- long words for a person are taken whole or sent back, never cut --------------------------------
+def test_a_long_rating_comment_is_sent_back_to_shorten_never_cut(app, clock):
+    """The comment field took 4000 characters and kept the first 1000 ('Đã ghi nhận')."""
+    res = Chat(app, "r1")
+    staff = make_staff(app, clock)
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    staff.press("pa:res:1")
+    staff.say("Đã thu gom")
+    staff.press("pastaff:skip")
+    res.press("parate:1:4")
+    long = "Cán bộ làm nhanh nhưng còn sót túi rác ở góc. " * 30 + "HẾT"
+    assert "rút gọn" in res.text(long)
+    with app.db.session() as s:
+        assert s.get(Report, 1).rating_comment is None
+    assert "Đã ghi nhận" in res.text(long[:900])
+    with app.db.session() as s:
+        assert s.get(Report, 1).rating_comment == long[:900].strip()
+
+
+def test_a_long_answer_kept_as_a_draft_reaches_staff_whole(app, clock):
+    """A report-like answer to staff kept as a draft ('Trả lời cán bộ' / 'Phản ánh mới') was cut to
+    2000 characters: pressing 'Trả lời cán bộ' sent staff only the first part."""
+    from sqlmodel import delete
+    from bot import options
+    res = Chat(app, "r1")
+    staff = make_staff(app, clock)
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    staff.press("pa:ask:1")
+    staff.say("Bên nào?")
+    with app.db.session() as s:  # the typed route used up or expired: the draft question asks
+        s.exec(delete(options.PendingOption))
+        s.commit()
+    long = "Rác ở bên trái, cạnh cột điện, " + "túi rác nằm tràn ra lòng đường " * 80 + "HẾT"
+    assert "trả lời cho cán bộ, hay một phản ánh mới" in res.text(long)
+    assert "Đã chuyển" in res.text(button="pans:1")
+    assert _answers(app) == [long]

@@ -320,7 +320,7 @@ def cmd_report(ctx: Context, args: str) -> None:
 def on_complaint(ctx: Context) -> None:
     r = _awaited_by_staff(ctx)
     if r is not None:  # it may well be the answer to the staff question, not a new report: ask
-        ctx.conv.data = {**ctx.conv.data, "staff_answer_draft": {"report_id": r.id, "text": ctx.msg.text[:2000]}}
+        ctx.conv.data = {**ctx.conv.data, "staff_answer_draft": {"report_id": r.id, "text": ctx.msg.text}}
         ctx.reply(f"Cán bộ đang chờ bạn trả lời câu hỏi về phản ánh {r.code}. Tin nhắn vừa rồi là câu trả lời "
                   "cho cán bộ, hay một phản ánh mới?",
                   buttons=[AnswerStaff(r.id).button("Trả lời cán bộ"), NewReport(r.id).button("Phản ánh mới")])
@@ -564,7 +564,8 @@ class InfoFlow(Form):
                  forms.Drop(self.name).button("Thôi")])
 
     def answer_question(self, ctx: Context) -> None:
-        ctx.state["draft"] = (ctx.msg.text or "").strip()[:2000]  # kept with the form set aside
+        # kept whole with the form set aside ("Gửi cho cán bộ" sends it; the engine caps a message)
+        ctx.state["draft"] = (ctx.msg.text or "").strip()
         super().answer_question(ctx)
 
     def resume(self, ctx: Context) -> None:

@@ -11,6 +11,7 @@ from bot.router import Router
 from handlers.reports import service as S
 from handlers.reports.models import CLOSED, OPEN_STATUSES, RESOLVED, Report
 
+COMMENT_LEN = 1000  # Report.rating_comment's width: a longer comment is sent back to shorten, never cut
 LOW_RATING = 2  # this many stars or fewer: the resident is not satisfied, the unit looks again
 
 
@@ -87,7 +88,7 @@ class RatingFlow(Form):
     title = "góp ý về kết quả xử lý"
     summary = False
     asks_aside = "clear"
-    fields = [Text("comment", max_len=4000, skip="Bỏ qua", error="Bạn gõ góp ý bằng chữ, hoặc bấm Bỏ qua.")]
+    fields = [Text("comment", max_len=COMMENT_LEN, skip="Bỏ qua", error="Bạn gõ góp ý bằng chữ, hoặc bấm Bỏ qua.")]
 
     def ask_comment(self, ctx: Context) -> None:
         lead = ctx.state.pop("lead", "")
@@ -106,9 +107,9 @@ class RatingFlow(Form):
         if r is None:
             ctx.reply("Đã ghi nhận góp ý của bạn. Cảm ơn bạn!")
             return
-        ev = S.add_event(ctx.session, r, ctx.now, "commented", ctx.person.id, note=text[:1000])
+        ev = S.add_event(ctx.session, r, ctx.now, "commented", ctx.person.id, note=text)
         if not reopened:
-            r.rating_comment = text[:1000]
+            r.rating_comment = text[:COMMENT_LEN]  # the field took at most this
             ctx.session.add(r)
             ctx.reply("Đã ghi nhận góp ý của bạn. Cảm ơn bạn!")
             return
@@ -116,7 +117,7 @@ class RatingFlow(Form):
         chat = S.unit_chat(ctx.app, (main or r).unit_id)
         if chat:
             ctx.notify(chat.channel, chat.chat_id,
-                       S.Reply(f"Người dân báo chưa xử lý xong phản ánh {r.code}:\n{text[:1000]}",
+                       S.Reply(f"Người dân báo chưa xử lý xong phản ánh {r.code}:\n{text}",
                                buttons=S.card_buttons(main or r)),
                        dedupe_key=f"report:{r.id}:ev:{ev.id}:unit")
         ctx.reply(f"Đã chuyển ý kiến của bạn cho {S.unit_name(ctx.app, r.unit_id)}. Cảm ơn bạn!")

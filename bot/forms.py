@@ -715,6 +715,16 @@ def parked_form(ctx: "Context", name: str) -> dict | None:
     return p
 
 
+def parked_title(ctx: "Context") -> str | None:
+    """The title of this person's form set aside and still fresh ("ghi nhận buổi hỗ trợ"), or None:
+    a message nothing else understood may well be its next answer."""
+    p = parked(ctx)
+    if p is None or p.get("owner") not in (None, ctx.person.id) or not _fresh(ctx, p):
+        return None
+    form = ctx.app.router.flows.get(p["flow"])
+    return (getattr(form, "title", "") or "biểu mẫu") if form is not None else None
+
+
 def restore(ctx: "Context", p: dict) -> None:
     """The form set aside (parked(ctx)) is the open form again, as it was."""
     conv = ctx.conv

@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot import options
+from bot import forms, options
 from bot import roles as R
 from bot.clock import fmt_local
 from bot.context import Context
@@ -307,6 +307,13 @@ def on_fallback(ctx: Context) -> None:
     if u is not None and u.intent and _policy_reply(ctx, u.intent):
         return
     if u is not None and u.intent == "number":
+        title = forms.parked_title(ctx)
+        if title:  # the figure was meant for the form set aside for a question
+            say(ctx, f"{{You}} còn {title} đang làm dở. Gõ \"tiếp tục\" để quay lại rồi nhập tiếp, "
+                     "hoặc gõ \"thôi\" nếu không làm nữa.",
+                buttons=[forms.Resume(forms.parked(ctx)["flow"]).button("Tiếp tục"),
+                         forms.Drop(forms.parked(ctx)["flow"]).button("Thôi")])
+            return
         say(ctx, "Số này không có trong các lựa chọn {me} vừa gửi. {You} gõ câu hỏi hoặc chọn lại số "
                  "trong danh sách giúp {me} nhé.")
         return

@@ -584,3 +584,16 @@ def test_a_typed_cancel_ends_a_team_session_log(app):
     m.press("ghinhan:today")
     assert "Đã hủy" in m.text("thôi không ghi nữa")
     assert _conv(app, "m1").flow is None
+
+
+def test_a_number_typed_after_a_form_was_set_aside_points_back_to_it(app):
+    from bot import roles as R
+    from tests.teams_helpers import enrol
+    m = enrol(app, "m1", R.TEAM_MEMBER, "tdp-01", name="Lê Thị Hoa")
+    m.say("/ghinhan")
+    m.press("ghinhan:today")
+    m.press("ghinhan:place-door")
+    assert m.say("cho hỏi làm căn cước cho người già cần giấy tờ gì?")[-1].text.startswith("Bạn muốn tiếp tục")
+    out = m.text("12")  # the figure meant for the form: say where the form is, not only "no such option"
+    assert "ghi nhận buổi hỗ trợ" in out and "tiếp tục" in out
+    assert "bao nhiêu hộ" in m.text("tiếp tục")

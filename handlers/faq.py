@@ -64,6 +64,11 @@ BUTTON_LABELS = {"documents": "Giấy tờ", "fee": "Lệ phí", "time": "Bao l�
                  "who": "Ai được làm", "steps": "Các bước", "online": "Làm online", "notes": "Lưu ý",
                  "legal_basis": "Căn cứ pháp lý", "sources": "Nguồn"}
 MAX_SECTION_BUTTONS = 5
+_LACK = "Mục này chưa có thông tin riêng về {what}; dưới đây là phần tóm tắt, cần chắc chắn thì hỏi phường"
+LACKING = {"fee": _LACK.format(what="lệ phí"), "time": _LACK.format(what="thời gian giải quyết"),
+           "documents": _LACK.format(what="giấy tờ cần mang"), "where": _LACK.format(what="nơi nộp"),
+           "online": _LACK.format(what="cách làm trực tuyến"), "who": _LACK.format(what="ai được làm"),
+           "steps": _LACK.format(what="các bước")}
 
 
 @dataclass(frozen=True)
@@ -200,6 +205,12 @@ def answer_topic(ctx: Context, topic: str, aspect: str | None = None) -> None:
     fb = [Button(text, data) for text, data in feedback.log_answer(ctx, entry.id)]
     if body:
         ctx.reply(_personal(ctx, f"{entry.title} - {body}"), buttons=_section_buttons(ctx, entry, shown=key) + fb)
+        return
+    if key in LACKING:  # asked for a part the entry does not have: say so, then the summary
+        phone = ctx.app.profile.centre.phone
+        lack = LACKING[key] + (f" ({phone})." if phone else ".")
+        ctx.reply(_personal(ctx, f"{entry.title}\n({lack})\n{render_short(entry, ctx.app.profile)}"),
+                  buttons=_section_buttons(ctx, entry) + fb)
         return
     ctx.reply(first_reply_text(ctx, entry), buttons=_section_buttons(ctx, entry) + fb)
 

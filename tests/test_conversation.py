@@ -343,3 +343,15 @@ def test_ask_jsonl_keeps_each_session_a_conversation(settings, understander):
     assert out[3]["topics"] == ["ho-tich.khai-sinh", "cu-tru.thuong-tru"]
     assert out[4]["kind"] == "fallback" and "113" in out[4]["reply"]
     assert out[5]["kind"] == "error"
+
+
+def test_a_follow_up_about_a_section_the_entry_lacks_says_so_before_the_summary(app):
+    # exploratory testing: "mất bao lâu" about an entry with no time section got its summary again,
+    # word for word, as if the question had not been read
+    entry = next(e for e in app.kb.by_id.values() if "time" not in e.sections and "fee" in e.sections)
+    chat = Chat(app, "ctx-lack")
+    chat.press(f"faq:{entry.id}")
+    out = chat.text("mất bao lâu")
+    assert out.startswith(entry.title)
+    assert "chưa có thông tin riêng về thời gian" in out
+    assert "chưa có thông tin riêng" not in chat.text("hết bao nhiêu tiền")  # a section it has: as before

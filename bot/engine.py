@@ -38,6 +38,9 @@ MAX_ATTEMPTS = 3
 MAX_ID_LEN = 64  # chat and user ids: the columns' width
 MAX_BUTTON_LEN = 256
 MAX_NAME_LEN = 200
+# PostgreSQL advisory lock namespace (first key) serialising one group chat across workers: two staff
+# pressing one report card's buttons at once, as when the group shared one locked conversation row.
+GROUP_LOCK = 0x6772
 
 
 def _clean(value: str | None, keep_newlines: bool = False) -> str | None:
@@ -356,6 +359,9 @@ class Engine:
                                        Conversation.member == member)
         if s.bind.dialect.name == "postgresql":
             q = q.with_for_update()  # serialise two workers handling the same chat
+            if member:  # a group's members have rows of their own: the chat is still one at a time
+                s.exec(text("SELECT pg_advisory_xact_lock(:ns, hashtext(:chat))"),
+                       params={"ns": GROUP_LOCK, "chat": f"{msg.channel}:{msg.chat_id}"})
         c = s.exec(q).first()
         if c is None:
             insert_ignore(s, Conversation.__table__, dict(channel=msg.channel, chat_id=msg.chat_id, member=member,

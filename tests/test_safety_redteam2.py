@@ -4,6 +4,7 @@ once worked."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import text
 from sqlmodel import select
 
 from bot import texts
@@ -127,3 +128,27 @@ def test_a_long_answer_kept_as_a_draft_reaches_staff_whole(app, clock):
     assert "trả lời cho cán bộ, hay một phản ánh mới" in res.text(long)
     assert "Đã chuyển" in res.text(button="pans:1")
     assert _answers(app) == [long]
+
+
+# --- PostgreSQL: a group's messages are handled one at a time across workers ------------------------
+def test_two_workers_take_a_groups_messages_one_at_a_time_on_postgresql(app):
+    """With one conversation row per member, the row lock no longer covered the group: two staff in
+    the unit's group pressing one report card's buttons on two workers ran side by side (two
+    'accepted' events, two notices to the resident). A group is locked as a whole again."""
+    from sqlalchemy.exc import OperationalError
+    from sqlmodel import Session
+    from bot.core import Incoming
+    if app.db.engine.dialect.name != "postgresql":
+        pytest.skip("row and advisory locks: PostgreSQL only (SQLite has one writer anyway)")
+    a = Incoming(channel="telegram", chat_id="-100902", user_id="1", text="x", is_group=True)
+    b = Incoming(channel="telegram", chat_id="-100902", user_id="2", text="y", is_group=True)
+    other = Incoming(channel="telegram", chat_id="-100903", user_id="2", text="y", is_group=True)
+    eng = app.engine
+    with Session(app.db.engine) as s1, Session(app.db.engine) as s2:
+        eng._conversation(s1, a, eng._person(s1, a))  # worker 1 is handling A's message
+        s2.exec(text("SET lock_timeout = '200ms'"))
+        eng._conversation(s2, other, eng._person(s2, other))  # another group: not held up
+        s2.commit()
+        s2.exec(text("SET lock_timeout = '200ms'"))
+        with pytest.raises(OperationalError):  # worker 2, B's message in the same group: waits
+            eng._conversation(s2, b, eng._person(s2, b))

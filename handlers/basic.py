@@ -72,7 +72,12 @@ def cb_erase(ctx: Context, payload: str) -> None:
         s.add(h)
     s.exec(delete(RoleGrant).where(RoleGrant.person_id == pid))
     for c in s.exec(select(Conversation).where(Conversation.person_id == pid)):
-        if c.id != ctx.conv.id:
+        if c.id == ctx.conv.id:
+            continue
+        if c.flow_owner_id not in (None, pid):  # a group's old shared row holding another member's form
+            c.person_id = None
+            s.add(c)
+        else:
             s.delete(c)
     for c in s.exec(select(Conversation).where(Conversation.flow_owner_id == pid)):
         if c.id != ctx.conv.id:  # their half-filled form in a group goes too

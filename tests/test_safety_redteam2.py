@@ -152,3 +152,25 @@ def test_two_workers_take_a_groups_messages_one_at_a_time_on_postgresql(app):
         s2.exec(text("SET lock_timeout = '200ms'"))
         with pytest.raises(OperationalError):  # worker 2, B's message in the same group: waits
             eng._conversation(s2, b, eng._person(s2, b))
+
+
+# --- /xoadulieu and a group's old shared row ----------------------------------------------------------
+def test_erasure_leaves_another_members_form_on_a_groups_old_shared_row(app):
+    """A group's row from before one-row-per-member names whoever wrote first; their /xoadulieu
+    deleted it with the form another member was filling in there."""
+    a = Member(app, "-100904", user_id="ua", name="Anh A")
+    b = Member(app, "-100904", user_id="ub", name="Chị B")
+    a.say("xin chào")
+    b.say("/phananh")
+    b.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    with app.db.session() as s:  # as before migration 0110: one row, created by A, holding B's form
+        rows = {c.member: c for c in s.exec(select(Conversation).where(Conversation.chat_id == "-100904"))}
+        rows["ua"].flow, rows["ua"].step, rows["ua"].data = rows["ub"].flow, rows["ub"].step, dict(rows["ub"].data)
+        rows["ua"].flow_owner_id, rows["ua"].member = rows["ub"].flow_owner_id, ""
+        s.delete(rows["ub"])
+        s.add(rows["ua"])
+        s.commit()
+    private = Chat(app, "ua", user_id="ua", name="Anh A")
+    private.say("/xoadulieu")
+    assert "Đã xóa" in private.text(button="erase:xoa")
+    assert "ảnh" in b.text(button="phananh:catok")  # B's form goes on, on B's own row now

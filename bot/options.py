@@ -170,6 +170,19 @@ def match(text: str, buttons: list[dict], strict: bool = False, notice: bool = F
     words = t.split()
     pol = _polarity(t)
     label_pol = [_polarity(lab) for lab in labels]
+    if notice:
+        # a message the bot sent on its own, maybe days ago: "có mất tiền không" is a question and
+        # "Cô Lan" a name, not a "có"; only a bare yes/no ("có ạ", "không đi được") or a label said
+        # in a short sentence ("cho tôi tham gia với") answers it
+        if _asks(text, words):
+            return None
+        if pol is not None and not all(w in _ANSWER_FILLER for w in _after_polarity(t, pol)):
+            pol = None
+            if not _contained_label(t, labels, label_pol):
+                return None
+        said = _contained_label(t, labels, label_pol)
+        if said is not None:
+            return buttons[said]["data"]
     if pol is None or pol in label_pol:
         # a label with phrases of its own is not chosen by one of its words ("xong" is not
         # "chưa xử lý xong"): only by those phrases (match_synonym) or the whole label
@@ -186,6 +199,46 @@ def match(text: str, buttons: list[dict], strict: bool = False, notice: bool = F
         if len(hits) == 1:
             return hits[0]["data"]
     return None
+
+
+# Words that may follow a bare yes/no to a notice: "có ạ", "có, tôi đi", "không đi được nhé".
+_ANSWER_FILLER = frozenset("a ah nhe nha nhen roi luon di chu oi toi minh em anh chi co bac chau ong ba se tham gia "
+                           "voi hoc dang ky duoc dc nua ban kip ranh the ok oke vang da u nhe".split())
+_QUESTION_WORDS = ("bao nhieu", "bao lau", "o dau", "the nao", "nhu nao", "khi nao", "may gio", "lam sao", "tai sao",
+                   "vi sao", "duoc khong", "co phai", "phai khong")
+_NEGATION = ("khong", "ko", "k", "chua", "hong", "hok", "kg")
+
+
+def _asks(text: str, words: list[str]) -> bool:
+    t = " ".join(words)
+    return "?" in text or any(f" {q} " in f" {t} " for q in _QUESTION_WORDS) or \
+        (len(words) >= 3 and words[-1] in ("khong", "ko", "k", "chua", "gi", "nao", "dau", "sao", "ha", "nhi"))
+
+
+def _after_polarity(t: str, pol: str) -> list[str]:
+    """The words after the leading yes/no/skip phrase."""
+    lead = next(w for w in sorted({"yes": _YES, "no": _NO, "skip": _SKIP}[pol], key=len, reverse=True)
+                if _starts(t, (w,)))
+    return t[len(lead):].split()
+
+
+def _contained_label(t: str, labels: list[str], label_pol: list) -> int | None:
+    """The index of the one label said as a phrase inside a short message ("cho tôi tham gia với"),
+    the longest when one holds another ("không tham gia"); None when negated before it ("chưa tham
+    gia được") or when none or several are said."""
+    padded = f" {t} "
+    found = [i for i, lab in enumerate(labels) if lab and f" {lab} " in padded]
+    if not found:
+        return None
+    longest = max(len(labels[i]) for i in found)
+    found = [i for i in found if len(labels[i]) == longest]
+    if len(found) != 1:
+        return None
+    i = found[0]
+    before = padded[:padded.index(f" {labels[i]} ")].split()
+    if label_pol[i] != "no" and any(w in _NEGATION for w in before):
+        return None
+    return i
 
 
 # ---------------------------------------------------------------- before understanding

@@ -355,3 +355,28 @@ def test_a_follow_up_about_a_section_the_entry_lacks_says_so_before_the_summary(
     assert out.startswith(entry.title)
     assert "chưa có thông tin riêng về thời gian" in out
     assert "chưa có thông tin riêng" not in chat.text("hết bao nhiêu tiền")  # a section it has: as before
+
+
+def test_a_class_notice_is_not_answered_by_a_name_or_a_question_that_starts_with_co(app):
+    # exploratory testing: "Cô Lan" (folded "co lan") and "có mất tiền không" each took a seat
+    from handlers.broadcast.models import ClassSignup
+    from tests.broadcast_helpers import publish_class, subscribe_many
+    subscribe_many(app, 1, prefix="cls")
+    publish_class(app)
+    res = Chat(app, "cls0")
+    assert "Đã giữ chỗ" not in res.text("có mất tiền không")
+    assert "Đã giữ chỗ" not in res.text("Cô Lan")
+    with app.db.session() as s:
+        assert list(s.exec(select(ClassSignup))) == []
+    assert "Đã giữ chỗ" in res.text("cho tôi tham gia với")
+
+
+@pytest.mark.parametrize("typed, label", [
+    ("có ạ", "Tham gia"), ("ok nhé", "Tham gia"), ("có, tôi đi", "Tham gia"), ("cho tôi tham gia với", "Tham gia"),
+    ("không đi được", "Không tham gia"), ("tôi không tham gia", "Không tham gia"), ("Cô Lan", None),
+    ("có mất tiền không", None), ("có học online được không?", None), ("tôi chưa tham gia được", None),
+])
+def test_loose_matching_of_a_notices_options(typed, label):
+    buttons = [{"text": "Tham gia", "data": "lop:y:1"}, {"text": "Không tham gia", "data": "lop:n:1"}]
+    want = {"Tham gia": "lop:y:1", "Không tham gia": "lop:n:1", None: None}[label]
+    assert options.match(typed, buttons, notice=True) == want

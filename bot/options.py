@@ -256,8 +256,8 @@ def map_text(ctx: "Context") -> None:
             .order_by(PendingOption.created_at.desc(), PendingOption.id.desc()))):
         if _naive(r.expires_at) <= _naive(now) or i >= KEEP_PER_CHAT:
             s.delete(r)  # expired or crowded out: tidied when the chat next writes
-        else:
-            rows.append(r)
+        elif _naive(r.created_at) <= _naive(now):  # (remembered from its send time: one held for the
+            rows.append(r)                          # quiet hours is not answered before it is sent)
     direct_at = conv.updated_at
     if conv.flow and direct_at is not None:
         # in a form, only a notice newer than the form's last question may take the answer

@@ -380,3 +380,20 @@ def test_loose_matching_of_a_notices_options(typed, label):
     buttons = [{"text": "Tham gia", "data": "lop:y:1"}, {"text": "Không tham gia", "data": "lop:n:1"}]
     want = {"Tham gia": "lop:y:1", "Không tham gia": "lop:n:1", None: None}[label]
     assert options.match(typed, buttons, notice=True) == want
+
+
+def test_a_notice_held_for_the_quiet_hours_cannot_be_answered_before_it_is_sent(app, clock):
+    # exploratory testing: a class announced at night was joined by a typed "có" meant for something
+    # else, before its notice had reached the resident (its options were live from the start)
+    from datetime import datetime
+    from handlers.broadcast.models import ClassSignup
+    from tests.broadcast_helpers import publish_class, subscribe_many
+    clock.set(datetime(2026, 11, 23, 23, 0))  # quiet hours: the notice waits for 06:00
+    subscribe_many(app, 1, prefix="cls")
+    publish_class(app)
+    res = Chat(app, "cls0")
+    assert "Đã giữ chỗ" not in res.text("có")
+    with app.db.session() as s:
+        assert list(s.exec(select(ClassSignup))) == []
+    clock.set(datetime(2026, 11, 24, 6, 30))
+    assert "Đã giữ chỗ" in res.text("có")

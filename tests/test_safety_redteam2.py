@@ -174,3 +174,20 @@ def test_erasure_leaves_another_members_form_on_a_groups_old_shared_row(app):
     private.say("/xoadulieu")
     assert "Đã xóa" in private.text(button="erase:xoa")
     assert "ảnh" in b.text(button="phananh:catok")  # B's form goes on, on B's own row now
+
+
+# --- a private report's staff question stays out of the resident's groups ----------------------------
+def test_a_report_sent_privately_is_not_named_in_a_group_the_resident_writes_in(app, clock):
+    """A staff question awaited on a report sent in a private chat turned the resident's next
+    report-like message in any group into 'Cán bộ đang chờ bạn trả lời câu hỏi về phản ánh PA-...':
+    the other members read the code, and the group report was not started."""
+    res = Chat(app, "ua", user_id="ua", name="Anh A", channel="telegram")
+    staff = make_staff(app, clock)
+    file_report(res, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    staff.press("pa:ask:1")
+    staff.say("Bên nào?")
+    in_group = Member(app, "-100905", user_id="ua", name="Anh A", channel="telegram")
+    out = in_group.text("Rác đổ đầy chân cầu Rồng mấy hôm nay, bốc mùi lắm")
+    assert "PA-" not in out and "cán bộ" not in out.lower()
+    assert "Đúng không" in out  # the group report starts
+    assert "Đã chuyển" in res.text("Rác ở bên trái, cạnh cột điện, bốc mùi lắm")  # answered where asked

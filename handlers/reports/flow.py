@@ -388,6 +388,8 @@ def _awaited_by_staff(ctx: Context) -> Report | None:
     now = ctx.now.replace(tzinfo=None)
     for r in list(ctx.session.exec(select(Report).where(Report.person_id == ctx.person.id,
                                                         Report.status.in_(OPEN_STATUSES)).order_by(Report.id.desc()))):
+        if not _here(ctx, r):
+            continue
         asked, answered = _staff_question(ctx, r)
         if asked is not None and not answered and now - asked.at.replace(tzinfo=None) <= options.TTL:
             return r
@@ -397,9 +399,15 @@ def _awaited_by_staff(ctx: Context) -> Report | None:
         .order_by(ReportEvent.id.desc())).first()
     if ev is not None and now - ev.at.replace(tzinfo=None) <= ANSWER_WINDOW:
         r = ctx.session.get(Report, ev.report_id)
-        if r is not None and r.person_id == ctx.person.id and r.status in OPEN_STATUSES:
+        if r is not None and r.person_id == ctx.person.id and r.status in OPEN_STATUSES and _here(ctx, r):
             return r
     return None
+
+
+def _here(ctx: Context, r: Report) -> bool:
+    """In a group, only a report sent from that group is talked about: another one's code and staff
+    question are not for the other members to read."""
+    return not ctx.msg.is_group or (r.channel == ctx.msg.channel and r.chat_id == ctx.msg.chat_id)
 
 
 def _take_draft(ctx: Context, report_id: int) -> str | None:

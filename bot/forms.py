@@ -795,6 +795,9 @@ def keep_name(ctx: "Context", name: str) -> None:
     ctx.session.add(ctx.person)
 
 
+_NOT_IN_NAMES = frozenset(("khong", "ko", "chua", "nua", "duoc", "dc", "muon", "gi"))  # folded; "Lâm", "Gia" are names
+
+
 class AskName(Form):
     """Where staff need a name (a class list, a call-back) and the person has none on record: ask
     once; the answer is kept on the person (staff lists show it), so it is never asked again."""
@@ -803,6 +806,14 @@ class AskName(Form):
     summary = False
     fields = [Text("name", NAME_QUESTION, min_len=2, max_len=60, skip="Bỏ qua",
                    error="Bạn gõ tên để cán bộ biết cách xưng hô, hoặc bấm Bỏ qua.")]
+
+    def validate_name(self, ctx: "Context", name: str) -> str | None:
+        words = set(_clean(name).split())
+        if words & _NOT_IN_NAMES or len(words) > 6 or reads_as_question(name):
+            # "không đi nữa" typed for another message's buttons (/lophoc leaves this form open)
+            return ("Mình chưa thấy tên trong câu này. Bạn gõ tên để cán bộ xưng hô (ví dụ: chị Lan), "
+                    "hoặc bấm Bỏ qua rồi nhắn lại việc bạn cần.")
+        return None
 
     def submit(self, ctx: "Context") -> None:
         name = (ctx.state.get("name") or "").strip()[:60]

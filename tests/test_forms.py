@@ -597,3 +597,19 @@ def test_a_number_typed_after_a_form_was_set_aside_points_back_to_it(app):
     out = m.text("12")  # the figure meant for the form: say where the form is, not only "no such option"
     assert "ghi nhận buổi hỗ trợ" in out and "tiếp tục" in out
     assert "bao nhiêu hộ" in m.text("tiếp tục")
+
+
+def test_the_name_question_does_not_take_a_sentence_for_a_name(app):
+    # exploratory testing: after a class seat, /lophoc (which leaves the name question open) and a
+    # typed "không đi nữa" for its buttons: "Cảm ơn không đi nữa, cán bộ sẽ gọi bạn như vậy."
+    c = Chat(app, "n1", name="")
+    c.say("/hoicanbo")  # any form will do; the name form is started directly below
+    c.say("/huy")
+    with app.db.session() as s:
+        conv = _conv(app, "n1")
+        conv.flow, conv.step, conv.data = "hoiten", "name", {}
+        s.add(conv)
+        s.commit()
+    out = c.text("không đi nữa")
+    assert "Cảm ơn không đi nữa" not in out and "tên" in out
+    assert "Cảm ơn chị Lan" in c.text("chị Lan")

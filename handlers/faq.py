@@ -67,8 +67,8 @@ MAX_SECTION_BUTTONS = 5
 _LACK = "Mục này chưa có thông tin riêng về {what}; dưới đây là phần tóm tắt, cần chắc chắn thì hỏi phường"
 LACKING = {"fee": _LACK.format(what="lệ phí"), "time": _LACK.format(what="thời gian giải quyết"),
            "documents": _LACK.format(what="giấy tờ cần mang"), "where": _LACK.format(what="nơi nộp"),
-           "online": _LACK.format(what="cách làm trực tuyến"), "who": _LACK.format(what="ai được làm"),
-           "steps": _LACK.format(what="các bước")}
+           "online": _LACK.format(what="cách làm trực tuyến"), "who": _LACK.format(what="ai được làm")}
+# (no "steps": "thủ tục thế nào" is what the summary itself answers)
 
 
 @dataclass(frozen=True)

@@ -197,6 +197,7 @@ def answer_topic(ctx: Context, topic: str, aspect: str | None = None) -> None:
     if entry is None:
         say(ctx, "Xin lỗi, nội dung này không còn trong cơ sở tri thức. {You} hỏi lại giúp {me} nhé.")
         return
+    following = current_topic(ctx) == topic  # a follow-up on the entry under discussion
     set_topic(ctx, topic)
     key = ASPECT_SECTION.get(aspect or "")
     body = render_section(entry, key, ctx.app.profile) if key and key in section_keys(entry) else None
@@ -206,7 +207,8 @@ def answer_topic(ctx: Context, topic: str, aspect: str | None = None) -> None:
     if body:
         ctx.reply(_personal(ctx, f"{entry.title} - {body}"), buttons=_section_buttons(ctx, entry, shown=key) + fb)
         return
-    if key in LACKING:  # asked for a part the entry does not have: say so, then the summary
+    if key in LACKING and following:  # asked for a part the entry lacks: say so, then the summary
+        # (only on a follow-up: a first question may have found the wrong entry, the note would add to it)
         phone = ctx.app.profile.centre.phone
         lack = LACKING[key] + (f" ({phone})." if phone else ".")
         ctx.reply(_personal(ctx, f"{entry.title}\n({lack})\n{render_short(entry, ctx.app.profile)}"),

@@ -397,3 +397,19 @@ def test_a_notice_held_for_the_quiet_hours_cannot_be_answered_before_it_is_sent(
         assert list(s.exec(select(ClassSignup))) == []
     clock.set(datetime(2026, 11, 24, 6, 30))
     assert "Đã giữ chỗ" in res.text("có")
+
+
+def test_a_first_question_gets_no_missing_part_note(app):
+    entry = next(e for e in app.kb.by_id.values() if "time" not in e.sections and "fee" in e.sections)
+    from handlers import faq
+    from bot.context import Context
+    from bot.models import Conversation, Person
+    with app.db.session() as s:  # answer_topic as the first message about it, asking for time
+        from bot.core import Incoming
+        person = Person(channel="web", channel_user_id="x", chat_id="x")
+        s.add(person)
+        s.flush()
+        ctx = Context(app, s, Incoming(channel="web", chat_id="x", user_id="x", text="khi nào có"), person,
+                      Conversation(channel="web", chat_id="x", data={}))
+        faq.answer_topic(ctx, entry.id, "time")
+        assert "chưa có thông tin riêng" not in ctx.replies[0].text

@@ -191,3 +191,23 @@ def test_a_report_sent_privately_is_not_named_in_a_group_the_resident_writes_in(
     assert "PA-" not in out and "cán bộ" not in out.lower()
     assert "Đúng không" in out  # the group report starts
     assert "Đã chuyển" in res.text("Rác ở bên trái, cạnh cột điện, bốc mùi lắm")  # answered where asked
+
+
+# --- Telegram service messages ------------------------------------------------------------------------
+def test_a_member_joining_or_leaving_a_telegram_group_gets_no_answer(app):
+    """Service messages come with the member as sender and no text: at every join, leave, pin or
+    title change the bot said 'Mình chưa xem được loại tin nhắn này' to the whole group."""
+    from dataclasses import replace
+    from telegram import Update
+    from bot.channels.telegram import UNSUPPORTED, TelegramChannel
+    app.settings = replace(app.settings, telegram_token="123:test")
+    ch = TelegramChannel(app)
+    user = {"id": 1001, "is_bot": False, "first_name": "An"}
+    chat = {"id": -100777, "type": "supergroup", "title": "Tổ dân phố 1"}
+    for n, extra in enumerate(({"left_chat_member": user}, {"new_chat_members": [user]}, {"new_chat_title": "Tổ 1"},
+                               {"pinned_message": {"message_id": 1, "date": 0, "chat": chat}})):
+        data = {"update_id": n, "message": {"message_id": 10 + n, "date": 0, "chat": chat, "from": user, **extra}}
+        assert ch.to_incoming(Update.de_json(data, ch.bot)) is None, extra
+    voice = {"update_id": 9, "message": {"message_id": 20, "date": 0, "chat": chat, "from": user,
+                                         "voice": {"file_id": "v", "file_unique_id": "v", "duration": 1}}}
+    assert ch.to_incoming(Update.de_json(voice, ch.bot)).text == UNSUPPORTED  # a member's voice note: still told

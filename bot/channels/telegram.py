@@ -37,6 +37,20 @@ TEXT_LIMIT, CAPTION_LIMIT, CALLBACK_DATA_LIMIT = 4096, 1024, 64
 MAX_DOWNLOAD = 20 * 1024 * 1024  # the Bot API serves files up to 20 MB
 ALLOWED_UPDATES = ["message", "callback_query"]
 MAX_UPDATE = 1024 * 1024
+# Service messages of a group: the bot says nothing to them ("I cannot read this" at every join or leave).
+SERVICE_FIELDS = ("new_chat_members", "left_chat_member", "new_chat_title", "new_chat_photo", "delete_chat_photo",
+                  "group_chat_created", "supergroup_chat_created", "channel_chat_created", "migrate_to_chat_id",
+                  "migrate_from_chat_id", "pinned_message", "message_auto_delete_timer_changed",
+                  "video_chat_scheduled", "video_chat_started", "video_chat_ended", "video_chat_participants_invited",
+                  "forum_topic_created", "forum_topic_edited", "forum_topic_closed", "forum_topic_reopened",
+                  "general_forum_topic_hidden", "general_forum_topic_unhidden", "write_access_allowed",
+                  "proximity_alert_triggered", "boost_added", "chat_background_set")
+
+
+def _is_service(m) -> bool:
+    return any(getattr(m, f, None) for f in SERVICE_FIELDS)
+
+
 UNSUPPORTED = ("Mình chưa xem được loại tin nhắn này. Bạn gõ bằng chữ, gửi ảnh hoặc chia sẻ vị trí "
                "giúp mình nhé.")
 
@@ -219,8 +233,8 @@ class TelegramChannel(PartSender):
                             update_id=f"cb{cq.id}", user_name=cq.from_user.full_name,
                             is_group=chat.type != "private")
         m = update.message
-        if m is None or m.from_user is None or m.from_user.is_bot:
-            return None  # edits, channel posts, service messages
+        if m is None or m.from_user is None or m.from_user.is_bot or _is_service(m):
+            return None  # edits, channel posts, service messages (a member joined or left, a pin...)
         chat = m.chat
         if seen_before(self.app, CHANNEL, f"m{chat.id}:{m.message_id}"):
             return Replay(str(chat.id), f"m{chat.id}:{m.message_id}", chat.type != "private")

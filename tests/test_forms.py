@@ -613,3 +613,20 @@ def test_the_name_question_does_not_take_a_sentence_for_a_name(app):
     out = c.text("không đi nữa")
     assert "Cảm ơn không đi nữa" not in out and "tên" in out
     assert "Cảm ơn chị Lan" in c.text("chị Lan")
+
+
+def test_editing_the_description_keeps_a_confirmed_category_it_still_fits(app):
+    # exploratory testing: after "Sửa > Nội dung" the same category was asked again ("Đúng không ạ?"),
+    # and a "gửi đi" typed there got the category list
+    c = Chat(app, "r-ed")
+    c.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    c.press("phananh:catok")
+    c.press("phananh:photodone")
+    c.say("Kiệt 45 Lê Lợi")
+    c.press("phananh:grp:tdp-01")
+    c.press("phananh:anon")
+    c.press("phananh:edit:desc")
+    assert "kiểm tra lại phản ánh" in c.text("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi cả tuần nay")
+    c.press("phananh:edit:desc")  # a description of another kind: the category is asked again
+    out = c.text("Đèn đường hỏng cả dãy ở kiệt 45 Lê Lợi tối om")
+    assert "Đúng không" in out or "loại nào" in out

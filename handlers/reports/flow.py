@@ -199,6 +199,8 @@ class ReportFlow(Form):
     # --- the category: a confident guess is confirmed, otherwise picked from the list --------------
     def validate_desc(self, ctx: Context, text: str) -> str | None:
         cat, sure = guess_category(ctx, text)
+        if ctx.state.get("cat_ok") and cat == ctx.state.get("cat"):
+            return None  # an edited description of the same kind: the confirmed category stands
         ctx.state["cat"], ctx.state["cat_ok"] = cat, False
         ctx.state["cat_sure"] = bool(cat and sure)
         return None

@@ -737,17 +737,21 @@ _RESUME_WORDS = ("tiep tuc", "tiep", "quay lai", "lam tiep", "dien tiep", "tiep 
 def take_up_typed(ctx: "Context") -> bool:
     """"tiếp tục" typed with a form set aside (the Resume button may have scrolled away)."""
     t = _clean(ctx.msg.text)
-    if not t or parked(ctx) is None:
+    if not t or not (t in _RESUME_WORDS or (t.startswith("tiep tuc ") and len(t.split()) <= 4)):
         return False
-    if t in _RESUME_WORDS or (t.startswith("tiep tuc ") and len(t.split()) <= 4):
-        return take_up(ctx)
-    return False
+    if parked(ctx) is None:  # nothing to take up: say so, never a guess at the knowledge base
+        ctx.reply(NOTHING_TO_RESUME)
+        return True
+    return take_up(ctx)
+
+
+NOTHING_TO_RESUME = "Không còn biểu mẫu nào đang dở để tiếp tục. Bạn cần gì cứ nhắn mình nhé."
 
 
 def cb_resume(ctx: "Context", payload: str) -> None:
     b = Resume.parse(payload)
     if b is None or not take_up(ctx, b.form):
-        ctx.reply("Không còn biểu mẫu nào đang dở để tiếp tục. Bạn cần gì cứ nhắn mình nhé.")
+        ctx.reply(NOTHING_TO_RESUME)
 
 
 def drop_parked(ctx: "Context") -> bool:

@@ -630,3 +630,11 @@ def test_editing_the_description_keeps_a_confirmed_category_it_still_fits(app):
     c.press("phananh:edit:desc")  # a description of another kind: the category is asked again
     out = c.text("Đèn đường hỏng cả dãy ở kiệt 45 Lê Lợi tối om")
     assert "Đúng không" in out or "loại nào" in out
+
+
+def test_tiep_tuc_with_nothing_set_aside_says_so(app):
+    # exploratory testing: "tiếp tục" with no form left went to the NLU and got a list of three
+    # unrelated entries (complaints, domestic violence, file tracking)
+    c = Chat(app, "r-tt")
+    out = c.text("tiếp tục")
+    assert "Không còn biểu mẫu nào đang dở" in out

@@ -49,13 +49,24 @@ def cmd_privacy(ctx: Context, args: str) -> None:
         f"Thắc mắc xin liên hệ {p.centre.name}, điện thoại {p.centre.phone}.")
 
 
+ERASE_ASKED = "erase_asked"  # conv.data mark: in a group, only the member who typed /xoadulieu confirms
+
+
 def cmd_erase(ctx: Context, args: str) -> None:
+    if ctx.msg.is_group:  # the member's own conversation row (engine._member)
+        ctx.conv.data = {**(ctx.conv.data or {}), ERASE_ASKED: True}
     ctx.reply("Bạn có chắc muốn xóa dữ liệu của mình không? Hội thoại, thông tin liên hệ, đăng ký nhận tin "
               "sẽ bị xóa; phản ánh đã gửi được giữ lại cho phường nhưng bỏ thông tin nhận diện bạn.",
               buttons=[("Xóa dữ liệu của tôi", f"erase:{ERASE_CONFIRM}"), ("Không xóa", "erase:no")])
 
 
 def cb_erase(ctx: Context, payload: str) -> None:
+    asked = bool((ctx.conv.data or {}).get(ERASE_ASKED))
+    if asked:
+        ctx.conv.data = {k: v for k, v in ctx.conv.data.items() if k != ERASE_ASKED}
+    if ctx.msg.is_group and not asked:  # another member's prompt: never erase the one who pressed
+        ctx.reply("Nút này dành cho người đã gõ /xoadulieu. Muốn xóa dữ liệu của bạn, bạn gõ /xoadulieu nhé.")
+        return
     if payload != ERASE_CONFIRM:
         ctx.reply("Đã giữ nguyên dữ liệu của bạn.")
         return

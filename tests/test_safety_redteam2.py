@@ -211,3 +211,23 @@ def test_a_member_joining_or_leaving_a_telegram_group_gets_no_answer(app):
     voice = {"update_id": 9, "message": {"message_id": 20, "date": 0, "chat": chat, "from": user,
                                          "voice": {"file_id": "v", "file_unique_id": "v", "duration": 1}}}
     assert ch.to_incoming(Update.de_json(voice, ch.bot)).text == UNSUPPORTED  # a member's voice note: still told
+
+
+# --- /xoadulieu in a group ------------------------------------------------------------------------------
+def test_pressing_another_members_erase_button_in_a_group_erases_nobody(app):
+    """'Xóa dữ liệu của tôi' under A's /xoadulieu is on everybody's screen in a group: B pressing it
+    erased B's own data, without B ever asking."""
+    from bot.models import Person
+    a = Member(app, "-100906", user_id="ua", name="Anh A")
+    b = Member(app, "-100906", user_id="ub", name="Chị B")
+    b.say("xin chào")
+    a.say("/xoadulieu")
+    assert "/xoadulieu" in b.text(button="erase:xoa")
+    with app.db.session() as s:
+        assert s.exec(select(Person).where(Person.channel_user_id == "ub")).one().display_name == "Chị B"
+    assert "Đã xóa" in a.text(button="erase:xoa")  # the one who asked confirms
+    with app.db.session() as s:
+        assert s.exec(select(Person).where(Person.channel_user_id == "ua")).first() is None
+    b.say("/xoadulieu")
+    assert "giữ nguyên" in b.text(button="erase:no")
+    assert "/xoadulieu" in b.text(button="erase:xoa")  # answered already: asks again first

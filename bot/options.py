@@ -27,9 +27,10 @@ KEEP_PER_CHAT = 5
 MAX_TYPED_WORDS = 5  # longer messages are sentences, never a typed option
 # Button prefixes whose callback takes the free text typed after the message (the reports
 # feature's "Trả lời cán bộ": the typed answer reaches the staff member who asked).
-# A group holds others too: `for_whom(ctx, data)` says whether this sender is the one the message
-# asked; anyone else's text is left alone, and the route stays for the one asked.
-_FREE_TEXT: dict[str, Callable[["Context", str], bool] | None] = {}
+_FREE_TEXT: set[str] = set()
+# A group holds others too: `for_whom(ctx, data)` says whether this sender is the one a notice's
+# `prefix:` button asked; another member's typed answer or text is left alone, and the notice stays.
+_FOR_WHOM: dict[str, Callable[["Context", str], bool]] = {}
 # Button labels with the phrases people type for them (folded). A reply starting with one of them
 # means that button even as a sentence ("vẫn còn rác ở đầu kiệt"), and the words are kept for the
 # callback. Such labels are not chosen by a bare "không" (polarity), only by their own words.
@@ -65,10 +66,15 @@ class PendingOption(SQLModel, table=True):
     expires_at: datetime = Field(index=True)
 
 
-def accept_free_text(prefix: str, for_whom: Callable[["Context", str], bool] | None = None) -> None:
-    """Free text typed after a message carrying a `prefix:` button goes to that callback (in a group,
-    only the text of the member `for_whom` accepts)."""
-    _FREE_TEXT[prefix] = for_whom
+def accept_free_text(prefix: str) -> None:
+    """Free text typed after a message carrying a `prefix:` button goes to that callback."""
+    _FREE_TEXT.add(prefix)
+
+
+def addressed(prefix: str, for_whom: Callable[["Context", str], bool]) -> None:
+    """In a group, typed answers to a notice's `prefix:` buttons count only from the member
+    `for_whom(ctx, data)` accepts (the resident whose report it is)."""
+    _FOR_WHOM[prefix] = for_whom
 
 
 def synonyms(label: str, *phrases: str) -> None:
@@ -299,8 +305,8 @@ def map_text(ctx: "Context") -> None:
 
 
 def _asked(ctx: "Context", data: str) -> bool:
-    """Whether a notice's button `data` is this sender's to answer (accept_free_text's for_whom)."""
-    for_whom = _FREE_TEXT.get(data.partition(":")[0])
+    """Whether a notice's button `data` is this sender's to answer (addressed)."""
+    for_whom = _FOR_WHOM.get(data.partition(":")[0])
     return for_whom is None or for_whom(ctx, data)
 
 

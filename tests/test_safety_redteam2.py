@@ -231,3 +231,21 @@ def test_pressing_another_members_erase_button_in_a_group_erases_nobody(app):
     b.say("/xoadulieu")
     assert "giữ nguyên" in b.text(button="erase:no")
     assert "/xoadulieu" in b.text(button="erase:xoa")  # answered already: asks again first
+
+
+def test_another_members_typed_rating_in_a_group_leaves_the_rating_request_alone(app, clock):
+    """The rating request of a report sent from a group: another member's "5" was taken as its
+    button, answered 'Nút này không còn hiệu lực' and used up the request for the resident."""
+    a = Member(app, "-100907", user_id="ua", name="Anh A", channel="zalo")
+    b = Member(app, "-100907", user_id="ub", name="Chị B", channel="zalo")
+    a.say("/phananh")
+    file_report(a, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    staff = make_staff(app, clock)
+    staff.press("pa:res:1")
+    staff.say("Đã thu gom")
+    staff.press("pastaff:skip")
+    assert any("đánh giá" in m.payload["text"].lower() for m in outbox(app, "-100907"))
+    assert "không còn hiệu lực" not in b.text("5")
+    assert "góp ý thêm" in a.text("5")
+    with app.db.session() as s:
+        assert s.get(Report, 1).rating == 5

@@ -634,8 +634,9 @@ def on_erase(ctx: Context) -> None:
 
 
 def _asked_here(ctx: Context, data: str) -> bool:
-    """Whether the staff question (button data pareply:<report>) was asked of this sender."""
-    n = parse_id(data.partition(":")[2])
+    """Whether a notice about a report (button data prefix:<report>[:...]) is this sender's: the
+    staff question, the rating request."""
+    n = parse_id(data.split(":")[1] if data.count(":") else "")
     r = ctx.session.get(Report, n) if n is not None else None
     return r is not None and r.person_id == ctx.person.id
 
@@ -652,5 +653,6 @@ def register(r: Router) -> None:
     r.callback(AnswerStaff.prefix)(cb_answer_staff)
     r.callback(NewReport.prefix)(cb_new_report)
     r.callback(SendDraft.prefix)(cb_send_draft)
-    options.accept_free_text("pareply", _asked_here)
+    options.accept_free_text("pareply")
+    options.addressed("pareply", _asked_here)
     r.on_erase(on_erase)

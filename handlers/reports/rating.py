@@ -128,3 +128,6 @@ def register(r: Router) -> None:
     r.callback("parate")(cb_rate)
     r.callback("paredo")(cb_redo)
     options.synonyms(S.REOPEN_LABEL, *S.REOPEN_PHRASES)
+    from handlers.reports.flow import _asked_here
+    options.addressed("parate", _asked_here)
+    options.addressed("paredo", _asked_here)

@@ -596,6 +596,21 @@ class Form(Flow):
         btns = [Button(f.label, f"{self.name}:edit:{f.key}") for f in self.fields if f.label and f.applies(ctx)]
         return btns + [Button("Không sửa nữa", f"{self.name}:review")]
 
+    def typed_field(self, ctx: "Context", text: str | None) -> str | None:
+        """The edit button of the field named at the summary ("số hộ", "sửa địa điểm"), or None.
+        Only the label's own words: a number or a yes/no there keeps its summary meaning."""
+        t = _clean(text)
+        for lead in ("chinh sua ", "sua lai ", "sua ", "doi lai ", "doi ", "chinh "):
+            if t.startswith(lead):
+                t = t[len(lead):]
+                break
+        if not t or any(w.isdigit() for w in t.split()):
+            return None
+        fields_ = [b for b in self.edit_buttons(ctx) if b.data != f"{self.name}:review"]
+        hits = [b for b in fields_ if _clean(b.text) == t] or \
+            [b for b in fields_ if set(t.split()) <= set(_clean(b.text).split())]
+        return hits[0].data if len(hits) == 1 else None
+
     def ask_edit(self, ctx: "Context") -> None:
         ctx.goto("confirm")
         ctx.state["_editing"] = True  # typed "2" now means the list's second field, not "Sửa"
@@ -611,8 +626,9 @@ class Form(Flow):
             shown = self.edit_buttons(ctx) if editing else self.summary_buttons()
             opts = [Option(bt.text, bt.data, bt.data.partition(":")[2],
                            words.get(bt.data.partition(":")[2], ())) for bt in shown]
-            o = match_option(ctx.msg.text, opts)
-            b = o.value if o else ""
+            named = None if editing else self.typed_field(ctx, ctx.msg.text)  # "sửa địa điểm": that field
+            o = match_option(ctx.msg.text, opts) if named is None else None
+            b = named or (o.value if o else "")
             if b and b != ctx.msg.button:
                 ctx.msg.button, ctx.msg.text = b, None
                 return self.handle(ctx)

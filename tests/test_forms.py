@@ -638,3 +638,21 @@ def test_tiep_tuc_with_nothing_set_aside_says_so(app):
     c = Chat(app, "r-tt")
     out = c.text("tiếp tục")
     assert "Không còn biểu mẫu nào đang dở" in out
+
+
+def test_a_field_named_at_the_summary_opens_it_for_editing(app):
+    # exploratory testing: at /suaghinhan's summary, "số hộ" then "18" got "Bạn bấm Lưu..." twice
+    from bot import roles as R
+    from tests.teams_helpers import enrol
+    m = enrol(app, "m1", R.TEAM_MEMBER, "tdp-01", name="Lê Thị Hoa")
+    assert "Tóm tắt" in m.text("/ghinhan gõ cửa 8 hộ, kích hoạt 4 vneid, 3 cụ già")
+    assert "bao nhiêu hộ" in m.text("số hộ")
+    assert "Số hộ đã đến: 18" in m.text("18")
+    c = Chat(app, "r-fe")
+    c.say("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+    c.press("phananh:catok")
+    c.press("phananh:photodone")
+    c.say("Kiệt 45 Lê Lợi")
+    c.press("phananh:grp:tdp-01")
+    c.press("phananh:anon")
+    assert "Sự việc ở đâu" in c.text("sửa địa điểm")

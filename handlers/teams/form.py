@@ -379,10 +379,13 @@ class SessionFlow(Form):
             shown = self.edit_buttons(ctx) if editing else self._summary(ctx)[1]
             words = {"save": ("luu", "luu lai", "ok", "dong y", "xac nhan", "gui", "nop"), "edit": ("sua", "chinh sua", "sua lai"),
                      "cancel": ("huy", "thoi", "khong luu"), "review": ("khong sua", "quay lai")}
+            data = None if editing else self.typed_field(ctx, ctx.msg.text)  # "sửa số hộ": that field
             o = match_option(ctx.msg.text, [Option(bt.text, bt.data, bt.data.partition(":")[2],
-                                                   words.get(bt.data.partition(":")[2], ())) for bt in shown])
-            if o is not None:
-                ctx.msg.button, ctx.msg.text = o.value, None
+                                                   words.get(bt.data.partition(":")[2], ())) for bt in shown]) \
+                if data is None else None
+            data = data or (o.value if o is not None else None)
+            if data is not None:  # a field named at the summary ("số hộ") opens it for editing
+                ctx.msg.button, ctx.msg.text = data, None
                 return self.handle(ctx)
         if b == self.b("save"):
             return self.save(ctx)

@@ -49,8 +49,15 @@ def cmd_eval(args) -> int:
     from nlu import pipeline
     from nlu.evaluate import MODES, evaluate_modes, load_set, report
     settings = Settings.from_env()
+    try:  # before the index is built: a wrong file is named at once, never a traceback
+        rows = load_set(args.set)
+        problem = _set_problem(rows)
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        problem = f"cannot read it ({e})"
+    if problem:
+        print(f"eval --set {args.set}: {problem}", file=sys.stderr)
+        return 2
     u = pipeline.build(settings, KnowledgeBase.load(settings.kb_dir))
-    rows = load_set(args.set)
     if rows and all("turns" in r for r in rows):
         # A multi-turn file: only the engine can judge conversations.
         _eval_engine(settings, u, [], args, multiturn=[_set_path(args.set)])
@@ -61,6 +68,25 @@ def cmd_eval(args) -> int:
     if not args.no_engine:
         _eval_engine(settings, u, rows, args)
     return 0
+
+
+def _set_problem(rows) -> str | None:
+    """What is wrong with an evaluation file, None if nothing: messages {"text", "kind", ...} or
+    conversations {"turns": [{"text", ...}, ...]}, one kind per file."""
+    if not rows:
+        return "no lines"
+    multi = isinstance(rows[0], dict) and "turns" in rows[0]
+    for n, r in enumerate(rows, 1):
+        if not isinstance(r, dict) or ("turns" in r) != multi:
+            return f"line {n}: every line must be a JSON object, all messages or all conversations (\"turns\")"
+        items = r["turns"] if multi else [r]
+        if not isinstance(items, list) or not items:
+            return f"line {n}: \"turns\" must be a non-empty list"
+        for t in items:
+            if not isinstance(t, dict) or not isinstance(t.get("text"), str) or \
+                    not multi and not isinstance(t.get("kind"), str):
+                return f"line {n}: each message needs a \"text\"" + ("" if multi else " and a \"kind\"")
+    return None
 
 
 def _set_path(name_or_path: str):

@@ -157,3 +157,19 @@ def test_eval_takes_a_multiturn_file(tmp_path):
     assert "first turns     1.000  (1)" in p.stdout
     assert "follow-ups      1.000  (1)" in p.stdout
     assert "multiturn-test" not in p.stdout  # only the file asked for
+
+
+def test_eval_names_a_wrong_set_file_instead_of_a_traceback(tmp_path):
+    """A missing file, a line that is not JSON, a mixed file or a turn without text ended in a
+    Python traceback (after building the index)."""
+    cases = {"missing.jsonl": None, "bad.jsonl": "{not json\n",
+             "mixed.jsonl": '{"turns": [{"text": "a", "kind": "faq"}]}\n{"text": "b", "kind": "faq"}\n',
+             "turn.jsonl": '{"turns": [{"kind": "faq"}]}\n', "list.jsonl": '["turns"]\n', "empty.jsonl": "\n"}
+    for name, body in cases.items():
+        f = tmp_path / name
+        if body is not None:
+            f.write_text(body, encoding="utf-8")
+        p = subprocess.run([sys.executable, "-m", "bot", "eval", "--set", str(f)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=300)
+        assert p.returncode == 2 and "Traceback" not in p.stderr, (name, p.stderr[-500:])
+        assert f"eval --set {f}:" in p.stderr, name

@@ -267,12 +267,19 @@ def check(kb_dir: Path, spec_path: Path | list[Path] | None = None, today: date 
                             continue
                         else:
                             url = str(val["url"])
+                            if not isinstance(val["url"], str) or \
+                                    "title" in val and val["title"] is not None and not isinstance(val["title"], str):
+                                # shown to residents as they are: a list or a mapping would read "['...']"
+                                err(f, ln(item), f"{label}: 'url' và 'title' của nguồn phải là một dòng chữ")
                             if "checked" in val and _as_date(val["checked"]) is None:
                                 err(f, ln(item), "'checked' của nguồn phải là ngày dạng YYYY-MM-DD")
                             via = val.get("via")
                             if via is not None and not (isinstance(via, str) and re.match(r"^https?://\S+$", via.strip())):
                                 err(f, ln(item), f"{label}: 'via' (bản sao đã đọc) phải là đường dẫn http(s)")
                         urls.append(url)
+                        if not re.match(r"^https?://\S+$", url.strip()) and len(snode.value) > 1:
+                            # (a lone source is covered by "cần ít nhất một nguồn http(s)")
+                            err(f, ln(item), f"{label}: nguồn '{url[:60]}' không phải đường dẫn http(s) mở được")
                         host = mirror_host(url)
                         if host:
                             warn(f, ln(item), f"{label}: nguồn trên {host} là bản sao, không phải trang chính thức; "

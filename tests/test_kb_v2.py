@@ -79,6 +79,8 @@ def test_each_problem_is_named(tmp_path):
                        "via: 'https://github.com/o/r/blob/1/nd.md'}]"),
         entry("a.bad-via", "    short: Ngắn.\n    sources: [{url: 'https://vbpl.vn/x', title: t, via: 'github.com/o/r'},"
                            " {url: 'https://vbpl.vn/y', via: [x]}]"),
+        entry("a.odd-source", "    short: Ngắn.\n    sources: [{url: 'https://vbpl.vn/x', title: t}, {url: [a, b]},"
+                              " {url: 'https://vbpl.vn/z', title: {a: 1}}, 'javascript:alert(1)']"),
     ]
     kb = _kb(tmp_path, "".join(entries))
     problems = check(kb, None, today=TODAY)
@@ -112,6 +114,10 @@ def test_each_problem_is_named(tmp_path):
     assert not [m for m in errors if "a.mirror" in m]
     assert not [m for m in errors + warnings if "a.via" in m]  # the mirror in via is how it should be
     assert len([m for m in errors if "a.bad-via" in m and "'via'" in m and "http(s)" in m]) == 2
+    # residents read every source's url and title: a list, a mapping or a non-web link is named
+    assert len([m for m in errors if "a.odd-source" in m and "một dòng chữ" in m]) == 2
+    assert len([m for m in errors if "a.odd-source" in m and "không phải đường dẫn" in m]) == 2
+    assert not [m for m in errors if "a.no-http" in m and "không phải đường dẫn" in m]  # said once already
 
 
 def test_mirror_hosts_are_told_from_official_sites():

@@ -656,3 +656,16 @@ def test_a_field_named_at_the_summary_opens_it_for_editing(app):
     c.press("phananh:grp:tdp-01")
     c.press("phananh:anon")
     assert "Sự việc ở đâu" in c.text("sửa địa điểm")
+
+
+def test_a_location_outside_the_ward_at_the_photo_step_moves_on_to_the_address(app):
+    # exploratory testing: the outside-ward reply says "gõ địa chỉ cụ thể" but asked for photos again;
+    # the typed address was then read as a question (an identity-card answer) and the form set aside
+    from bot.core import Location as Loc
+    c = Chat(app, "r-out")
+    c.say("Quán nhậu số 40 Bạch Đằng bày bàn ghế chiếm hết vỉa hè")
+    c.press("phananh:catok")
+    out = c.text(location=Loc(10.77, 106.70))  # Ho Chi Minh City
+    assert "ngoài địa bàn" in out and "Sự việc ở đâu" in out
+    assert "tổ dân phố nào" in c.text("40 Bạch Đằng")
+    assert _conv(app, "r-out").data["address"] == "40 Bạch Đằng"

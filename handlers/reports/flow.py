@@ -177,6 +177,8 @@ class ReportFlow(Form):
             if not S.inside_ward(ctx.app, msg.location.lat, msg.location.lon):
                 p = ctx.app.profile
                 ctx.reply(OUTSIDE_WARD.format(ward=p.ward.name, hotline=p.hotline))
+                if (ctx.conv.step or "") == "photos" and not msg.photos:
+                    st["photo_done"] = True  # the place is what is being settled now: ask it, as the reply says
                 self.ask_next(ctx)
                 return True
             st["lat"], st["lon"] = msg.location.lat, msg.location.lon

@@ -669,3 +669,17 @@ def test_a_location_outside_the_ward_at_the_photo_step_moves_on_to_the_address(a
     assert "ngoài địa bàn" in out and "Sự việc ở đâu" in out
     assert "tổ dân phố nào" in c.text("40 Bạch Đằng")
     assert _conv(app, "r-out").data["address"] == "40 Bạch Đằng"
+
+
+def test_an_address_typed_at_the_photo_step_is_the_address(app):
+    # exploratory testing: "40 Bạch Đằng" typed instead of a photo was read as a question (the
+    # identity-card entry, "40" as an age) and the report set aside
+    c = Chat(app, "r-addr")
+    c.say("Quán nhậu bày bàn ghế chiếm hết vỉa hè mấy tối nay")
+    c.press("phananh:catok")
+    assert "tổ dân phố nào" in c.text("40 Bạch Đằng")
+    assert _conv(app, "r-addr").data["address"] == "40 Bạch Đằng"
+    c2 = Chat(app, "r-addr2")
+    c2.say("Quán nhậu bày bàn ghế chiếm hết vỉa hè mấy tối nay")
+    c2.press("phananh:catok")
+    assert c2.say("cho hỏi làm căn cước ở đâu?")[-1].text == "Bạn muốn tiếp tục phản ánh không?"  # still a question

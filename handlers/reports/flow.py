@@ -76,6 +76,21 @@ def match_group(app, text: str) -> str | None:
     return None
 
 
+_ADDRESS_WORDS = ("kiet", "hem", "ngo", "duong", "pho", "so nha", "truoc", "gan", "canh", "doi dien", "nga tu",
+                  "nga ba", "dau", "cuoi", "chan cau", "khu", "to dan pho")
+
+
+def _looks_like_address(text: str) -> bool:
+    """A short answer naming a place ("40 Bạch Đằng", "kiệt 12 Lê Lợi"), not a question."""
+    from bot.forms import reads_as_question
+    from nlu.normalize import fold
+    t = " ".join(_clean(fold(text)).split())
+    words = t.split()
+    if not words or len(words) > 12 or reads_as_question(text) or len(text) < MIN_ADDRESS:
+        return False
+    return (words[0].isdigit() and len(words) >= 2) or any(f" {w} " in f" {t} " for w in _ADDRESS_WORDS)
+
+
 def guess_category(ctx: Context, text: str, hint: str | None = None, hint_conf: float = 0.0) -> tuple[str | None, bool]:
     """(category, confident). The NLU's guess first; then the form's own categorizer."""
     cats = ctx.app.categories
@@ -239,6 +254,18 @@ class ReportFlow(Form):
         ctx.reply(f"{lead}Bạn gửi ảnh chụp hiện trường (tối đa {MAX_PHOTOS} ảnh) để cán bộ dễ xử lý, "
                   "xong thì bấm Tiếp tục. Không có ảnh thì bấm Bỏ qua.",
                   buttons=self.field_buttons(ctx, self.field("photos")))
+
+    def take_photos(self, ctx: Context):
+        try:
+            return self.field("photos").take(self, ctx)
+        except Problem:
+            text = (ctx.msg.text or "").strip()
+            if not ctx.msg.button and not ctx.state.get("address") and ctx.state.get("lat") is None \
+                    and _looks_like_address(text):
+                # "40 Bạch Đằng" instead of a photo: no photos, and this is the place
+                ctx.state["address"] = text[:300]
+                return True
+            raise
 
     def take_group(self, ctx: Context):
         if not ctx.msg.button and ctx.msg.text:

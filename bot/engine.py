@@ -220,8 +220,12 @@ class Engine:
 
     # ---------------------------------------------------------------------------------------
     def _check_input(self, msg: Incoming) -> str | None:
+        ids = (msg.chat_id, msg.user_id)
         for name in ("chat_id", "user_id", "update_id", "button"):
             setattr(msg, name, _clean(getattr(msg, name)))
+        if (msg.chat_id, msg.user_id) != ids:
+            # an id that loses characters to cleaning would become somebody else's ("ua\x00" is not "ua")
+            return texts.BAD_SENDER
         msg.user_name = (_clean(msg.user_name) or "")[:MAX_NAME_LEN] or None
         if not msg.chat_id or len(msg.chat_id) > MAX_ID_LEN or not msg.user_id or len(msg.user_id) > MAX_ID_LEN \
                 or len(msg.update_id or "") > 128:

@@ -249,3 +249,19 @@ def test_another_members_typed_rating_in_a_group_leaves_the_rating_request_alone
     assert "góp ý thêm" in a.text("5")
     with app.db.session() as s:
         assert s.get(Report, 1).rating == 5
+
+
+# --- ids that cleaning would change ---------------------------------------------------------------------
+def test_an_id_with_control_characters_is_nobody_never_the_member_it_cleans_to(app):
+    """Ids lost their control characters before use: an update from 'ua\\x00' in a group was member
+    'ua', and went on A's report form; a chat id '-100908\\x07' was the group '-100908'."""
+    a = Member(app, "-100908", user_id="ua", name="Anh A")
+    a.say("/phananh")
+    for chat_id, user_id in (("-100908", "ua\x00"), ("-100908", "u\u200ba"[:1] + "\x07a"), ("-100908\x07", "ua")):
+        m = Member(app, chat_id, user_id=user_id, name="Kẻ mạo danh")
+        assert m.text("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay") == texts.BAD_SENDER
+        assert m.text(button="phananh:cancel") == texts.BAD_SENDER
+    with app.db.session() as s:
+        conv = s.exec(select(Conversation).where(Conversation.chat_id == "-100908")).one()
+        assert conv.flow == "phananh" and not conv.data.get("desc")
+    assert "Đúng không" in a.text("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")

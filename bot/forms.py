@@ -426,6 +426,14 @@ _CANCEL_RX = re.compile(r"(thoi |vay thoi |thoi thi )?(khong|ko|k|hong) (can|gui
                         r"( \w+){0,3} nua( a| nhe| roi| dau)?|thoi (khong|ko|k) can( \w+){0,2}")
 
 
+def _names_option(text: str | None, options: list[Option]) -> bool:
+    """The text is an option's label or one of its own synonyms ("thôi" for "Không công khai"), not
+    only a loose "no" (a bare "thôi" is not "Không rõ")."""
+    t = _clean(text)
+    return any(t == _clean(o.label) or t in o.words or any(t.startswith(w + " ") for w in o.words if len(w) > 2)
+               for o in options)
+
+
 def typed_cancel(text: str | None) -> bool:
     """"thôi", "hủy", "thôi không gửi nữa": the resident wants out of the form (the words of /huy).
     Folded, so "dừng lại" is "dung lai"; a bare "dung" ("đúng", yes) is never a cancel."""
@@ -514,7 +522,7 @@ class Form(Flow):
         f = self.field(step)
         if f is None or f.is_done(ctx.state) and not b:
             return self.ask_next(ctx)
-        if not b and typed_cancel(ctx.msg.text) and match_option(ctx.msg.text or "", f.options(ctx)) is None:
+        if not b and typed_cancel(ctx.msg.text) and not _names_option(ctx.msg.text, f.options(ctx)):
             return self.cancel(ctx)  # "thôi", "hủy" where it is not one of the answers: /huy typed in words
         if f.any_text() and self.is_aside(ctx, f, parsed=True):
             return self.answer_question(ctx)

@@ -207,7 +207,8 @@ def answer_topic(ctx: Context, topic: str, aspect: str | None = None) -> None:
     if body:
         ctx.reply(_personal(ctx, f"{entry.title} - {body}"), buttons=_section_buttons(ctx, entry, shown=key) + fb)
         return
-    if key in LACKING and following:  # asked for a part the entry lacks: say so, then the summary
+    if key in LACKING and following and not _summary_covers(entry, key, ctx):
+        # asked for a part the entry lacks (and the summary does not speak of): say so, then the summary
         # (only on a follow-up: a first question may have found the wrong entry, the note would add to it)
         phone = ctx.app.profile.centre.phone
         lack = LACKING[key] + (f" ({phone})." if phone else ".")
@@ -215,6 +216,16 @@ def answer_topic(ctx: Context, topic: str, aspect: str | None = None) -> None:
                   buttons=_section_buttons(ctx, entry) + fb)
         return
     ctx.reply(first_reply_text(ctx, entry), buttons=_section_buttons(ctx, entry) + fb)
+
+
+# Words showing that the summary itself speaks of the part asked for (folded text).
+_COVERS = {"fee": r"phi\b|\d[\d.]*\s*(d|dong)\b", "time": r"\d+\s*(ngay|gio)\b|trong ngay|ngay lam viec",
+           "documents": r"\bmang\b|giay to|ho so|to khai", "where": r"\btai\b|\bden\b|dia chi|\bnop\b",
+           "online": r"truc tuyen|online|dichvucong|vneid", "who": r"$^"}
+
+
+def _summary_covers(entry, key: str, ctx: Context) -> bool:
+    return re.search(_COVERS.get(key, r"$^"), dialogue.folded(render_short(entry, ctx.app.profile))) is not None
 
 
 def _brief(ctx: Context, entry, limit: int = 220) -> str:

@@ -413,3 +413,14 @@ def test_a_first_question_gets_no_missing_part_note(app):
                       Conversation(channel="web", chat_id="x", data={}))
         faq.answer_topic(ctx, entry.id, "time")
         assert "chưa có thông tin riêng" not in ctx.replies[0].text
+
+
+def test_no_missing_part_note_when_the_summary_speaks_of_it(app):
+    # exploratory testing: "làm online được không" about the passport: "no separate section on doing it
+    # online", followed by a summary that starts "Làm hộ chiếu trực tuyến trên ..."
+    from handlers import faq
+    entry = next(e for e in app.kb.by_id.values() if "online" not in e.sections and
+                 faq._summary_covers(e, "online", type("C", (), {"app": app})()))
+    chat = Chat(app, "ctx-cover")
+    chat.press(f"faq:{entry.id}")
+    assert "chưa có thông tin riêng" not in chat.text("làm online được không")

@@ -683,3 +683,12 @@ def test_an_address_typed_at_the_photo_step_is_the_address(app):
     c2.say("Quán nhậu bày bàn ghế chiếm hết vỉa hè mấy tối nay")
     c2.press("phananh:catok")
     assert c2.say("cho hỏi làm căn cước ở đâu?")[-1].text == "Bạn muốn tiếp tục phản ánh không?"  # still a question
+
+
+def test_thoi_at_a_choice_with_a_dont_know_option_cancels(app):
+    c = Chat(app, "r-thoi")
+    c.say("Xe tải đậu chắn ngang kiệt 20 Ông Ích Khiêm cả ngày")
+    c.press("phananh:catok")
+    c.press("phananh:photodone")
+    c.say("Kiệt 20 Ông Ích Khiêm")
+    assert "Đã hủy phản ánh" in c.text("thôi")  # was: "Không rõ", then the next question

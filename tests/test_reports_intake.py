@@ -402,3 +402,13 @@ def test_staff_record_a_report_typed_throughout(app, clock):
         r = s.exec(select(Report)).one()
         assert (r.code, r.source, r.category, r.group_code, r.contact_phone) == (code, "hotline", "rac-thai", "tdp-05", None)
         assert r.description == "Người dân hỏi sao rác 3 ngày chưa ai thu?" and r.address == "12 Lê Lợi"
+
+
+def test_a_report_code_typed_alone_shows_its_status(app):
+    # exploratory testing: "PA-2026-000002" pasted on its own got "câu này mình chưa trả lời được"
+    from tests.reports_helpers import code_in, file_report
+    c = Chat(app, "code-1")
+    code = code_in(file_report(c, "Rác đổ đống ở đầu kiệt 45 Trần Phú mấy ngày không ai dọn, bốc mùi"))
+    for typed in (code, code.lower(), f"tra mã {code} giúp mình", f"{code} sao rồi"):
+        out = c.text(typed)
+        assert code in out and "chờ đơn vị xử lý" in out, (typed, out)

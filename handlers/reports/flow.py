@@ -2,6 +2,7 @@
 sent out of the blue), status look-up (/tinhtrang), and answering a staff question. The rating is in rating.py."""
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -670,8 +671,26 @@ def _asked_here(ctx: Context, data: str) -> bool:
     return r is not None and r.person_id == ctx.person.id
 
 
+_CODE_RX = re.compile(r"\bpa-\d{4}-\d{1,6}\b")
+_CODE_WORDS = frozenset("tra xem kiem ma so phan anh tinh trang cua toi minh em giup voi sao roi the nao den dau "
+                        "a nhe oi".split())
+
+
+def on_code(ctx: Context) -> bool:
+    """A report code pasted or typed on its own ("PA-2026-000123", "tra mã PA-... giúp mình"): its status."""
+    from nlu.normalize import fold
+    t = fold(ctx.msg.text or "").lower()
+    codes = _CODE_RX.findall(t)
+    rest = re.sub(r"[^a-z ]", " ", _CODE_RX.sub(" ", t)).split()
+    if len(codes) != 1 or len(rest) > 8 or not set(rest) <= _CODE_WORDS:
+        return False
+    cmd_status(ctx, codes[0].upper())
+    return True
+
+
 def register(r: Router) -> None:
     r.flow(ReportFlow())
+    r.on_text(on_code)
     r.flow(InfoFlow())
     r.command("phananh", "gửi phản ánh về trật tự, vệ sinh đô thị")(cmd_report)
     r.command("tinhtrang", "xem tình trạng phản ánh của bạn", keeps_flow=True)(cmd_status)

@@ -129,7 +129,10 @@ def _identifiers(ctx: Context) -> set[str]:
         phones.add(h.contact)
     out = {x.strip() for x in names if x and len(x.strip()) >= MIN_NAME}
     out |= {x.strip() for x in phones if x and len(x.strip()) >= 6}
-    out |= {x for x in (p.chat_id, p.channel_user_id) if x and len(x) >= MIN_ID}
+    # the account's id and its private chat's (the same); never a group's id, which a person first
+    # seen in a group has as chat_id: the group's reports, messages and members' forms would lose it
+    own_chat = p.chat_id if p.chat_id == p.channel_user_id else None
+    out |= {x for x in (own_chat, p.channel_user_id) if x and len(x) >= MIN_ID}
     return out
 
 

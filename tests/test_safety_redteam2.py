@@ -265,3 +265,25 @@ def test_an_id_with_control_characters_is_nobody_never_the_member_it_cleans_to(a
         conv = s.exec(select(Conversation).where(Conversation.chat_id == "-100908")).one()
         assert conv.flow == "phananh" and not conv.data.get("desc")
     assert "Đúng không" in a.text("Rác đổ bừa bãi ở đầu kiệt 45 Lê Lợi mấy hôm nay")
+
+
+def test_a_members_erasure_leaves_the_groups_id_on_everybody_elses_records(app):
+    """A person first seen in a group has the group's id as chat_id, and /xoadulieu redacted it
+    everywhere: the other members' reports from the group lost their chat (no more news), their
+    forms their row, and a second erasure in the group crashed on the rows already renamed."""
+    a = Member(app, "-100909", user_id="ua", name="Anh A")
+    b = Member(app, "-100909", user_id="ub", name="Chị B")
+    c = Member(app, "-100909", user_id="uc", name="Cô C")
+    a.say("xin chào")
+    b.say("/phananh")
+    file_report(b, "Rác chất đống ở đầu kiệt 45 Lê Lợi", location=NEAR)
+    c.say("/phananh")
+    c.say("Đèn đường hỏng cả dãy ở kiệt 12 Trần Phú tối om")
+    a.say("/xoadulieu")
+    assert "Đã xóa" in a.text(button="erase:xoa")
+    with app.db.session() as s:
+        assert [r.chat_id for r in s.exec(select(Report))] == ["-100909"]
+        assert {x.member for x in s.exec(select(Conversation).where(Conversation.chat_id == "-100909"))} == {"ub", "uc"}
+    assert "ảnh" in c.text("đúng")  # C's form goes on
+    b.say("/xoadulieu")
+    assert "Đã xóa" in b.text(button="erase:xoa")  # a second erasure in the group: no crash

@@ -790,14 +790,21 @@ def drop_parked(ctx: "Context") -> bool:
     return True
 
 
+def _speak(ctx: "Context", text: str) -> str:
+    """{You}/{me} as the person names themselves ("bác", "cháu"); neutral otherwise."""
+    from nlu import dialogue
+    return dialogue.speak(text, getattr(ctx.person, "address_term", None))
+
+
 def cb_drop(ctx: "Context", payload: str) -> None:
     b, p = Drop.parse(payload), parked(ctx)
     if b is not None and p is not None and p["flow"] == b.form and p.get("owner") in (None, ctx.person.id):
         ctx.conv.data = {k: v for k, v in ctx.conv.data.items() if k != PARKED}
         form = ctx.app.router.flows.get(b.form)
-        ctx.reply(f"Dạ vâng, mình đã bỏ {getattr(form, 'title', '') or 'biểu mẫu'} đang dở. Bạn cần gì cứ nhắn mình nhé.")
+        ctx.reply(_speak(ctx, f"Dạ vâng, {{me}} đã bỏ {getattr(form, 'title', '') or 'biểu mẫu'} đang dở. "
+                              "{You} cần gì cứ nhắn {me} nhé."))
         return
-    ctx.reply("Dạ vâng. Bạn cần gì cứ nhắn mình nhé.")
+    ctx.reply(_speak(ctx, "Dạ vâng. {You} cần gì cứ nhắn {me} nhé."))
 
 
 # ------------------------------------------------------------------------ a name, asked once
@@ -850,7 +857,7 @@ class AskName(Form):
         if name:
             ctx.reply(f"Cảm ơn {name}, cán bộ sẽ gọi bạn như vậy.")
         else:
-            ctx.reply("Dạ vâng. Bạn cần gì cứ nhắn mình nhé.")
+            ctx.reply(_speak(ctx, "Dạ vâng. {You} cần gì cứ nhắn {me} nhé."))
 
 
 def ask_name_once(ctx: "Context") -> bool:

@@ -355,7 +355,7 @@ def on_fallback(ctx: Context) -> None:
 
 def cb_handoff_offer(ctx: Context, payload: str) -> None:
     if payload != "yes":
-        ctx.reply("Dạ vâng. Bạn cần gì khác cứ nhắn mình nhé.")
+        say(ctx, "Dạ vâng. {You} cần gì khác cứ nhắn {me} nhé.")
         return
     start_handoff(ctx, ctx.conv.data.get("last_question"))
 

@@ -424,3 +424,12 @@ def test_no_missing_part_note_when_the_summary_speaks_of_it(app):
     chat = Chat(app, "ctx-cover")
     chat.press(f"faq:{entry.id}")
     assert "chưa có thông tin riêng" not in chat.text("làm online được không")
+
+
+def test_short_acknowledgements_after_buttons_keep_the_address(app):
+    # exploratory testing: a resident who wrote "bác" got "Dạ vâng. Bạn cần gì khác cứ nhắn mình nhé."
+    chat = Chat(app, "addr-ack")
+    chat.say("bác cảm ơn")
+    assert chat.text(button="handoffask:no").startswith("Dạ vâng. Bác cần gì")
+    assert "Bác" in chat.text(button="fdrop:phananh")  # nothing set aside
+    assert "Bác" in chat.text(button="pamedia:no")

@@ -398,7 +398,7 @@ def cb_media(ctx: Context, payload: str) -> None:
     if payload != "yes" or not pending:
         if pending:
             ctx.conv.data = {k: v for k, v in ctx.conv.data.items() if k != "report_media"}
-        ctx.reply("Dạ vâng. Bạn cần gì cứ nhắn mình nhé.")
+        ctx.reply(dialogue.speak("Dạ vâng. {You} cần gì cứ nhắn {me} nhé.", getattr(ctx.person, "address_term", None)))
         return
     ctx.run_flow("phananh", "start", pending)
 

@@ -335,3 +335,20 @@ def test_members_words_never_reach_another_member(app, clock, seed):
                 if owner.startswith("u"):
                     blob = json.dumps(c.data, ensure_ascii=False)
                     assert not [o for o in "ABC" if o != owner[-1] and f"MK{o}" in blob], (step, owner, blob[:200])
+
+
+def test_tinhtrang_in_a_group_shows_only_that_groups_reports(app, clock):
+    """/tinhtrang in a group listed the resident's private reports to every member, and
+    /tinhtrang CODE showed what they wrote and where."""
+    res = Chat(app, "ua", user_id="ua", name="Anh A", channel="telegram")
+    file_report(res, "Rác chất đống trước nhà số 7 ngõ 3 Lê Lợi", location=NEAR)
+    in_group = Member(app, "-100910", user_id="ua", name="Anh A", channel="telegram")
+    assert "PA-2026-000001" not in in_group.text("/tinhtrang")
+    out = in_group.text("/tinhtrang PA-2026-000001")
+    assert "Trạng thái" in out and "nhà số 7" not in out
+    assert "nhà số 7" in res.text("/tinhtrang PA-2026-000001")  # in private, all of it
+    in_group.say("/phananh")
+    file_report(in_group, "Rác đổ đầy chân cầu Rồng mấy hôm nay", address="Chân cầu Rồng")
+    listed = in_group.text("/tinhtrang")
+    assert "PA-2026-000002" in listed and "PA-2026-000001" not in listed
+    assert "chân cầu Rồng" in in_group.text("/tinhtrang PA-2026-000002")

@@ -483,14 +483,16 @@ def cmd_status(ctx: Context, args: str) -> None:
         if r is None:
             ctx.reply(f"Không tìm thấy phản ánh mã {code[:30]}. Mã có dạng PA-2026-000123, bạn kiểm tra lại nhé.")
             return
-        if r.person_id == ctx.person.id or ctx.has_role(R.STAFF):
+        if r.person_id == ctx.person.id and _here(ctx, r) or ctx.has_role(R.STAFF):
             ctx.reply(S.status_text(ctx.app, r, ctx.now))
         else:  # somebody else's report: the state, not what they wrote
             ctx.reply(f"Phản ánh {r.code} - {S.category_title(ctx.app, r.category)}\n"
                       f"Gửi lúc {fmt_local(r.created_at)}. Trạng thái: {STATUS_LABELS[r.status]}.")
         return
-    rows = list(ctx.session.exec(select(Report).where(Report.person_id == ctx.person.id)
-                                 .order_by(Report.id.desc()).limit(5)))
+    q = select(Report).where(Report.person_id == ctx.person.id)
+    if ctx.msg.is_group:  # a group reads only the reports sent from it (_here)
+        q = q.where(Report.channel == ctx.msg.channel, Report.chat_id == ctx.msg.chat_id)
+    rows = list(ctx.session.exec(q.order_by(Report.id.desc()).limit(5)))
     if not rows:
         ctx.reply("Bạn chưa gửi phản ánh nào. Gõ /phananh để gửi phản ánh, hoặc /tinhtrang MÃ để tra một mã.")
         return

@@ -58,6 +58,7 @@ class Params:
     dense_margin: float = -0.01   # fallback when the nearest out-of-scope example beats in-scope by more
     min_char_cov: float = 0.2     # trigram BM25 per query trigram against the winning label
     min_idf_cov: float = 0.3      # share of the message's word information the winning label knows
+    min_known_idf: float = 1.0    # information the winning label knows, in all: "ờ", "ừm" carry none ("vneid" 1.5)
     ambiguous_ratio: float = 0.85  # runner-up topic within this share of the winner's fused score
     ambiguous_agreement: float = 0.7  # ...and less than this weighted share of retrievers rank it first
     dense_k: int = 256
@@ -482,6 +483,13 @@ class HybridUnderstander:
         known = self.index.vocab.get(label, set())
         return sum(self.index.idf(w) for w in words if w in known) / total
 
+    def known_idf(self, norm: str, label: str) -> float:
+        """How much the message says that the label knows: a bare "ờ" or "ừm" shares a word with
+        many entries, but a word that common identifies none of them (real one-word questions,
+        "vneid", "sổ đỏ", carry 1.5-1.7 once folded)."""
+        known = self.index.vocab.get(label, set())
+        return sum(self.index.idf(w) for w in {fold(w) for w in syllables(norm)} if w in known)
+
     # -- decisions
     def _is_out_of_scope(self, s: Scores, top: int, mode: str) -> bool:
         p, label = self.p, self.index.label_names[top]
@@ -499,6 +507,8 @@ class HybridUnderstander:
             if s.chars[top] / max(1, s.n_chars) < p.min_char_cov:
                 return True
             if self.idf_coverage(s.norm, label) < p.min_idf_cov:
+                return True
+            if not label.startswith("smalltalk:") and self.known_idf(s.norm, label) < p.min_known_idf:
                 return True
         return False
 

@@ -142,3 +142,17 @@ def test_out_of_scope_examples_are_not_knowledge_base_questions():
     kb_q = {normalize(q) for e in KB.entries for q in [e.title, *e.questions]}
     oos = {normalize(t) for i, ex in data.examples.items() if i == "out_of_scope" or i.startswith("oos_") for t in ex}
     assert not kb_q & oos
+
+
+@pytest.mark.parametrize("text", ["ờ", "ừm", "ờ ờ"])
+def test_a_word_every_entry_shares_answers_no_entry(understander, text):
+    """A bare "ờ" or "ừm" shares a common word with many entries and identifies none: they got
+    the social-housing answer and a security report."""
+    assert understander.understand(text).kind not in ("faq", "complaint")
+
+
+@pytest.mark.parametrize("text,topic", [("khai tử", "ho-tich.khai-tu"), ("tam tru", "cu-tru.tam-tru"),
+                                        ("sổ đỏ", None), ("vneid", None)])
+def test_short_real_questions_still_reach_their_entry(understander, text, topic):
+    u = understander.understand(text)
+    assert u.kind == "faq" and (topic is None or u.topic == topic), u

@@ -450,9 +450,10 @@ class Engine:
             name, args = cmd
             if name in ("huy", "cancel"):
                 if conv.flow:
-                    title = getattr(router.flows.get(conv.flow), "title", "") or "biểu mẫu"
+                    flow = router.flows.get(conv.flow)
+                    title = getattr(flow, "title", "") or "biểu mẫu"
                     ctx.end_flow()
-                    ctx.reply(texts.FLOW_CANCELLED.format(title=title))
+                    ctx.reply(forms.spoken(ctx, flow, texts.FLOW_CANCELLED.format(title=title)))
                 elif not forms.drop_parked(ctx):  # /huy with a form set aside: that form goes
                     ctx.reply(texts.NOTHING_TO_CANCEL)
                 return
@@ -467,7 +468,7 @@ class Engine:
                 title = getattr(flow, "title", "") or "biểu mẫu"
                 if isinstance(flow, forms.Form):  # set aside: "tiếp tục" brings it back
                     forms.park(ctx)
-                    ctx.reply(texts.FORM_SET_ASIDE.format(title=title))
+                    ctx.reply(forms.spoken(ctx, flow, texts.FORM_SET_ASIDE.format(title=title)))
                 else:
                     ctx.end_flow()
                     ctx.reply(texts.FLOW_LEFT.format(title=title))

@@ -18,6 +18,7 @@ The engine marks `data` modified after every message, so writing ctx.state is en
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timedelta
@@ -27,6 +28,7 @@ from bot import options as opt
 from bot.core import Button
 from bot.ids import MAX_ID_DIGITS, digits_of, parse_id, parse_int
 from bot.router import Flow
+from nlu import dialogue
 from nlu.normalize import fold
 
 if TYPE_CHECKING:
@@ -202,7 +204,7 @@ class Field:
         if b:
             o = next((o for o in opts if f"{form.name}:{o.wire}" == b), None)
             if o is None:
-                raise Problem(self.error or "Nút này không dành cho câu hỏi này. Bạn chọn một nút bên dưới nhé.")
+                raise Problem(self.error or "Nút này không dành cho câu hỏi này. {You} chọn một nút bên dưới nhé.")
             return o.value
         o = match_option(ctx.msg.text or "", opts) if opts else None
         if o is not None:
@@ -210,7 +212,7 @@ class Field:
         return self.take_text(ctx, (ctx.msg.text or "").strip())
 
     def take_text(self, ctx: "Context", text: str) -> Any:
-        raise Problem(self.error or "Bạn chọn một mục bên dưới giúp mình nhé (bấm nút hoặc gõ số thứ tự).")
+        raise Problem(self.error or "{You} chọn một mục bên dưới giúp {me} nhé (bấm nút hoặc gõ số thứ tự).")
 
     def show(self, ctx: "Context", st: dict) -> str:
         v = st.get(self.key)
@@ -238,9 +240,9 @@ class Text(Field):
 
     def take_text(self, ctx, text):
         if not text or sum(ch.isalnum() for ch in text) < self.min_len:
-            raise Problem(self.error or "Bạn nhập thêm vài chữ giúp mình nhé.")
+            raise Problem(self.error or "{You} nhập thêm vài chữ giúp {me} nhé.")
         if len(text) > self.max_len:
-            raise Problem(f"Hơi dài rồi, bạn rút gọn dưới {self.max_len} ký tự giúp mình nhé.")
+            raise Problem(f"Hơi dài rồi, {{you}} rút gọn dưới {self.max_len} ký tự giúp {{me}} nhé.")
         return text
 
 
@@ -252,7 +254,7 @@ class Number(Field):
     def take_text(self, ctx, text):
         n = parse_int(_clean(text).replace(" ", ""), self.lo, self.hi)
         if n is None:
-            raise Problem(self.error or f"Bạn nhập một số từ {self.lo} đến {self.hi} giúp mình nhé (chỉ gõ chữ số).")
+            raise Problem(self.error or f"{{You}} nhập một số từ {self.lo} đến {self.hi} giúp {{me}} nhé (chỉ gõ chữ số).")
         return n
 
 
@@ -267,11 +269,11 @@ class Phone(Field):
     def take_text(self, ctx, text):
         digits = digits_of(text)
         if not digits:
-            raise Problem(self.error or "Mình chưa thấy số điện thoại nào. Bạn nhập số (9 đến 11 chữ số), "
+            raise Problem(self.error or "{Me} chưa thấy số điện thoại nào. {You} nhập số (9 đến 11 chữ số), "
                           "hoặc chọn một nút bên dưới.")
         if not 9 <= len(digits) <= 11:
             raise Problem(f"Số điện thoại chưa đúng: {len(digits)} chữ số, cần 9 đến 11. "
-                          "Bạn nhập lại, hoặc chọn một nút bên dưới.")
+                          "{You} nhập lại, hoặc chọn một nút bên dưới.")
         return digits
 
 
@@ -287,8 +289,8 @@ class Date(Field):
             try:
                 return date(year, int(m.group(2)), int(m.group(1))).isoformat()
             except ValueError:
-                raise Problem("Ngày này không có trên lịch. Bạn kiểm tra lại ngày và tháng nhé.")
-        raise Problem(self.error or "Bạn nhập ngày theo dạng ngày/tháng/năm, ví dụ 25/12/2026.")
+                raise Problem("Ngày này không có trên lịch. {You} kiểm tra lại ngày và tháng nhé.")
+        raise Problem(self.error or "{You} nhập ngày theo dạng ngày/tháng/năm, ví dụ 25/12/2026.")
 
 
 @dataclass
@@ -357,7 +359,7 @@ class MultiChoice(Choice):
             o = match_option(t, opts)
             picked = [o] if o else []
         if not picked:
-            raise Problem(self.error or "Bạn chọn các mục bên dưới (bấm nút hoặc gõ số, ví dụ \"1 3\"), "
+            raise Problem(self.error or "{You} chọn các mục bên dưới (bấm nút hoặc gõ số, ví dụ \"1 3\"), "
                           f"xong thì bấm {self.done_label}.")
         for o in picked:
             chosen.remove(o.value) if o.value in chosen else chosen.append(o.value)
@@ -391,7 +393,7 @@ class Photos(Field):
         st.pop(self.done_key or f"{self.key}_done", None)
 
     def take_text(self, ctx, text):
-        raise Problem(self.error or "Bạn gửi ảnh chụp, hoặc bấm nút bên dưới để sang bước tiếp theo.")
+        raise Problem(self.error or "{You} gửi ảnh chụp, hoặc bấm nút bên dưới để sang bước tiếp theo.")
 
     def show(self, ctx, st):
         return str(len(st.get(self.key) or []))
@@ -415,7 +417,7 @@ class Location(Field):
 
     def take_text(self, ctx, text):
         if not self.address_min or len(text) < self.address_min:
-            raise Problem(self.error or "Bạn chia sẻ vị trí (nút ghim/📎 > Vị trí) giúp mình nhé.")
+            raise Problem(self.error or "{You} chia sẻ vị trí (nút ghim/📎 > Vị trí) giúp {me} nhé.")
         return text[:300]
 
 
@@ -488,18 +490,52 @@ def clearly_new_question(ctx: "Context") -> bool:
 
 
 # ------------------------------------------------------------------------ the form
+# Form methods the engine and handlers call from outside: every reply made while one runs speaks
+# to the resident as they name themselves ({You}/{you}/{me}/{Me} in prompts, errors, summaries,
+# confirmations and button labels). Staff forms (with roles) stay neutral ("bạn"/"mình").
+_VOICED = ("handle", "on_start", "resume", "ask", "ask_next", "ask_field", "ask_confirm", "ask_edit", "submit",
+           "cancel", "answer_question")
+
+
+def _voiced(fn):
+    @functools.wraps(fn)
+    def run(self, ctx, *args, **kw):
+        if "reply" in vars(ctx):  # already inside a voiced call: one rendering is enough
+            return fn(self, ctx, *args, **kw)
+        plain = ctx.reply
+
+        def reply(text, buttons=None, **rkw):
+            btns = [b if isinstance(b, Button) else Button(*b) for b in (buttons or [])]
+            return plain(spoken(ctx, self, text) if isinstance(text, str) else text,
+                         [Button(spoken(ctx, self, b.text), b.data) for b in btns], **rkw)
+        ctx.reply = reply
+        try:
+            return fn(self, ctx, *args, **kw)
+        finally:
+            del ctx.reply
+    run.voiced = True
+    return run
+
+
 class Form(Flow):
     reads_typed_options = True  # the engine leaves typed answers to the form's own matching
     fields: ClassVar[list[Field]] = []
     summary: ClassVar[bool] = True
-    summary_title: ClassVar[str] = "Bạn kiểm tra lại:"
+    summary_title: ClassVar[str] = "{You} kiểm tra lại:"
     submit_label: ClassVar[str] = "Gửi"
-    resume_prompt: ClassVar[str] = ""  # default: "Bạn muốn tiếp tục {title} không?"
+    resume_prompt: ClassVar[str] = ""  # default: "{You} muốn tiếp tục {title} không?"
     cancelled: ClassVar[str] = ""  # default: texts.FLOW_CANCELLED
     # A question mid-form is answered by the FAQ. False where a question is the answer itself
     # (staff typing a question or a note for a resident); "clear" where the answer is words for a
     # person but a clearly new question should not reach them instead (clearly_new_question).
     asks_aside: ClassVar[bool | str] = True
+
+    def __init_subclass__(cls, **kw):
+        super().__init_subclass__(**kw)
+        for name in _VOICED:
+            fn = cls.__dict__.get(name)
+            if fn is not None and not getattr(fn, "voiced", False):
+                setattr(cls, name, _voiced(fn))
 
     # --- the one entry point -----------------------------------------------------------
     def handle(self, ctx: "Context") -> None:
@@ -622,7 +658,7 @@ class Form(Flow):
     def ask_edit(self, ctx: "Context") -> None:
         ctx.goto("confirm")
         ctx.state["_editing"] = True  # typed "2" now means the list's second field, not "Sửa"
-        ctx.reply("Bạn muốn sửa mục nào?", buttons=self.edit_buttons(ctx))
+        ctx.reply("{You} muốn sửa mục nào?", buttons=self.edit_buttons(ctx))
 
     def on_confirm_step(self, ctx: "Context") -> None:
         b = ctx.msg.button or ""
@@ -646,7 +682,7 @@ class Form(Flow):
             return self.ask_confirm(ctx)
         if self.is_aside(ctx, None, parsed=False):
             return self.answer_question(ctx)
-        ctx.reply(f"Bạn bấm \"{self.submit_label}\" để gửi, \"Sửa\" để sửa một mục, hoặc \"Hủy\" nếu không gửi nữa.",
+        ctx.reply(f"{{You}} bấm \"{self.submit_label}\" để gửi, \"Sửa\" để sửa một mục, hoặc \"Hủy\" nếu không gửi nữa.",
                   buttons=self.summary_buttons())
 
     def cancel(self, ctx: "Context") -> None:
@@ -668,11 +704,11 @@ class Form(Flow):
 
     def aside_prompt(self, ctx: "Context", state: dict) -> tuple[str, list[Button]]:
         """The line after the answer to a question asked mid-form, with its options."""
-        return (self.resume_prompt or f"Bạn muốn tiếp tục {self.title} không?",
+        return (self.resume_prompt or f"{{You}} muốn tiếp tục {self.title} không?",
                 [Resume(self.name).button("Tiếp tục"), Drop(self.name).button("Thôi")])
 
     def resume(self, ctx: "Context") -> None:
-        ctx.reply(f"Mình tiếp tục {self.title} nhé.")
+        ctx.reply(f"{{Me}} tiếp tục {self.title} nhé.")
         step = ctx.conv.step
         f = self.field(step) if step else None
         if step == "confirm":
@@ -680,6 +716,10 @@ class Form(Flow):
         if f is not None and f.applies(ctx) and not f.is_done(ctx.state):
             return self.ask_field(ctx, f)
         self.ask_next(ctx)
+
+
+for _name in _VOICED:
+    setattr(Form, _name, _voiced(getattr(Form, _name)))
 
 
 def park(ctx: "Context") -> None:
@@ -717,7 +757,7 @@ def take_up(ctx: "Context", name: str | None = None) -> bool:
     rest = {k: v for k, v in ctx.conv.data.items() if k != PARKED}
     if form is None or not _fresh(ctx, p):
         ctx.conv.data = rest
-        ctx.reply("Biểu mẫu bạn điền dở đã quá lâu nên mình không giữ nữa. Bạn bắt đầu lại giúp mình nhé.")
+        ctx.reply(_speak(ctx, "Biểu mẫu {you} điền dở đã quá lâu nên {me} không giữ nữa. {You} bắt đầu lại giúp {me} nhé."))
         return True
     if p.get("owner") not in (None, ctx.person.id):
         return False  # in a group, only its owner takes it up
@@ -764,18 +804,18 @@ def take_up_typed(ctx: "Context") -> bool:
     if not t or not (t in _RESUME_WORDS or (t.startswith("tiep tuc ") and len(t.split()) <= 4)):
         return False
     if parked(ctx) is None:  # nothing to take up: say so, never a guess at the knowledge base
-        ctx.reply(NOTHING_TO_RESUME)
+        ctx.reply(_speak(ctx, NOTHING_TO_RESUME))
         return True
     return take_up(ctx)
 
 
-NOTHING_TO_RESUME = "Không còn biểu mẫu nào đang dở để tiếp tục. Bạn cần gì cứ nhắn mình nhé."
+NOTHING_TO_RESUME = "Không còn biểu mẫu nào đang dở để tiếp tục. {You} cần gì cứ nhắn {me} nhé."
 
 
 def cb_resume(ctx: "Context", payload: str) -> None:
     b = Resume.parse(payload)
     if b is None or not take_up(ctx, b.form):
-        ctx.reply(NOTHING_TO_RESUME)
+        ctx.reply(_speak(ctx, NOTHING_TO_RESUME))
 
 
 def drop_parked(ctx: "Context") -> bool:
@@ -786,13 +826,18 @@ def drop_parked(ctx: "Context") -> bool:
         return False
     ctx.conv.data = {k: v for k, v in ctx.conv.data.items() if k != PARKED}
     form = ctx.app.router.flows.get(p["flow"])
-    ctx.reply(texts.FLOW_CANCELLED.format(title=getattr(form, "title", "") or "biểu mẫu"))
+    ctx.reply(spoken(ctx, form, texts.FLOW_CANCELLED.format(title=getattr(form, "title", "") or "biểu mẫu")))
     return True
+
+
+def spoken(ctx: "Context", flow, text: str) -> str:
+    """A form's text with {You}/{me} filled in for its person: neutral for staff forms (with roles)."""
+    term = None if getattr(flow, "roles", ()) else getattr(ctx.person, "address_term", None)
+    return dialogue.speak(text, term)
 
 
 def _speak(ctx: "Context", text: str) -> str:
     """{You}/{me} as the person names themselves ("bác", "cháu"); neutral otherwise."""
-    from nlu import dialogue
     return dialogue.speak(text, getattr(ctx.person, "address_term", None))
 
 
@@ -808,7 +853,7 @@ def cb_drop(ctx: "Context", payload: str) -> None:
 
 
 # ------------------------------------------------------------------------ a name, asked once
-NAME_QUESTION = "Cán bộ nên gọi bạn là gì? (ví dụ: chị Lan, bác Tư)"
+NAME_QUESTION = "Cán bộ nên gọi {you} là gì? (ví dụ: chị Lan, bác Tư)"
 
 
 def person_name(person) -> str | None:
@@ -840,14 +885,14 @@ class AskName(Form):
     title = "cho biết tên"
     summary = False
     fields = [Text("name", NAME_QUESTION, min_len=2, max_len=60, skip="Bỏ qua",
-                   error="Bạn gõ tên để cán bộ biết cách xưng hô, hoặc bấm Bỏ qua.")]
+                   error="{You} gõ tên để cán bộ biết cách xưng hô, hoặc bấm Bỏ qua.")]
 
     def validate_name(self, ctx: "Context", name: str) -> str | None:
         words = set(_clean(name).split())
         if words & _NOT_IN_NAMES or len(words) > 6 or reads_as_question(name):
             # "không đi nữa" typed for another message's buttons (/lophoc leaves this form open)
-            return ("Mình chưa thấy tên trong câu này. Bạn gõ tên để cán bộ xưng hô (ví dụ: chị Lan), "
-                    "hoặc bấm Bỏ qua rồi nhắn lại việc bạn cần.")
+            return ("{Me} chưa thấy tên trong câu này. {You} gõ tên để cán bộ xưng hô (ví dụ: chị Lan), "
+                    "hoặc bấm Bỏ qua rồi nhắn lại việc {you} cần.")
         return None
 
     def submit(self, ctx: "Context") -> None:
@@ -855,7 +900,7 @@ class AskName(Form):
         ctx.end_flow()
         keep_name(ctx, name)
         if name:
-            ctx.reply(f"Cảm ơn {name}, cán bộ sẽ gọi bạn như vậy.")
+            ctx.reply(f"Cảm ơn {name}, cán bộ sẽ gọi {{you}} như vậy.")
         else:
             ctx.reply(_speak(ctx, "Dạ vâng. {You} cần gì cứ nhắn {me} nhé."))
 

@@ -7,10 +7,10 @@ TOO_LONG = "Tin nhắn dài quá ({limit} ký tự trở xuống thôi ạ). B�
 EMPTY_INPUT = "Bạn chưa nhập nội dung. Bạn cần hỏi gì cứ gõ vào đây, hoặc gõ /help để xem hướng dẫn."
 UNKNOWN_COMMAND = "Mình chưa biết lệnh /{cmd}. Gõ /help để xem các lệnh có thể dùng nhé."
 STALE_BUTTON = "Nút này đã hết hiệu lực. Bạn gõ /help để bắt đầu lại nhé."
-FLOW_CANCELLED = "Đã hủy {title}. Bạn cần gì thêm cứ nhắn mình nhé."
+FLOW_CANCELLED = "Đã hủy {title}. {{You}} cần gì thêm cứ nhắn {{me}} nhé."  # then forms.spoken()
 NOTHING_TO_CANCEL = "Hiện không có việc gì đang làm dở để hủy."
 FLOW_LEFT = "(Mình đã dừng {title} đang làm dở.)"
-FORM_SET_ASIDE = "(Mình tạm để {title} đang làm dở sang một bên; gõ \"tiếp tục\" khi bạn muốn quay lại.)"
+FORM_SET_ASIDE = "({{Me}} tạm để {title} đang làm dở sang một bên; gõ \"tiếp tục\" khi {{you}} muốn quay lại.)"
 MEDIA_WITHOUT_CONTEXT = ("Mình đã nhận được. Nếu bạn muốn phản ánh một sự việc ở khu phố, "
                          "gõ /phananh rồi làm theo hướng dẫn nhé.")
 FALLBACK = ("Xin lỗi, câu này mình chưa trả lời được. Mình có thể giúp về thủ tục hành chính "

@@ -372,24 +372,24 @@ class HandoffFlow(Form):
     asks_aside = False
     cancelled = "Đã hủy, câu hỏi chưa được gửi."
     fields = [
-        Text("question", "Bạn nhập câu hỏi muốn gửi cán bộ phường (gõ /huy để thôi):"),
+        Text("question", "{You} nhập câu hỏi muốn gửi cán bộ phường (gõ /huy để thôi):"),
         Choice("keep", choices=KEEP_CHOICES, ask_if=lambda ctx, st: bool(st.get("prefilled"))),
-        Phone("contact", "Cán bộ sẽ trả lời bạn ngay trong khung chat này. Nếu muốn được gọi lại, bạn để lại số "
+        Phone("contact", "Cán bộ sẽ trả lời {you} ngay trong khung chat này. Nếu muốn được gọi lại, {you} để lại số "
                          "điện thoại; không thì bấm Bỏ qua.",
               alternatives=[Option("Bỏ qua", "", "skip", ("bo qua", "khong", "ko", "khong co", "ko co"))],
-              error="Số điện thoại chưa đúng (9 đến 11 chữ số). Bạn nhập lại hoặc bấm Bỏ qua nhé."),
+              error="Số điện thoại chưa đúng (9 đến 11 chữ số). {You} nhập lại hoặc bấm Bỏ qua nhé."),
     ]
 
     def take_question(self, ctx: Context) -> str:
         text = (ctx.msg.text or "").strip()
         if not text or ctx.msg.button:
-            raise Problem("Bạn gõ câu hỏi bằng chữ giúp mình nhé (gõ /huy để thôi).")
+            raise Problem("{You} gõ câu hỏi bằng chữ giúp {me} nhé (gõ /huy để thôi).")
         if len(text) > MAX_QUESTION:
-            raise Problem(f"Câu hỏi hơi dài, bạn rút gọn dưới {MAX_QUESTION} ký tự giúp mình nhé.")
+            raise Problem(f"Câu hỏi hơi dài, {{you}} rút gọn dưới {MAX_QUESTION} ký tự giúp {{me}} nhé.")
         return text
 
     def ask_keep(self, ctx: Context) -> None:
-        ctx.reply(f"Câu hỏi của bạn: \"{ctx.state['question']}\"\nGửi nguyên câu này nhé?",
+        ctx.reply(f"Câu hỏi của {{you}}: \"{ctx.state['question']}\"\nGửi nguyên câu này nhé?",
                   buttons=self.field_buttons(ctx, self.field("keep")))
 
     def validate_keep(self, ctx: Context, keep: bool) -> None:
@@ -419,7 +419,7 @@ class HandoffFlow(Form):
                        f"Câu hỏi mới #{h.id} từ người dân: {h.question}\n"
                        f"Trả lời bằng: /traloi {h.id} nội dung trả lời", dedupe_key=f"handoff-new-{h.id}")
         ctx.end_flow()
-        ctx.reply(f"Đã gửi câu hỏi (mã #{h.id}). Cán bộ phường sẽ trả lời bạn trong giờ làm việc "
+        ctx.reply(f"Đã gửi câu hỏi (mã #{h.id}). Cán bộ phường sẽ trả lời {{you}} trong giờ làm việc "
                   f"({ctx.app.profile.centre.hours or 'giờ hành chính'}).")
 
 

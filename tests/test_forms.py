@@ -3,6 +3,8 @@ mid-form answered and the form taken up again, leaving and resuming, errors that
 consent to publish, a name asked once; typed button data within Telegram's 64 bytes."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from fastapi.testclient import TestClient
 from sqlmodel import select
@@ -692,3 +694,53 @@ def test_thoi_at_a_choice_with_a_dont_know_option_cancels(app):
     c.press("phananh:photodone")
     c.say("Kiệt 20 Ông Ích Khiêm")
     assert "Đã hủy phản ánh" in c.text("thôi")  # was: "Không rõ", then the next question
+
+
+# ------------------------------------------------------------------------ how the resident is named
+_NEUTRAL_WORDS = re.compile(r"(?<!\w)(bạn|Bạn|mình|Mình)(?!\w)")
+
+
+def _walk_report(c: Chat) -> list[str]:
+    """A report from its first message to its code, every reply's text and button labels."""
+    said = []
+    for kw in (dict(text="abc xyz"), dict(button="phananh:catok"), dict(button="phananh:photodone"),
+               dict(text="kiệt 12 Lê Lợi"), dict(button="phananh:grp:tdp-01"), dict(text="12"),
+               dict(button="phananh:chatonly"), dict(text="đồng ý"), dict(button="phananh:send")):
+        said.append("\n".join(r.text + " " + " ".join(b.text for b in r.buttons) for r in c.say(**kw)))
+    return said
+
+
+def test_forms_speak_to_a_resident_as_they_name_themselves(app):
+    # issue 12 point 6: a resident who wrote "bác" was called "bạn" as soon as the report form began
+    c = Chat(app, "addr-bac")
+    first = c.text("bác muốn báo rác ở kiệt 12 Lê Lợi, mấy hôm nay không ai dọn")
+    assert first.startswith("Cháu hiểu đây là phản ánh về")
+    wrong, photos, place, group, contact, bad_phone, publish, summary, sent = _walk_report(c)
+    assert "Bác bấm một nút bên dưới" in wrong and "giúp cháu nhé" in wrong  # an error
+    assert photos.startswith("Bác gửi ảnh chụp hiện trường") and "Bác bấm chia sẻ vị trí" in place
+    assert "Bác có muốn cán bộ gọi lại" in contact and "báo cho bác qua khung chat" in contact
+    assert "Bác nhập lại" in bad_phone and "Bác đồng ý không?" in publish
+    assert summary.startswith("Bác kiểm tra lại phản ánh:")
+    assert "Mã phản ánh của bác" in sent and "Cháu sẽ báo cho bác" in sent
+    for text in (first, wrong, photos, place, group, contact, bad_phone, publish, summary, sent):
+        assert not _NEUTRAL_WORDS.search(text) and "{" not in text, text
+    # /hoicanbo, set aside by a command, and cancelled: the same address throughout
+    assert c.text("/hoicanbo").startswith("Bác nhập câu hỏi muốn gửi cán bộ phường")
+    assert "khi bác muốn quay lại" in c.text("/dangky")
+    assert c.text("/huy").endswith("Bác cần gì thêm cứ nhắn cháu nhé.")
+    assert c.text("tiếp tục").startswith("Cháu tiếp tục câu hỏi gửi cán bộ phường nhé.\nBác nhập câu hỏi")
+    assert "Bác gõ câu hỏi bằng chữ giúp cháu nhé" in c.text(button="handoff:nothing")
+    c.say("/huy")
+    assert c.text("tiếp tục") == "Không còn biểu mẫu nào đang dở để tiếp tục. Bác cần gì cứ nhắn cháu nhé."
+
+
+def test_forms_stay_neutral_for_a_resident_who_names_no_one(app):
+    c = Chat(app, "addr-neutral")
+    first = c.text("Rác đổ bừa bãi ở đầu kiệt 12 Lê Lợi mấy hôm nay không ai dọn")
+    assert first.startswith("Mình hiểu đây là phản ánh về")
+    wrong, photos, place, group, contact, bad_phone, publish, summary, sent = _walk_report(c)
+    assert "Bạn bấm một nút bên dưới" in wrong and "giúp mình nhé" in wrong
+    assert photos.startswith("Bạn gửi ảnh chụp hiện trường") and "Bạn có muốn cán bộ gọi lại" in contact
+    assert summary.startswith("Bạn kiểm tra lại phản ánh:")
+    assert "Mã phản ánh của bạn" in sent and "Mình sẽ báo cho bạn" in sent
+    assert not any("{" in t for t in (wrong, photos, place, group, contact, bad_phone, publish, summary, sent))

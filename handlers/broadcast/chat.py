@@ -39,16 +39,16 @@ class SubscribeFlow(Form):
     title = "đăng ký nhận thông báo lớp học"
     summary = False
     fields = [
-        Choice("group", "Bạn ở tổ dân phố nào? (để mình báo lớp học gần nhà bạn)", choices=_group_options("g:"),
-               error="Bạn bấm chọn tổ dân phố của mình trong danh sách giúp mình nhé (gõ /huy để thôi)."),
+        Choice("group", "{You} ở tổ dân phố nào? (để {me} báo lớp học gần nhà {you})", choices=_group_options("g:"),
+               error="{You} bấm chọn tổ dân phố của {you} trong danh sách giúp {me} nhé (gõ /huy để thôi)."),
         MultiChoice("topics", choices=_topic_options("t:"), done_label=DONE, done_wire="done",
-                    error=f"Bạn bấm vào chủ đề để chọn, hoặc \"{DONE}\" khi đã chọn xong nhé."),
+                    error=f"{{You}} bấm vào chủ đề để chọn, hoặc \"{DONE}\" khi đã chọn xong nhé."),
     ]
 
     def ask_topics(self, ctx: Context) -> None:
         chosen = set(ctx.state.get("topics") or [])
         picked = ", ".join(S.topic_label(t) for t in S.TOPICS if t in chosen) or "chưa chọn (nhận mọi chủ đề)"
-        ctx.reply("Bạn quan tâm chủ đề nào? Bấm để chọn hoặc bỏ chọn, chọn được nhiều chủ đề; "
+        ctx.reply("{You} quan tâm chủ đề nào? Bấm để chọn hoặc bỏ chọn, chọn được nhiều chủ đề; "
                   f"xong thì bấm \"{DONE}\".\nĐang chọn: {picked}",
                   buttons=self.field_buttons(ctx, self.field("topics")))
 
@@ -58,8 +58,8 @@ class SubscribeFlow(Form):
         ctx.audit("class_subscribed", "person", ctx.person.id, group=code, topics=topics)
         ctx.end_flow()
         what = ", ".join(S.topic_label(t) for t in topics) if topics else "mọi chủ đề"
-        ctx.reply(f"Đã đăng ký! Mình sẽ báo bạn các lớp \"Bình dân học vụ số\" miễn phí ({what}) cho "
-                  f"{ctx.app.profile.group(code).name}. Muốn thôi nhận tin, bạn gõ /huydangky bất cứ lúc nào.")
+        ctx.reply(f"Đã đăng ký! {{Me}} sẽ báo {{you}} các lớp \"Bình dân học vụ số\" miễn phí ({what}) cho "
+                  f"{ctx.app.profile.group(code).name}. Muốn thôi nhận tin, {{you}} gõ /huydangky bất cứ lúc nào.")
 
 
 def cmd_subscribe(ctx: Context, args: str) -> None:

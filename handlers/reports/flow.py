@@ -33,20 +33,20 @@ ANSWER_WINDOW = timedelta(minutes=30)  # a complaint this soon after answering s
 def photo_problem(ctx: Context, att) -> str | None:
     limit = ctx.app.profile.limits.photo_max_mb
     if att.mime and not att.mime.lower().startswith("image/"):
-        return ("Mình chỉ nhận ảnh chụp (JPG, PNG...), chưa nhận được tệp loại này. "
-                "Bạn gửi ảnh giúp mình nhé.")
+        return ("{Me} chỉ nhận ảnh chụp (JPG, PNG...), chưa nhận được tệp loại này. "
+                "{You} gửi ảnh giúp {me} nhé.")
     if att.size is not None and att.size > limit * 1024 * 1024:
         return (f"Ảnh này lớn quá ({att.size / 1024 / 1024:.1f} MB, tối đa {limit:g} MB). "
-                "Bạn chụp lại ở chế độ thường hoặc gửi ảnh nhỏ hơn giúp mình nhé.")
+                "{You} chụp lại ở chế độ thường hoặc gửi ảnh nhỏ hơn giúp {me} nhé.")
     return None
 
 
-FILE_NOT_SUPPORTED = ("Mình chưa nhận được tệp này: phản ánh chỉ kèm được ảnh chụp (JPG, PNG...). "
-                      "Bạn gửi ảnh giúp mình nhé, những gì bạn đã nhập vẫn được giữ nguyên.")
-OUTSIDE_WARD = ("Vị trí bạn gửi nằm ngoài địa bàn {ward}, nên phường chưa xử lý được. "
-                "Bạn kiểm tra lại vị trí, hoặc gõ địa chỉ cụ thể giúp mình nhé. "
-                "Sự việc ở nơi khác bạn có thể gọi đường dây nóng {hotline}.")
-EMPTY_DESCRIPTION = ("Bạn mô tả ngắn gọn sự việc giúp mình nhé, ví dụ: \"rác đổ đầy đầu hẻm 12 Lê Lợi "
+FILE_NOT_SUPPORTED = ("{Me} chưa nhận được tệp này: phản ánh chỉ kèm được ảnh chụp (JPG, PNG...). "
+                      "{You} gửi ảnh giúp {me} nhé, những gì {you} đã nhập vẫn được giữ nguyên.")
+OUTSIDE_WARD = ("Vị trí {{you}} gửi nằm ngoài địa bàn {ward}, nên phường chưa xử lý được. "
+                "{{You}} kiểm tra lại vị trí, hoặc gõ địa chỉ cụ thể giúp {{me}} nhé. "
+                "Sự việc ở nơi khác {{you}} có thể gọi đường dây nóng {hotline}.")
+EMPTY_DESCRIPTION = ("{You} mô tả ngắn gọn sự việc giúp {me} nhé, ví dụ: \"rác đổ đầy đầu hẻm 12 Lê Lợi "
                      "mấy ngày chưa ai dọn\".")
 
 
@@ -140,30 +140,30 @@ class ReportFlow(Form):
     """The fields in the order they are asked; photos and a location are taken at any step."""
     name = "phananh"
     title = "phản ánh hiện trường"
-    resume_prompt = "Bạn muốn tiếp tục phản ánh không?"
-    summary_title = "Bạn kiểm tra lại phản ánh:"
+    resume_prompt = "{You} muốn tiếp tục phản ánh không?"
+    summary_title = "{You} kiểm tra lại phản ánh:"
     submit_label = "Gửi phản ánh"
     cancelled = "Đã hủy phản ánh, chưa có gì được gửi đi."
     fields = [
-        Text("desc", "Bạn mô tả sự việc cần phản ánh (ở đâu, việc gì, từ bao giờ). Gõ /huy để thôi.",
+        Text("desc", "{You} mô tả sự việc cần phản ánh (ở đâu, việc gì, từ bao giờ). Gõ /huy để thôi.",
              label="Nội dung", min_len=MIN_DESCRIPTION, max_len=S.MAX_DESCRIPTION, error=EMPTY_DESCRIPTION),
-        Choice("cat", "Sự việc thuộc loại nào? Bạn chọn giúp mình:", label="Loại", done_key="cat_ok",
+        Choice("cat", "Sự việc thuộc loại nào? {You} chọn giúp {me}:", label="Loại", done_key="cat_ok",
                choices=_category_options,
-               error="Bạn bấm một nút bên dưới (hoặc gõ số thứ tự) để chọn loại sự việc giúp mình nhé."),
+               error="{You} bấm một nút bên dưới (hoặc gõ số thứ tự) để chọn loại sự việc giúp {me} nhé."),
         Photos("photos", label="Ảnh", done_key="photo_done", max_photos=MAX_PHOTOS),
-        Location("address", "Sự việc ở đâu? Bạn bấm chia sẻ vị trí (nút ghim/📎 > Vị trí), hoặc gõ địa chỉ, "
+        Location("address", "Sự việc ở đâu? {You} bấm chia sẻ vị trí (nút ghim/📎 > Vị trí), hoặc gõ địa chỉ, "
                  "ví dụ: \"kiệt 12 Lê Lợi, gần trường tiểu học\".", label="Địa điểm", address_min=MIN_ADDRESS,
-                 error="Bạn chia sẻ vị trí, hoặc gõ địa chỉ cụ thể (số nhà, tên đường, kiệt/hẻm) giúp mình nhé."),
+                 error="{You} chia sẻ vị trí, hoặc gõ địa chỉ cụ thể (số nhà, tên đường, kiệt/hẻm) giúp {me} nhé."),
         Choice("group", "Nơi đó thuộc tổ dân phố nào? (Không rõ thì bấm \"Không rõ\".)", done_key="group_done",
                choices=_group_options,
-               error="Mình không thấy tổ này trong phường. Bạn chọn tổ dân phố bằng nút bên dưới giúp mình nhé."),
-        Phone("contact", "Bạn có muốn cán bộ gọi lại không? Nếu có, bạn nhập số điện thoại. Kết quả luôn được "
-              "báo cho bạn qua khung chat này.\nBạn cũng có thể gửi ẩn danh: cán bộ không thấy tên bạn.",
+               error="{Me} không thấy tổ này trong phường. {You} chọn tổ dân phố bằng nút bên dưới giúp {me} nhé."),
+        Phone("contact", "{You} có muốn cán bộ gọi lại không? Nếu có, {you} nhập số điện thoại. Kết quả luôn được "
+              "báo cho {you} qua khung chat này.\n{You} cũng có thể gửi ẩn danh: cán bộ không thấy tên {you}.",
               label="Liên hệ", done_key="contact_done", alternatives=CONTACT_CHOICES),
-        Text("callname", "Cán bộ nên gọi bạn là gì? (ví dụ: chị Lan, bác Tư)", ask_if=_needs_name,
-             min_len=2, max_len=60, skip="Bỏ qua", error="Bạn gõ tên để cán bộ xưng hô khi gọi lại, hoặc bấm Bỏ qua."),
+        Text("callname", "Cán bộ nên gọi {you} là gì? (ví dụ: chị Lan, bác Tư)", ask_if=_needs_name,
+             min_len=2, max_len=60, skip="Bỏ qua", error="{You} gõ tên để cán bộ xưng hô khi gọi lại, hoặc bấm Bỏ qua."),
         Choice("publish", "Phường có thể đăng nội dung phản ánh lên trang tra cứu công khai (không kèm tên, "
-               "số điện thoại) để bà con cùng theo dõi. Bạn đồng ý không?", label="Công khai nội dung",
+               "số điện thoại) để bà con cùng theo dõi. {You} đồng ý không?", label="Công khai nội dung",
                choices=PUBLISH_CHOICES, ask_if=lambda ctx, st: not st.get("anonymous")),
     ]
 
@@ -184,7 +184,7 @@ class ReportFlow(Form):
                     return True
             photos = st.setdefault("photos", [])
             if len(photos) + len(msg.photos) > MAX_PHOTOS:
-                ctx.reply(f"Mỗi phản ánh kèm tối đa {MAX_PHOTOS} ảnh. Mình giữ {len(photos)} ảnh đã nhận.")
+                ctx.reply(f"Mỗi phản ánh kèm tối đa {MAX_PHOTOS} ảnh. {{Me}} giữ {len(photos)} ảnh đã nhận.")
                 self.ask_next(ctx)
                 return True
             photos.extend(photo_dict(a) for a in msg.photos)
@@ -201,7 +201,7 @@ class ReportFlow(Form):
             took_media = True
         step = ctx.conv.step or "start"
         if step == "photos" and msg.photos:  # a caption on a photo is not an answer to anything
-            ctx.reply(f"Đã nhận {len(st['photos'])} ảnh. Bạn gửi thêm ảnh, hoặc bấm Tiếp tục.",
+            ctx.reply(f"Đã nhận {len(st['photos'])} ảnh. {{You}} gửi thêm ảnh, hoặc bấm Tiếp tục.",
                       buttons=[("Tiếp tục", "phananh:photodone")])
             return True
         if took_media and not (msg.text and msg.text.strip()):
@@ -226,10 +226,10 @@ class ReportFlow(Form):
     def ask_cat(self, ctx: Context) -> None:
         st = ctx.state
         if st.get("cat") and st.get("cat_sure"):
-            ctx.reply(f"Mình hiểu đây là phản ánh về: {S.category_title(ctx.app, st['cat'])}. Đúng không ạ?",
+            ctx.reply(f"{{Me}} hiểu đây là phản ánh về: {S.category_title(ctx.app, st['cat'])}. Đúng không ạ?",
                       buttons=[("Đúng", "phananh:catok"), ("Chọn loại khác", "phananh:catlist")])
             return
-        ctx.reply("Sự việc thuộc loại nào? Bạn chọn giúp mình:", buttons=category_buttons(ctx.app, "phananh"))
+        ctx.reply("Sự việc thuộc loại nào? {You} chọn giúp {me}:", buttons=category_buttons(ctx.app, "phananh"))
 
     def take_cat(self, ctx: Context) -> str:
         st, b = ctx.state, ctx.msg.button
@@ -252,7 +252,7 @@ class ReportFlow(Form):
     def ask_photos(self, ctx: Context) -> None:
         n = len(ctx.state.get("photos", []))
         lead = f"Đã có {n} ảnh. " if n else ""
-        ctx.reply(f"{lead}Bạn gửi ảnh chụp hiện trường (tối đa {MAX_PHOTOS} ảnh) để cán bộ dễ xử lý, "
+        ctx.reply(f"{lead}{{You}} gửi ảnh chụp hiện trường (tối đa {MAX_PHOTOS} ảnh) để cán bộ dễ xử lý, "
                   "xong thì bấm Tiếp tục. Không có ảnh thì bấm Bỏ qua.",
                   buttons=self.field_buttons(ctx, self.field("photos")))
 
@@ -321,14 +321,14 @@ class ReportFlow(Form):
         ctx.end_flow()
         if r.parent_id:
             main = ctx.session.get(Report, r.parent_id)
-            ctx.reply(f"Cảm ơn bạn! Sự việc này đã có người phản ánh trước ({main.code}) và đang được "
+            ctx.reply(f"Cảm ơn {{you}}! Sự việc này đã có người phản ánh trước ({main.code}) và đang được "
                       f"{S.unit_name(ctx.app, main.unit_id)} xử lý ({STATUS_LABELS[main.status]}). "
-                      f"Mình đã ghi nhận thêm phản ánh của bạn, mã {r.code}, và sẽ báo cho bạn khi có kết quả.\n"
+                      f"{{Me}} đã ghi nhận thêm phản ánh của {{you}}, mã {r.code}, và sẽ báo cho {{you}} khi có kết quả.\n"
                       f"Xem tình trạng: /tinhtrang {r.code}")
             return
-        ctx.reply(f"Đã gửi phản ánh. Mã phản ánh của bạn: {r.code}\n"
+        ctx.reply(f"Đã gửi phản ánh. Mã phản ánh của {{you}}: {r.code}\n"
                   f"Phản ánh đã được chuyển tới {S.unit_name(ctx.app, r.unit_id)}, hạn xử lý trước "
-                  f"{fmt_local(r.resolve_by)}. Mình sẽ báo cho bạn mỗi khi có tiến triển.\n"
+                  f"{fmt_local(r.resolve_by)}. {{Me}} sẽ báo cho {{you}} mỗi khi có tiến triển.\n"
                   f"Xem tình trạng bất cứ lúc nào: /tinhtrang {r.code}")
 
 
@@ -364,24 +364,29 @@ def on_complaint(ctx: Context) -> None:
     start_report(ctx, ctx.msg.text, getattr(u, "category", None), getattr(u, "confidence", 0.0) or 0.0)
 
 
+def _term(ctx: Context) -> str | None:
+    return getattr(ctx.person, "address_term", None)
+
+
 def on_media(ctx: Context) -> bool:
     """A photo or a location sent outside any form may be the start of a report."""
     msg = ctx.msg
     if any(f.kind != "sticker" for f in msg.files) and not msg.photos:
-        ctx.reply(FILE_NOT_SUPPORTED.replace(", những gì bạn đã nhập vẫn được giữ nguyên", ""))
+        ctx.reply(dialogue.speak(FILE_NOT_SUPPORTED.replace(", những gì {you} đã nhập vẫn được giữ nguyên", ""),
+                                 _term(ctx)))
         return True
     pending: dict = {}
     if msg.photos:
         for att in msg.photos:
             problem = photo_problem(ctx, att)
             if problem:
-                ctx.reply(problem)
+                ctx.reply(dialogue.speak(problem, _term(ctx)))
                 return True
         pending["photos"] = [photo_dict(a) for a in msg.photos[:MAX_PHOTOS]]
     if msg.location is not None:
         if not S.inside_ward(ctx.app, msg.location.lat, msg.location.lon):
             p = ctx.app.profile
-            ctx.reply(OUTSIDE_WARD.format(ward=p.ward.name, hotline=p.hotline))
+            ctx.reply(dialogue.speak(OUTSIDE_WARD.format(ward=p.ward.name, hotline=p.hotline), _term(ctx)))
             return True
         pending["lat"], pending["lon"] = msg.location.lat, msg.location.lon
     if not pending:
@@ -568,7 +573,7 @@ class InfoFlow(Form):
     title = "trả lời cán bộ"
     summary = False
     asks_aside = "clear"
-    fields = [Text("answer", max_len=4000, error="Bạn gõ thông tin bổ sung (hoặc gửi ảnh) giúp mình nhé.")]
+    fields = [Text("answer", max_len=4000, error="{You} gõ thông tin bổ sung (hoặc gửi ảnh) giúp {me} nhé.")]
 
     def is_aside(self, ctx: Context, f, parsed: bool) -> bool:
         # "Trả lời cán bộ" chosen for this very text (the draft buttons): it is for staff
@@ -579,7 +584,7 @@ class InfoFlow(Form):
 
     def ask_answer(self, ctx: Context) -> None:
         r = self._report(ctx)
-        ctx.reply(f"Bạn nhập thông tin bổ sung cho phản ánh {r.code if r else ''} (có thể kèm ảnh). "
+        ctx.reply(f"{{You}} nhập thông tin bổ sung cho phản ánh {r.code if r else ''} (có thể kèm ảnh). "
                   "Gõ /huy để thôi.")
 
     def take_answer(self, ctx: Context) -> str:
@@ -600,7 +605,7 @@ class InfoFlow(Form):
     def aside_prompt(self, ctx: Context, state: dict):
         r = ctx.session.get(Report, state.get("report_id"))
         rid = r.id if r else 0
-        return (f"Cán bộ vẫn đang chờ bạn trả lời câu hỏi về phản ánh {r.code if r else ''}. "
+        return (f"Cán bộ vẫn đang chờ {{you}} trả lời câu hỏi về phản ánh {r.code if r else ''}. "
                 "Gửi luôn tin nhắn vừa rồi cho cán bộ?",
                 [SendDraft(rid).button("Gửi cho cán bộ"), forms.Resume(self.name).button("Trả lời khác"),
                  forms.Drop(self.name).button("Thôi")])
@@ -634,7 +639,7 @@ class InfoFlow(Form):
             reply.text += f"\nThông tin bổ sung: {text or '(ảnh)'}"
             reply.photo = photos[0]["path"] if photos else reply.photo
             ctx.notify(chat.channel, chat.chat_id, reply, dedupe_key=f"report:{r.id}:ev:{ev.id}:unit")
-        ctx.reply(f"Đã chuyển thông tin bổ sung cho cán bộ xử lý phản ánh {r.code}. Cảm ơn bạn!")
+        ctx.reply(f"Đã chuyển thông tin bổ sung cho cán bộ xử lý phản ánh {r.code}. Cảm ơn {{you}}!")
 
 
 @dataclass(frozen=True)

@@ -88,12 +88,12 @@ class RatingFlow(Form):
     title = "góp ý về kết quả xử lý"
     summary = False
     asks_aside = "clear"
-    fields = [Text("comment", max_len=COMMENT_LEN, skip="Bỏ qua", error="Bạn gõ góp ý bằng chữ, hoặc bấm Bỏ qua.")]
+    fields = [Text("comment", max_len=COMMENT_LEN, skip="Bỏ qua", error="{You} gõ góp ý bằng chữ, hoặc bấm Bỏ qua.")]
 
     def ask_comment(self, ctx: Context) -> None:
         lead = ctx.state.pop("lead", "")
-        ask = ("Bạn cho phường biết sự việc còn thế nào (gõ ngắn gọn), hoặc bấm Bỏ qua." if ctx.state.get("reopened")
-               else "Bạn có muốn góp ý thêm cho phường không? Gõ góp ý của bạn, hoặc bấm Bỏ qua.")
+        ask = ("{You} cho phường biết sự việc còn thế nào (gõ ngắn gọn), hoặc bấm Bỏ qua." if ctx.state.get("reopened")
+               else "{You} có muốn góp ý thêm cho phường không? Gõ góp ý của {you}, hoặc bấm Bỏ qua.")
         ctx.reply(lead + ask, buttons=self.field_buttons(ctx, self.field("comment")))
 
     def submit(self, ctx: Context) -> None:
@@ -102,16 +102,16 @@ class RatingFlow(Form):
         reopened = ctx.state.get("reopened")
         ctx.end_flow()
         if not text:
-            ctx.reply("Dạ vâng, cảm ơn bạn đã phản ánh!")
+            ctx.reply("Dạ vâng, cảm ơn {you} đã phản ánh!")
             return
         if r is None:
-            ctx.reply("Đã ghi nhận góp ý của bạn. Cảm ơn bạn!")
+            ctx.reply("Đã ghi nhận góp ý của {you}. Cảm ơn {you}!")
             return
         ev = S.add_event(ctx.session, r, ctx.now, "commented", ctx.person.id, note=text)
         if not reopened:
             r.rating_comment = text[:COMMENT_LEN]  # the field took at most this
             ctx.session.add(r)
-            ctx.reply("Đã ghi nhận góp ý của bạn. Cảm ơn bạn!")
+            ctx.reply("Đã ghi nhận góp ý của {you}. Cảm ơn {you}!")
             return
         main = ctx.session.get(Report, r.parent_id) if r.parent_id else r
         chat = S.unit_chat(ctx.app, (main or r).unit_id)
@@ -120,7 +120,7 @@ class RatingFlow(Form):
                        S.Reply(f"Người dân báo chưa xử lý xong phản ánh {r.code}:\n{text}",
                                buttons=S.card_buttons(main or r)),
                        dedupe_key=f"report:{r.id}:ev:{ev.id}:unit")
-        ctx.reply(f"Đã chuyển ý kiến của bạn cho {S.unit_name(ctx.app, r.unit_id)}. Cảm ơn bạn!")
+        ctx.reply(f"Đã chuyển ý kiến của {{you}} cho {S.unit_name(ctx.app, r.unit_id)}. Cảm ơn {{you}}!")
 
 
 def register(r: Router) -> None:

@@ -744,3 +744,14 @@ def test_forms_stay_neutral_for_a_resident_who_names_no_one(app):
     assert summary.startswith("Bạn kiểm tra lại phản ánh:")
     assert "Mã phản ánh của bạn" in sent and "Mình sẽ báo cho bạn" in sent
     assert not any("{" in t for t in (wrong, photos, place, group, contact, bad_phone, publish, summary, sent))
+
+
+def test_staff_forms_stay_neutral_whatever_a_staff_member_calls_themselves(app, clock):
+    staff = make_staff(app, clock)
+    staff.say("anh muốn hỏi làm căn cước ở đâu")
+    with app.db.session() as s:
+        assert s.exec(select(Person).where(Person.channel_user_id == "staff-1")).one().address_term == "anh"
+    for text in ("/ghiphananh", "1", "1", "Rác tràn ra đường", "7 Bạch Đằng", "1"):
+        staff.say(text)
+    wrong = staff.text("12")
+    assert "Số điện thoại chưa đúng" in wrong and "Bạn nhập lại" in wrong and "{" not in wrong

@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import sys
 import threading
@@ -247,8 +248,17 @@ class HybridIndex:
         self.label_pos = pos
         # Folded vocabulary per label and its label-level IDF: how informative a word is.
         self.vocab: dict[str, set[str]] = defaultdict(set)
+        # The same with marks, for messages typed with them: "ghê" is not "ghế", "ẩn danh" not
+        # "an ninh"/"đánh". An example typed without marks can only be read folded.
+        self.vocab_marked: dict[str, set[str]] = defaultdict(set)
+        self.vocab_marked_folds: dict[str, set[str]] = defaultdict(set)  # folded forms of marked words
         for t, lab in zip(texts, labels):
             self.vocab[lab].update(fold(s) for s in syllables(t))
+            if fold(t) == t:
+                self.vocab_marked[lab].update("~" + fold(s) for s in syllables(t))
+            else:
+                self.vocab_marked[lab].update(syllables(t))
+                self.vocab_marked_folds[lab].update(fold(s) for s in syllables(t) if fold(s) != s)
         df: dict[str, int] = defaultdict(int)
         for words in self.vocab.values():
             for w in words:
@@ -393,6 +403,18 @@ class Scores:
     n_chars: int
     label_words: np.ndarray
     label_chars: np.ndarray
+    marked: bool = False  # typed with diacritics: words are compared with their marks
+
+
+MARKED_SHARE = 0.5  # this share of a message's words typed with marks: the resident types them
+
+
+def typed_with_marks(text: str) -> bool:
+    """True when the resident typed most words with their marks (before teencode expansion:
+    "lm giay khai tu ntn" is typed plain, even if "làm" and "như thế nào" come back marked)."""
+    words = syllables(text or "")
+    marked = sum(1 for w in words if fold(w) != w)
+    return bool(words) and marked >= MARKED_SHARE * len(words)
 
 
 class HybridUnderstander:
@@ -446,7 +468,7 @@ class HybridUnderstander:
         lex = {k: (self.index.lexical_scores(k, norm) if k.replace("label_", "") in modes and norm else zero)
                for k in HybridIndex.BM25}
         return Scores(norm, dense, lex["words"], lex["chars"], len(word_tokens(norm)), len(char_tokens(norm)),
-                      lex["label_words"], lex["label_chars"])
+                      lex["label_words"], lex["label_chars"], typed_with_marks((text or "")[:self.MAX_CHARS]))
 
     def rank_lists(self, s: Scores, mode: str = "hybrid") -> list[tuple[float, np.ndarray]]:
         """(weight, rank of every label) per retriever. In the label-level lists "oos" keeps its
@@ -475,20 +497,37 @@ class HybridUnderstander:
             return s.words
         return sum(w / (self.p.rrf_k + r) for w, r in self.rank_lists(s, mode))
 
-    def idf_coverage(self, norm: str, label: str) -> float:
-        words = [fold(w) for w in syllables(norm)]
-        total = sum(self.index.idf(w) for w in words)
+    def _knows(self, label: str, marked: bool):
+        """Does the label know this (accented) word? Folded, or with its marks when the message
+        was typed with them: then a word the label writes with other marks is another word ("ghê"
+        is not the "ghế" of "bàn ghế", "tối" not "tôi"); an example typed plain still counts."""
+        if not marked:
+            known = self.index.vocab.get(label, set())
+            return lambda w: fold(w) in known
+        known = self.index.vocab_marked.get(label, set())
+        other = self.index.vocab_marked_folds.get(label, set())
+
+        def knows(w: str) -> bool:
+            if w in known:
+                return True
+            f = fold(w)
+            return "~" + f in known and (f == w or f not in other)
+        return knows
+
+    def idf_coverage(self, norm: str, label: str, marked: bool = False) -> float:
+        words = syllables(norm)
+        total = sum(self.index.idf(fold(w)) for w in words)
         if total <= 0:
             return 0.0
-        known = self.index.vocab.get(label, set())
-        return sum(self.index.idf(w) for w in words if w in known) / total
+        knows = self._knows(label, marked)
+        return sum(self.index.idf(fold(w)) for w in words if knows(w)) / total
 
-    def known_idf(self, norm: str, label: str) -> float:
+    def known_idf(self, norm: str, label: str, marked: bool = False) -> float:
         """How much the message says that the label knows: a bare "ờ" or "ừm" shares a word with
         many entries, but a word that common identifies none of them (real one-word questions,
         "vneid", "sổ đỏ", carry 1.5-1.7 once folded)."""
-        known = self.index.vocab.get(label, set())
-        return sum(self.index.idf(w) for w in {fold(w) for w in syllables(norm)} if w in known)
+        knows = self._knows(label, marked)
+        return sum(self.index.idf(fold(w)) for w in set(syllables(norm)) if knows(w))
 
     # -- decisions
     def _is_out_of_scope(self, s: Scores, top: int, mode: str) -> bool:
@@ -506,12 +545,15 @@ class HybridUnderstander:
         if mode == "hybrid":
             if s.chars[top] / max(1, s.n_chars) < p.min_char_cov:
                 return True
-            if self.idf_coverage(s.norm, label) < p.min_idf_cov:
+            if self.idf_coverage(s.norm, label, s.marked) < p.min_idf_cov:
                 return True
-            if not label.startswith("smalltalk:") and self.known_idf(s.norm, label) < p.min_known_idf:
+            # a bare "có" or "không" is a reply (affirm, deny) and needs no informative word;
+            # "không có" shares only such words with "có ai không" and is no greeting
+            if label not in self.SHORT_REPLIES and self.known_idf(s.norm, label, s.marked) < p.min_known_idf:
                 return True
         return False
 
+    SHORT_REPLIES = {"smalltalk:affirm", "smalltalk:deny"}
     MODES = {"hybrid": ("dense", "words", "chars"), "dense": ("dense",), "bm25": ("words",),
              "lexical": ("words", "chars")}
 
@@ -541,6 +583,13 @@ class HybridUnderstander:
             # "cấp phép xây dựng", "xin phép xây nhà mất bao lâu": the words of a report about
             # building, asked as a question about the procedure, which scores nearly as well
             top = int(faq_order[0])
+        if (mode == "hybrid" and self._faq[top] and len(faq_order) > 1 and faq_order[0] == top
+                and fused[faq_order[1]] >= self.p.ambiguous_ratio * fused[top]
+                and self._names_only_rival(s, names[top], names[faq_order[1]])):
+            # "lm giay khai tu ntn": "giấy khai" is said of "khai sinh" far more often, yet the
+            # message names "tử", the one word that tells the close runner-up's title apart
+            top = int(faq_order[1])
+            faq_order = [top] + [i for i in faq_order if i != top]
         label = names[top]
         candidates = [(names[i][4:], float(fused[i])) for i in faq_order[:3]]
         confidence = self._confidence(s, fused, top, mode)
@@ -562,9 +611,12 @@ class HybridUnderstander:
         return Understanding("faq", topic=rest, confidence=confidence, candidates=candidates,
                              ambiguous=ambiguous)
 
-    def _title_words(self, label: str) -> set[str]:
+    def _title_words(self, label: str, marked: bool = False) -> set[str]:
         e = self.kb.by_id.get(label[4:]) if label.startswith("faq:") else None
-        return {fold(w) for w in syllables(normalize(e.title))} if e is not None else set()
+        if e is None:
+            return set()
+        words = syllables(normalize(e.title))
+        return set(words) if marked else {fold(w) for w in words}
 
     def _general_over_variant(self, s: Scores, winner: str, rival: str) -> bool:
         """True when the runner-up is a variant the message does not name: none of the informative
@@ -580,6 +632,34 @@ class HybridUnderstander:
             return False
         winner_only = {w for w in tw - tr if self.index.idf(w) >= self.TITLE_MIN_IDF}
         return not winner_only or bool(winner_only & msg)
+
+    def _names_only_rival(self, s: Scores, winner: str, rival: str) -> bool:
+        """True when the message names a pair of words only the runner-up's title has and no
+        pair only the winner's has ("khai tử" against "khai sinh"); with marks when the message
+        was typed with them. Pairs, not words: a lone "tu" or "cho" is in too many messages."""
+        def pairs(words: list[str]) -> set[str]:
+            return {a + " " + b for a, b in zip(words, words[1:])}
+
+        def title_pairs(label: str) -> set[str]:
+            e = self.kb.by_id.get(label[4:]) if label.startswith("faq:") else None
+            if e is None:
+                return set()
+            out = set()
+            for part in re.split(r"[,;()]", normalize(e.title)):
+                w = syllables(part)
+                out |= pairs(w if s.marked else [fold(x) for x in w])
+            return out
+
+        tw, tr = title_pairs(winner), title_pairs(rival)
+        if not tw or not tr:
+            return False
+        words = syllables(s.norm)
+        msg = pairs(words if s.marked else [fold(x) for x in words])
+        # Minimal pairs only: the same first word followed by another ("khai sinh" / "khai tử"),
+        # the message saying the rival's and not the winner's.
+        heads_w = {p.split()[0]: p for p in tw - tr}
+        said = {p for p in tr - tw if p.split()[0] in heads_w and p in msg}
+        return bool(said) and not any(heads_w[p.split()[0]] in msg for p in said) and not (tw - tr) & msg
 
     TITLE_MIN_IDF = 1.0  # title words in most labels ("đăng ký", "cấp") tell topics apart poorly
 

@@ -22,6 +22,7 @@ from bot.router import Router
 from knowledge import feedback
 from knowledge.unanswered import record as record_unanswered
 from nlu import dialogue, report_rules
+from nlu.normalize import normalize as normalize_text
 from nlu.understand import Understanding
 
 try:  # knowledge base schema v2 (short + sections)
@@ -127,11 +128,38 @@ def set_topic(ctx: Context, topic: str | None) -> None:
     ctx.session.add(ctx.conv)
 
 
+_WARD_RX: dict[str, re.Pattern] = {}
+WARD_CENTRE_TOPIC = "trung-tam.gio-lam-viec"
+
+
+def without_ward_name(text: str, ward_name: str) -> str | None:
+    """The message with this ward's own name taken out ("phường Hải Châu ở đâu" -> "phường ở
+    đâu"), None when it does not name the ward. The ward's name is no topic: inside one ward it
+    only says "here", yet its words ("châu", "hải") sit near unrelated entries."""
+    core = re.sub(r"^\s*(?:phường|xã|thị trấn)\s+", "", normalize_text(ward_name), flags=re.I).strip()
+    if len(core) < 2:
+        return None
+    rx = _WARD_RX.get(core)
+    if rx is None:
+        rx = _WARD_RX[core] = dialogue._vx(core)
+    norm = normalize_text(text)
+    out = rx.sub(" ", norm)
+    return re.sub(r"\s+", " ", out).strip() if out != norm else None
+
+
 def refine(ctx: Context, u: Understanding) -> Understanding:
     """Runs on every understood message before its kind's handler: out-of-scope policy first,
     then the conversation's topic (follow-ups), then several topics in one message."""
     text = ctx.msg.text or ""
     _remember_address(ctx, text)
+    profile = getattr(ctx.app, "profile", None)
+    plain = without_ward_name(text, profile.ward.name) if profile is not None else None
+    if plain:
+        u = ctx.app.nlu.understand(plain)  # read without the ward's own name
+        if (u.kind in ("faq", "fallback") and dialogue.aspect(plain) is not None
+                and not dialogue.names_topic(plain) and WARD_CENTRE_TOPIC in ctx.app.kb.by_id):
+            # asked where/when of nothing but the ward ("phường Hải Châu ở đâu vậy"): its centre
+            u = replace(u, kind="faq", topic=WARD_CENTRE_TOPIC, intent=None, ambiguous=False, confidence=max(u.confidence, 0.8))
     u = replace(u, topics=list(u.topics))  # the understander may cache its result: never edit it
     if (u.kind == "smalltalk" and (u.intent or "") in dialogue.OOS_INTENTS and current_topic(ctx)
             and dialogue.policy(text) is None and dialogue.aspect(text) is not None
@@ -146,6 +174,9 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
         u = dialogue.apply_policy(text, u, ctx.app.kb.by_id.keys())
     u = report_rules.report_over_question(text, u, ctx.app.nlu) or u
     u = report_rules.settle_category(text, u, ctx.app.nlu) or u
+    if u.kind == "complaint" and not report_rules.has_report_evidence(text):
+        # no thing, place or problem named: a short reply or an everyday word, not a report
+        u = replace(u, kind="fallback", category=None, policy=None)
     if text.strip().rstrip(".)").isdigit() and len(text.strip()) <= 3:
         # a number matching no option on screen: never a report or a guess
         u = replace(u, kind="fallback", intent="number", topic=None, category=None, ambiguous=False)

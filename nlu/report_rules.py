@@ -219,3 +219,28 @@ def settle_category(text: str, u, understander):
         return None
     from dataclasses import replace
     return replace(u, category=named[0])
+
+
+# ------------------------------------------------------------------------------ evidence of a report
+
+# A report speaks of something out there: a thing or place in the street, or a problem. "ẩn danh"
+# alone, "tuần đó tôi bận, không đi được" (a reply to a notice) name neither, whatever label their
+# folded words happen to sit nearest ("an ninh", "tối"). Accent-aware: "ghê" is not "ghế".
+_PLACES = ("đường", "vỉa hè", "lề đường", "lòng đường", "lộ giới", "hẻm", "kiệt", "ngõ", "ngách", "khu phố",
+           "tổ dân phố", "chợ", "công viên", "nhà", "cột", "trụ điện", "cầu", "sông", "hồ", "bãi", "khu", "xóm",
+           "phố", "ngã tư", "ngã ba", "trường", "hàng xóm", "quán", "xe", "công trình", "tường", "mặt tiền",
+           "bảng hiệu", "biển hiệu", "banner", "sơn", "dao", "đe dọa", "tụ tập", "bóng cười", "chích hút",
+           "xưởng", "máy", "tiếng", "khoan", "cưa", "đục", "say", "xỉn", "nhậu", "đập phá", "quậy", "gây rối",
+           "chửi", "dây điện", "cháy", "nước", "đất", "cát", "bùn", "bãi", "cây", "rác")
+_EVIDENCE: re.Pattern | None = None
+
+
+def has_report_evidence(text: str) -> bool:
+    global _EVIDENCE, _OBJECTS
+    if _EVIDENCE is None:
+        from nlu.dialogue import _vx
+        _EVIDENCE = _vx(*_PLACES)
+    if _OBJECTS is None:
+        _OBJECTS = _objects()
+    t = normalize(text or "")
+    return bool(PROBLEM.search(folded(text)) or _EVIDENCE.search(t) or any(rx.search(t) for rx in _OBJECTS.values()))

@@ -156,3 +156,52 @@ def test_a_word_every_entry_shares_answers_no_entry(understander, text):
 def test_short_real_questions_still_reach_their_entry(understander, text, topic):
     u = understander.understand(text)
     assert u.kind == "faq" and (topic is None or u.topic == topic), u
+
+
+# ------------------------------------------------------------------------------ issue 12: everyday words
+
+@pytest.mark.parametrize("text", ["hihi bạn dễ thương ghê", "chị dễ thương ghê á"])
+def test_words_typed_with_marks_are_read_with_them(understander, text):
+    """"ghê" typed with its mark is not "ghế" (chairs on the sidewalk): a compliment is no report."""
+    assert understander.understand(text).kind != "complaint"
+
+
+@pytest.mark.parametrize("text", ["không có", "có không"])
+def test_a_short_reply_is_no_greeting(understander, text):
+    u = understander.understand(text)
+    assert not (u.kind == "smalltalk" and u.intent == "greet"), u
+
+
+@pytest.mark.parametrize("text", ["xin chào", "chao ban", "có ai không", "không", "có"])
+def test_greetings_and_bare_yes_no_still_understood(understander, text):
+    assert understander.understand(text).kind == "smalltalk"
+
+
+@pytest.mark.parametrize("text, topic", [("lm giay khai tu ntn", "ho-tich.khai-tu"),
+                                         ("làm giấy khai tử như thế nào", "ho-tich.khai-tu"),
+                                         ("lm giay khai sinh ntn", "ho-tich.khai-sinh")])
+def test_the_word_that_tells_two_titles_apart_decides(understander, text, topic):
+    u = understander.understand(text)
+    assert (u.kind, u.topic) == ("faq", topic), u
+
+
+@pytest.mark.parametrize("text", ["ẩn danh", "tuần đó tôi bận, không đi được", "mai tôi bận rồi"])
+def test_a_message_naming_no_thing_place_or_problem_opens_no_report(app, text):
+    out = Chat(app, "ev-1").text(text)
+    assert _conv(app, "ev-1").flow is None, out
+    assert "hiểu đây là phản ánh" not in out, out
+
+
+@pytest.mark.parametrize("text", ["đèn đường trước nhà tôi bị hư mấy hôm nay", "rác đổ đầy đầu hẻm không ai dọn"])
+def test_a_report_naming_its_thing_still_opens_the_form(app, text):
+    out = Chat(app, "ev-2").text(text)
+    assert _conv(app, "ev-2").flow == "phananh", out
+
+
+def test_the_wards_own_name_leads_to_its_centre_not_to_an_unrelated_entry(app):
+    name = app.profile.ward.name  # e.g. "Phường Hải Châu"
+    for i, text in enumerate((f"{name} ở đâu vậy", f"địa chỉ {name.lower()}")):
+        Chat(app, f"wn-{i}").say(text)
+        assert _conv(app, f"wn-{i}").topic == "trung-tam.gio-lam-viec", text
+    Chat(app, "wn-k").say(f"đăng ký khai sinh ở {name}")
+    assert _conv(app, "wn-k").topic == "ho-tich.khai-sinh"

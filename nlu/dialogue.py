@@ -79,10 +79,11 @@ def aspect(text: str) -> str | None:
     return None
 
 
-def typed_with_marks(words: list[str]) -> bool:
-    """Does the message carry diacritics? Then a word typed without any ("lai" in "biên lai")
-    is that word, not a filler word whose marks were left off ("lại")."""
-    return sum(fold(w) != w for w in words) >= max(1, 0.3 * len(words))
+def typed_with_marks(words: list[str], share: float = 0.3) -> bool:
+    """Does the message carry diacritics (at least one, and this share of its words)? Then a
+    word typed without any ("lai" in "biên lai") is that word, not a filler word whose marks were
+    left off ("lại")."""
+    return sum(fold(w) != w for w in words) >= max(1, share * len(words))
 
 
 def residual(text: str) -> list[str]:

@@ -36,7 +36,7 @@ from knowledge.kb import KnowledgeBase
 from nlu import rasa
 from nlu.embed_pool import EmbedError
 from nlu.embedders import embedder_id
-from nlu.dialogue import asks_procedure
+from nlu.dialogue import asks_procedure, typed_with_marks
 from nlu.normalize import fold, normalize, syllables
 from nlu.understand import Understanding
 
@@ -409,14 +409,6 @@ class Scores:
 MARKED_SHARE = 0.5  # this share of a message's words typed with marks: the resident types them
 
 
-def typed_with_marks(text: str) -> bool:
-    """True when the resident typed most words with their marks (before teencode expansion:
-    "lm giay khai tu ntn" is typed plain, even if "làm" and "như thế nào" come back marked)."""
-    words = syllables(text or "")
-    marked = sum(1 for w in words if fold(w) != w)
-    return bool(words) and marked >= MARKED_SHARE * len(words)
-
-
 class HybridUnderstander:
     def __init__(self, kb: KnowledgeBase, index: HybridIndex, embedder, params: Params | None = None):
         self.kb, self.index, self.embedder = kb, index, embedder
@@ -467,8 +459,11 @@ class HybridUnderstander:
             dense = self.index.dense_scores(qvec, self.p.dense_k)
         lex = {k: (self.index.lexical_scores(k, norm) if k.replace("label_", "") in modes and norm else zero)
                for k in HybridIndex.BM25}
+        # judged on what was typed, before teencode expansion: "lm giay khai tu ntn" is typed plain,
+        # even if "làm" and "như thế nào" come back marked
+        marked = typed_with_marks(syllables((text or "")[:self.MAX_CHARS]), MARKED_SHARE)
         return Scores(norm, dense, lex["words"], lex["chars"], len(word_tokens(norm)), len(char_tokens(norm)),
-                      lex["label_words"], lex["label_chars"], typed_with_marks((text or "")[:self.MAX_CHARS]))
+                      lex["label_words"], lex["label_chars"], marked)
 
     def rank_lists(self, s: Scores, mode: str = "hybrid") -> list[tuple[float, np.ndarray]]:
         """(weight, rank of every label) per retriever. In the label-level lists "oos" keeps its
@@ -611,12 +606,13 @@ class HybridUnderstander:
         return Understanding("faq", topic=rest, confidence=confidence, candidates=candidates,
                              ambiguous=ambiguous)
 
-    def _title_words(self, label: str, marked: bool = False) -> set[str]:
+    def _title(self, label: str) -> str:
+        """The normalised title of a FAQ label's entry ("" for other labels)."""
         e = self.kb.by_id.get(label[4:]) if label.startswith("faq:") else None
-        if e is None:
-            return set()
-        words = syllables(normalize(e.title))
-        return set(words) if marked else {fold(w) for w in words}
+        return normalize(e.title) if e is not None else ""
+
+    def _title_words(self, label: str) -> set[str]:
+        return {fold(w) for w in syllables(self._title(label))}
 
     def _general_over_variant(self, s: Scores, winner: str, rival: str) -> bool:
         """True when the runner-up is a variant the message does not name: none of the informative
@@ -641,11 +637,8 @@ class HybridUnderstander:
             return {a + " " + b for a, b in zip(words, words[1:])}
 
         def title_pairs(label: str) -> set[str]:
-            e = self.kb.by_id.get(label[4:]) if label.startswith("faq:") else None
-            if e is None:
-                return set()
             out = set()
-            for part in re.split(r"[,;()]", normalize(e.title)):
+            for part in re.split(r"[,;()]", self._title(label)):
                 w = syllables(part)
                 out |= pairs(w if s.marked else [fold(x) for x in w])
             return out

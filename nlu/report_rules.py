@@ -12,12 +12,10 @@ nằm giữa đường" is answered with 115 first, whatever the retrievers say.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
+from nlu.dialogue import POLICIES, _pfold, _rx, _vx, asks_procedure
 from nlu.normalize import fold, normalize
-
-
-def _rx(*phrases: str) -> re.Pattern:
-    return re.compile(r"(?<![a-z0-9])(?:" + "|".join(phrases) + r")(?![a-z0-9])")
 
 
 def folded(text: str) -> str:
@@ -76,11 +74,9 @@ NOTES = {
 def _words_of(policy_name: str, text: str) -> bool:
     """Does the message use the policy's words at all (its exceptions and deferrals aside)? A loan
     flyer is exempt from the scam rule, yet the warning is still worth giving with the report."""
-    from nlu import dialogue
-    for name, rx, _ in dialogue.POLICIES:
+    for name, rx, _ in POLICIES:
         if name == policy_name:
-            read = getattr(dialogue, "_pfold", dialogue.folded)
-            return bool(rx.search(read(text)))
+            return bool(rx.search(_pfold(text)))
     return False
 
 
@@ -111,7 +107,7 @@ ASKS = _rx(r"khong", r"ko", r"k", r"hong", r"hok", r"chua", r"sao", r"gi", r"nao
            r"ha", r"hả", r"vay a", r"duoc khong")
 QUESTION_WORDS = _rx(r"lam sao", r"the nao", r"ra sao", r"o dau", r"cho nao", r"bao nhieu", r"bao lau", r"khi nao",
                      r"bao gio", r"co (?:can|phai|duoc|nen|bi|ai)", r"duoc (?:khong|ko|k)", r"phai lam", r"lam gi",
-                     r"cho (?:em|toi|tui|minh|chau|con|hoi) hoi", r"hoi (?:ve|thu)", r"muon hoi", r"the nao",
+                     r"cho (?:em|toi|tui|minh|chau|con|hoi) hoi", r"hoi (?:ve|thu)", r"muon hoi",
                      r"nhu nao", r"ai (?:chiu|lo|xu ly|quan ly)", r"quy dinh", r"huong dan", r"co phep")
 PROBLEM = _rx(r"khong ai", r"chua ai", r"chua (?:duoc )?(?:don|thu|sua|xu ly|thay|lay|cho)", r"bi (?:hu|hong|vo|gay|do|nga|nghet|tac|mat|trom|can)",
               r"tha rong", r"tha (?:ra|ngoai)", r"khong (?:ro mom|xich|deo)", r"can (?:chau|nguoi|con|tre|be)", r"boc mui",
@@ -130,13 +126,12 @@ REPORT_OVER_QUESTION = 0.8  # the best report's fused score within this share of
 
 
 def asks(text: str) -> bool:
-    from nlu import dialogue
     t = folded(text)
     if "?" in (text or "") or QUESTION_WORDS.search(t):
         return True
     last = re.sub(r"(?:\s+(?:a|ad|ah|nhe|nha|vay|z|v|ak|ạ))+$", "", t.rstrip(" .!"))
     return bool(ASKS.search(last[-12:]) and re.search(r"(?:khong|ko|k|hong|hok|chua|sao|gi|nao|dau|the|nhi|ha)$", last)) \
-        or dialogue.asks_procedure(text)
+        or asks_procedure(text)
 
 
 def report_over_question(text: str, u, understander):
@@ -165,7 +160,6 @@ def report_over_question(text: str, u, understander):
         ranked = []
     near = NEAR_REPORTS[u.topic]
     category = near if near in ranked else (ranked[0] if ranked else names[best].split(":", 1)[1])
-    from dataclasses import replace
     return replace(u, kind="complaint", category=category, topic=None, topics=[], ambiguous=False,
                    confidence=round(min(1.0, float(fused[best] / fused[faq])) * u.confidence, 4))
 
@@ -173,7 +167,7 @@ def report_over_question(text: str, u, understander):
 # ------------------------------------------------------------------------------ neighbouring categories
 
 def _objects() -> dict[str, re.Pattern]:
-    from nlu.dialogue import _vx  # accent-aware: "đèn" is found in "den" and "đèn", never in "đen"
+    # accent-aware (_vx): "đèn" is found in "den" and "đèn", never in "đen"
     words = {
         "rac-thai": ("rác", "xà bần", "phế thải", "phế liệu"),
         "lan-chiem-via-he": ("lấn chiếm", "chiếm", "bày bán", "bày hàng", "kê bàn", "bàn ghế", "đậu xe", "đỗ xe",
@@ -194,7 +188,7 @@ def _objects() -> dict[str, re.Pattern]:
     return {c: _vx(*ws) for c, ws in words.items()}
 
 
-_OBJECTS: dict[str, re.Pattern] | None = None
+_OBJECTS = _objects()
 CLOSE_CATEGORIES = 0.1  # two categories this close in the report ranking: the thing named decides
 
 
@@ -202,7 +196,6 @@ def settle_category(text: str, u, understander):
     """Between the two nearest categories, the one whose thing the message names ("cây đổ ngang
     đường sau trận mưa" names a tree, not a drain). None when the ranking is clear, or when the
     message names both things or neither."""
-    global _OBJECTS
     if u is None or u.kind != "complaint" or not hasattr(understander, "categorize"):
         return None
     try:
@@ -211,13 +204,10 @@ def settle_category(text: str, u, understander):
         return None
     if len(ranked) < 2 or ranked[0][1] - ranked[1][1] >= CLOSE_CATEGORIES:
         return None
-    if _OBJECTS is None:
-        _OBJECTS = _objects()
     t = normalize(text or "")
     named = [c for c, _ in ranked if c in _OBJECTS and _OBJECTS[c].search(t)]
     if len(named) != 1 or named[0] == u.category:
         return None
-    from dataclasses import replace
     return replace(u, category=named[0])
 
 
@@ -231,16 +221,10 @@ _PLACES = ("đường", "vỉa hè", "lề đường", "lòng đường", "lộ 
            "phố", "ngã tư", "ngã ba", "trường", "hàng xóm", "quán", "xe", "công trình", "tường", "mặt tiền",
            "bảng hiệu", "biển hiệu", "banner", "sơn", "dao", "đe dọa", "tụ tập", "bóng cười", "chích hút",
            "xưởng", "máy", "tiếng", "khoan", "cưa", "đục", "say", "xỉn", "nhậu", "đập phá", "quậy", "gây rối",
-           "chửi", "dây điện", "cháy", "nước", "đất", "cát", "bùn", "bãi", "cây", "rác")
-_EVIDENCE: re.Pattern | None = None
+           "chửi", "dây điện", "cháy", "nước", "đất", "cát", "bùn", "cây", "rác")
+_EVIDENCE = _vx(*_PLACES)
 
 
 def has_report_evidence(text: str) -> bool:
-    global _EVIDENCE, _OBJECTS
-    if _EVIDENCE is None:
-        from nlu.dialogue import _vx
-        _EVIDENCE = _vx(*_PLACES)
-    if _OBJECTS is None:
-        _OBJECTS = _objects()
     t = normalize(text or "")
     return bool(PROBLEM.search(folded(text)) or _EVIDENCE.search(t) or any(rx.search(t) for rx in _OBJECTS.values()))

@@ -80,3 +80,17 @@ def count_rows(app, model, **where) -> int:
         for k, v in where.items():
             q = q.where(getattr(model, k) == v)
         return s.exec(q).one()
+
+
+def await_text(emu, chat, seen: int, expect: str, timeout: float = 20) -> int:
+    """Wait until an emulator's message to `chat` after the first `seen` contains `expect`;
+    returns the new count of messages."""
+    import time
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        texts = emu.texts(chat)
+        if any(expect in t for t in texts[seen:]):
+            time.sleep(0.2)  # the rest of this answer's messages
+            return len(emu.texts(chat))
+        time.sleep(0.02)
+    raise AssertionError(f"{expect!r} not in {emu.texts(chat)[seen:]}")

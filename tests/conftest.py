@@ -137,6 +137,17 @@ def chat(app):
 
 
 @pytest.fixture(scope="module")
+def bot_api_emulators():
+    """One Telegram and one Zalo Bot API emulator per test module (tests reset them as they need)."""
+    from tests.emulators.telegram import TelegramEmulator
+    from tests.emulators.zalo import ZaloEmulator
+    tg, zl = TelegramEmulator().start(), ZaloEmulator().start()
+    yield tg, zl
+    tg.stop()
+    zl.stop()
+
+
+@pytest.fixture(scope="module")
 def _oa_server():
     """One Zalo OA emulator per test module (the `oa` fixture resets it for each test)."""
     from tests.emulators.zalo_oa import ZaloOaEmulator

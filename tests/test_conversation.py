@@ -17,8 +17,6 @@ from bot.config import ROOT
 from bot.models import Conversation, Person
 from tests.channel_helpers import Running
 from tests.conftest import Chat
-from tests.emulators.telegram import TelegramEmulator
-from tests.emulators.zalo import ZaloEmulator
 
 KS = "Đăng ký khai sinh"
 KH = "Đăng ký kết hôn"
@@ -256,16 +254,8 @@ def test_the_bot_mirrors_how_people_name_themselves_and_remembers_it(app):
 
 # ------------------------------------------------------------------------------ channels
 
-@pytest.fixture(scope="module")
-def _emus():
-    tg, zl = TelegramEmulator().start(), ZaloEmulator().start()
-    yield tg, zl
-    tg.stop()
-    zl.stop()
-
-
-def test_context_and_typed_options_on_telegram_zalo_and_the_web_api(make_app, settings, clock, _emus):
-    tg, zl = _emus
+def test_context_and_typed_options_on_telegram_zalo_and_the_web_api(make_app, settings, clock, bot_api_emulators):
+    tg, zl = bot_api_emulators
     tg.reset()
     zl.reset()
     with Running(make_app, settings, telegram=tg, zalo=zl) as r:

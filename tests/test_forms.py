@@ -13,6 +13,7 @@ from bot.core import Location
 from bot.forms import ButtonData, Form, Option, match_option
 from bot.models import Conversation, Person
 from handlers.reports.models import Report
+from tests.channel_helpers import await_text
 from tests.conftest import Chat
 from tests.reports_helpers import FakeNLU, code_in, file_report, make_staff, outbox
 
@@ -300,32 +301,11 @@ def test_a_class_sign_up_asks_a_name_once_and_the_class_list_shows_it(app):
 
 
 # --- through the Telegram and Zalo emulators --------------------------------------------------------
-@pytest.fixture(scope="module")
-def _emulators():
-    from tests.emulators.telegram import TelegramEmulator
-    from tests.emulators.zalo import ZaloEmulator
-    tg, zl = TelegramEmulator().start(), ZaloEmulator().start()
-    yield tg, zl
-    tg.stop()
-    zl.stop()
 
 
-def _await(emu, chat, seen: int, expect: str, timeout: float = 20) -> int:
-    """Wait until a message after the first `seen` contains `expect`; returns the new count."""
-    import time
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        texts = emu.texts(chat)
-        if any(expect in t for t in texts[seen:]):
-            time.sleep(0.2)  # the rest of this answer's messages
-            return len(emu.texts(chat))
-        time.sleep(0.02)
-    raise AssertionError(f"{expect!r} not in {emu.texts(chat)[seen:]}")
-
-
-def test_a_report_with_a_question_in_the_middle_on_telegram_and_zalo(make_app, settings, understander, _emulators):
+def test_a_report_with_a_question_in_the_middle_on_telegram_and_zalo(make_app, settings, understander, bot_api_emulators):
     from tests.channel_helpers import Running
-    tg, zl = _emulators
+    tg, zl = bot_api_emulators
     tg.reset()
     zl.reset()
     with Running(lambda settings: make_app(settings=settings, understander=FakeNLU(understander)), settings,
@@ -343,7 +323,7 @@ def test_a_report_with_a_question_in_the_middle_on_telegram_and_zalo(make_app, s
                              ("ẩn danh", "kiểm tra lại phản ánh"),
                              ("gửi", "Mã phản ánh của bạn: PA-")]:
             zl.text("zf-1", text)
-            n = _await(zl, "zf-1", n, expect)
+            n = await_text(zl, "zf-1", n, expect)
         # Telegram: buttons pressed, a question typed in between, "Tiếp tục" pressed
         n = 0
         for kind, arg, expect in [("text", "Rác đổ bừa bãi ở chân cầu Rồng mấy hôm nay", "Đúng không"),
@@ -357,7 +337,7 @@ def test_a_report_with_a_question_in_the_middle_on_telegram_and_zalo(make_app, s
                                   ("text", "có", "Công khai nội dung: có"),
                                   ("press", "phananh:send", "Mã phản ánh của bạn: PA-")]:
             tg.text(4242, arg) if kind == "text" else tg.press(4242, arg)
-            n = _await(tg, 4242, n, expect)
+            n = await_text(tg, 4242, n, expect)
         with r.app.db.session() as s:
             rows = list(s.exec(select(Report).order_by(Report.id)))
         assert [(x.anonymous, x.publish_description, x.address) for x in rows] == [
@@ -435,10 +415,10 @@ def test_a_form_declared_as_data_asks_in_order_checks_each_type_and_submits(app)
     assert got["likes"] == ["vneid", "pay"] and got["age"] == 15 and got["who"] == "An"
 
 
-def test_class_forms_typed_on_zalo_and_a_name_asked_at_sign_up(make_app, settings, _emulators):
+def test_class_forms_typed_on_zalo_and_a_name_asked_at_sign_up(make_app, settings, bot_api_emulators):
     from tests.broadcast_helpers import publish_class
     from tests.channel_helpers import Running
-    _, zl = _emulators
+    _, zl = bot_api_emulators
     zl.reset()
     with Running(make_app, settings, zalo=zl) as r:
         publish_class(r.app, capacity=5)
@@ -451,7 +431,7 @@ def test_class_forms_typed_on_zalo_and_a_name_asked_at_sign_up(make_app, setting
                              ("1", "Cán bộ nên gọi bạn là gì?"),
                              ("cô Ba", "Cảm ơn cô Ba")]:
             zl.text("zc-1", text, name="")  # a Zalo account that shares no name
-            n = _await(zl, "zc-1", n, expect)
+            n = await_text(zl, "zc-1", n, expect)
         with r.app.db.session() as s:
             p = s.exec(select(Person).where(Person.channel == "zalo")).one()
             assert p.full_name == "cô Ba"
@@ -520,9 +500,9 @@ def test_in_a_group_a_members_typed_answers_and_buttons_never_reach_anothers_for
     assert "ảnh" in a.text("đúng")
 
 
-def test_two_members_fill_forms_at_once_in_a_telegram_group(make_app, settings, understander, _emulators):
+def test_two_members_fill_forms_at_once_in_a_telegram_group(make_app, settings, understander, bot_api_emulators):
     from tests.channel_helpers import Running
-    tg, _ = _emulators
+    tg, _ = bot_api_emulators
     tg.reset()
     with Running(lambda settings: make_app(settings=settings, understander=FakeNLU(understander)), settings,
                  telegram=tg) as r:
@@ -532,7 +512,7 @@ def test_two_members_fill_forms_at_once_in_a_telegram_group(make_app, settings, 
                                    (1002, "Đèn đường hỏng cả dãy ở kiệt 12 Trần Phú tối om", "Đúng không"),
                                    (1002, "đúng", "ảnh"), (1001, "/huy", "Đã hủy")]:
             tg.text(-100600, text, user_id=user)
-            n = _await(tg, -100600, n, expect)
+            n = await_text(tg, -100600, n, expect)
         with r.app.db.session() as s:
             rows = {c.member: (c.flow, c.step, c.data.get("desc")) for c in s.exec(select(Conversation).where(
                 Conversation.channel == "telegram", Conversation.chat_id == "-100600"))}

@@ -10,6 +10,7 @@ from sqlmodel import select
 
 from bot.core import Location
 from handlers.reports.models import Report, ReportEvent
+from tests.channel_helpers import await_text
 from tests.conftest import Chat
 from tests.reports_helpers import FakeNLU, file_report, make_staff, outbox
 
@@ -161,31 +162,11 @@ def test_rating_comment_typed_skip_and_a_reopened_report_comment_reaches_the_uni
 
 
 # --- on Telegram and Zalo --------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def _emulators():
-    from tests.emulators.telegram import TelegramEmulator
-    from tests.emulators.zalo import ZaloEmulator
-    tg, zl = TelegramEmulator().start(), ZaloEmulator().start()
-    yield tg, zl
-    tg.stop()
-    zl.stop()
 
 
-def _await(emu, chat, seen: int, expect: str, timeout: float = 20) -> int:
-    import time
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        texts = emu.texts(chat)
-        if any(expect in t for t in texts[seen:]):
-            time.sleep(0.2)
-            return len(emu.texts(chat))
-        time.sleep(0.02)
-    raise AssertionError(f"{expect!r} not in {emu.texts(chat)[seen:]}")
-
-
-def test_answering_staff_on_telegram_and_zalo(make_app, settings, understander, clock, _emulators):
+def test_answering_staff_on_telegram_and_zalo(make_app, settings, understander, clock, bot_api_emulators):
     from tests.channel_helpers import Running
-    tg, zl = _emulators
+    tg, zl = bot_api_emulators
     tg.reset()
     zl.reset()
     with Running(lambda settings: make_app(settings=settings, understander=FakeNLU(understander)), settings,
@@ -199,18 +180,18 @@ def test_answering_staff_on_telegram_and_zalo(make_app, settings, understander, 
             staff.press(f"pa:ask:{rid}")
             staff.say("Rác ở phía bên trái hay bên phải?")
         app.wake_outbox()
-        n = _await(zl, "zr-1", 0, "cần thêm thông tin")
+        n = await_text(zl, "zr-1", 0, "cần thêm thông tin")
         # Zalo: "1" typed twice, a new question, then "1" = "Gửi cho cán bộ"
         for text, expect in [("1", "thông tin bổ sung"), ("1", "thông tin bổ sung"),
                              (QUESTION, "Gửi luôn tin nhắn vừa rồi cho cán bộ?\n1. Gửi cho cán bộ"),
                              ("2", "thông tin bổ sung"), ("Bên trái ạ", "Đã chuyển")]:
             zl.text("zr-1", text)
-            n = _await(zl, "zr-1", n, expect)
+            n = await_text(zl, "zr-1", n, expect)
         # Telegram: the notice's button pressed twice, one answer, pressed again after it
-        m = _await(tg, 777, 0, "cần thêm thông tin")
+        m = await_text(tg, 777, 0, "cần thêm thông tin")
         for kind, arg, expect in [("press", "pareply:2", "thông tin bổ sung"), ("press", "pareply:2", "thông tin bổ sung"),
                                   ("text", "Bên phải, gần trụ điện", "Đã chuyển"),
                                   ("press", "pareply:2", "đã trả lời câu hỏi")]:
             tg.text(777, arg) if kind == "text" else tg.press(777, arg)
-            m = _await(tg, 777, m, expect)
+            m = await_text(tg, 777, m, expect)
         assert _answers(app) == ["Bên trái ạ", "Bên phải, gần trụ điện"]

@@ -345,10 +345,12 @@ ADDRESS = {
 }
 NEUTRAL = ("bạn", "mình")
 _TERMS = "ông|bà|bác|cô|chú|anh|chị|em|cháu|tôi|tui|mình|tớ|con"
-_VERBS = ("muốn|cần|hỏi|xin|đang|có|định|không|chưa|mới|vừa|là|ở|đi|làm|bị|đã|chào|cảm ơn|cám ơn|"
+_VERBS = ("muốn|cần|hỏi|xin|báo|nhắn|đang|có|định|không|chưa|mới|vừa|là|ở|đi|làm|bị|đã|chào|cảm ơn|cám ơn|"
           "tên|năm nay|nay|sinh|thấy|nghe|biết|ko|k|cũng|vẫn|phải|được|thì|nhờ|kính")
+# a greeting or a call may come first: "chào em, chị muốn...", "cháu ơi, bà báo...", "dạ chào cán bộ, bác..."
+_OPENING = r"(?:(?:dạ|vâng|thưa|à|ạ|ừ|alo)\s+)?(?:(?:xin\s+)?chào(?:\s+\S+){0,2}?\s+|\S+(?:\s+\S+)?\s+ơi\s+)?"
 _SELF = [
-    re.compile(rf"^(?:dạ|vâng|thưa|à|ạ|ừ|alo|xin chào|chào)?[\s,!.]*({_TERMS})\s+(?:{_VERBS})(?!\S)"),
+    re.compile(rf"^{_OPENING}({_TERMS})\s+(?:{_VERBS})(?!\S)"),
     re.compile(rf"(?<!\S)cho\s+({_TERMS})\s+(?:hỏi|xin|biết|được|nhờ|đăng)(?!\S)"),
     re.compile(rf"(?<!\S)(?:giúp|giùm|dùm|chỉ|bảo|hướng dẫn)\s+({_TERMS})\s+(?:với|vs|cái|làm|cách|về|đi|thủ)(?!\S)"),
     re.compile(rf"(?<!\S)({_TERMS})\s+(?:cảm ơn|cám ơn|xin cảm ơn)(?!\S)"),
@@ -357,7 +359,8 @@ _SELF = [
 
 def self_term(text: str) -> str | None:
     """"bà" for "cho bà hỏi...", "tôi" for "tôi muốn...", None when the message does not say."""
-    t = re.sub(r"\s+", " ", normalize(text or "")).strip()
+    # punctuation is a pause, not a word: "cho bà hỏi, ...", "chú cảm ơn."
+    t = re.sub(r"[\s,.!?;:…]+", " ", normalize(text or "")).strip()
     for rx in _SELF:
         m = rx.search(t)
         if m:

@@ -139,6 +139,26 @@ def _polarity(t: str) -> str | None:
     return None
 
 
+# What residents type instead of stars (the request reads "1 sao: chưa hài lòng, 5 sao: rất hài
+# lòng"). The whole answer must be one of these, politeness aside: "tốt nghiệp rồi" is no rating.
+_RATING_WORDS = {
+    **dict.fromkeys(("te", "te qua", "qua te", "rat te", "te lam", "kem", "kem qua", "rat kem", "qua kem",
+                     "khong hai long", "chua hai long", "that vong", "khong tot", "khong on", "chua on"), 1),
+    **dict.fromkeys(("binh thuong", "tam duoc", "tam on", "cung duoc", "tam tam"), 3),
+    **dict.fromkeys(("tot", "on", "on roi", "tot roi", "hai long", "duoc roi"), 4),
+    **dict.fromkeys(("rat tot", "tot lam", "tot qua", "qua tot", "rat hai long", "hai long lam", "tuyet voi",
+                     "xuat sac", "rat on"), 5),
+}
+_POLITE_TAIL = ("a", "nhe", "nha", "nhen", "em", "chau", "ban", "ad")
+
+
+def _rating_words(t: str) -> int | None:
+    words = t.split()
+    while len(words) > 1 and words[-1] in _POLITE_TAIL:
+        words.pop()
+    return _RATING_WORDS.get(" ".join(words))
+
+
 def _stars(t: str) -> int | None:
     if t and set(t) <= {"★", "⭐", "*", " "}:
         return len(t.replace(" ", ""))
@@ -169,6 +189,8 @@ def match(text: str, buttons: list[dict], strict: bool = False, notice: bool = F
     if strict:
         return None
     n = _stars(fold(text).strip(_STRIP))
+    if n is None and any("★" in b["text"] for b in buttons):
+        n = _rating_words(t)  # "tệ quá", "rất hài lòng ạ" to a rating request
     if n is not None:
         hits = [b for b, lab in zip(buttons, labels)
                 if b["text"].count("★") == n or lab in (f"{n} sao", f"{n}*")]

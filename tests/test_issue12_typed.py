@@ -3,8 +3,11 @@ and the Zalo Bot emulator, on the real understander and database."""
 from __future__ import annotations
 
 import httpx
+from sqlmodel import select
 
-from tests.channel_helpers import Running
+from handlers.reports.models import Report, ReportEvent
+from tests.channel_helpers import Running, await_text
+from tests.conftest import Chat
 
 
 class WebChat:
@@ -41,3 +44,50 @@ def test_how_people_name_themselves_is_read_past_a_comma_or_a_greeting(make_app,
         web = WebChat(r.url)
         web.say("làm giấy khai sinh ở đâu")
         assert "Chú cần gì" in web.say("chú cảm ơn.")
+
+
+def _resolved_on_zalo(app, clock, chat_id: str) -> int:
+    from handlers.reports import service as RS
+    from handlers.reports.models import RESOLVED
+    from tests.reports_helpers import file_report
+    file_report(Chat(app, chat_id, channel="zalo"), "Rác đổ đống ở đầu kiệt 45 Trần Phú mấy ngày không ai dọn")
+    with app.db.session() as s:
+        rep = s.exec(select(Report).where(Report.chat_id == chat_id)).one()
+        RS.transition(app, s, clock.now(), rep, RESOLVED, None, "test", note="đã thu gom")
+        s.commit()
+        return rep.id
+
+
+def test_a_rating_typed_in_words_on_zalo(make_app, settings, clock, bot_api_emulators):
+    """"tệ quá" after the rating request got "câu này mình chưa trả lời được": only stars and
+    numbers were read. Words of (dis)satisfaction are a rating; a low one reopens the report."""
+    _, zl = bot_api_emulators
+    zl.reset()
+    with Running(make_app, settings, zalo=zl) as r:
+        app = r.app
+        cases = [("zr-bad", "tệ quá", 1, "chuyển lại phản ánh"), ("zr-ok", "rất hài lòng ạ", 5, "★★★★★"),
+                 ("zr-mid", "tạm được", 3, "★★★")]
+        for chat, _, _, _ in cases:
+            _resolved_on_zalo(app, clock, chat)
+        app.wake_outbox()
+        for chat, typed, stars, expect in cases:
+            n = await_text(zl, chat, 0, "đánh giá kết quả")
+            zl.text(chat, typed)
+            await_text(zl, chat, n, expect)
+        with app.db.session() as s:
+            got = {rep.chat_id: (rep.rating, rep.status) for rep in s.exec(select(Report))}
+            rated = [e.detail for e in s.exec(select(ReportEvent).where(ReportEvent.action == "rated")
+                                              .order_by(ReportEvent.id))]
+        assert [d["stars"] for d in rated] == [1, 5, 3]
+        assert got["zr-bad"][1] not in ("resolved", "closed")  # reopened: rated anew next round
+        assert got["zr-ok"][0] == 5 and got["zr-mid"][0] == 3
+
+
+def test_words_that_are_not_a_rating_leave_the_request_open(app, clock):
+    rid = _resolved_on_zalo(app, clock, "zr-q")
+    chat = Chat(app, "zr-q", channel="zalo")
+    chat.say("tốt nghiệp đại học rồi thì làm thủ tục gì")  # starts with "tốt": no rating
+    chat.say("tạm trú ở đâu")
+    with app.db.session() as s:
+        assert s.get(Report, rid).rating is None
+    assert "★★★★" in chat.text("tốt")

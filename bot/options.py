@@ -91,13 +91,19 @@ def match_synonym(text: str, buttons: list[dict]) -> str | None:
     return hits[0]["data"] if len(hits) == 1 else None
 
 
-def remember(session: Session, channel: str, chat_id: str, buttons: Iterable[dict], now: datetime) -> None:
+def remember(session: Session, channel: str, chat_id: str, buttons: Iterable[dict], now: datetime,
+             until: datetime | None = None) -> None:
+    """Keep `buttons` answerable by typing in this chat for TTL (or until `until`, if sooner)."""
     buttons = [{"text": b["text"], "data": b["data"]} for b in buttons]
     if not buttons:
         return
     free = next((b["data"] for b in buttons if b["data"].partition(":")[0] in _FREE_TEXT), None)
+    expires = now + TTL
+    if until is not None:
+        until = until if until.tzinfo else until.replace(tzinfo=now.tzinfo)  # the database may hand back naive UTC
+        expires = min(expires, until)
     session.add(PendingOption(channel=channel, chat_id=chat_id, buttons=buttons, free_text=free,
-                              created_at=now, expires_at=now + TTL))
+                              created_at=now, expires_at=expires))
 
 
 def remember_many(session: Session, rows: Iterable[tuple[str, str, list[dict]]], now: datetime) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from sqlmodel import select
 
+from handlers.broadcast.models import ClassSignup
 from handlers.reports.models import Report, ReportEvent
 from tests.channel_helpers import Running, await_text
 from tests.conftest import Chat
@@ -91,3 +92,29 @@ def test_words_that_are_not_a_rating_leave_the_request_open(app, clock):
     with app.db.session() as s:
         assert s.get(Report, rid).rating is None
     assert "★★★★" in chat.text("tốt")
+
+
+def test_a_class_sign_up_changed_by_typing_on_zalo(make_app, settings, clock, bot_api_emulators):
+    """After "1" (joined) the reply says to press "Không tham gia" if busy, but Zalo has no button
+    and the notice's options were used up: "không tham gia" typed later got a list of loans and
+    veterans' benefits, and "tham gia" after declining the same."""
+    from tests.broadcast_helpers import publish_class, subscribe_many
+    _, zl = bot_api_emulators
+    zl.reset()
+    with Running(make_app, settings, zalo=zl) as r:
+        app = r.app
+        (pid,) = subscribe_many(app, 1, channel="zalo", prefix="zcl")
+        publish_class(app)
+        app.wake_outbox()
+        n = await_text(zl, "zcl0", 0, "2. Không tham gia")
+        steps = [("1", "Đã giữ chỗ"), ("làm căn cước ở đâu", "căn cước"),
+                 ("không tham gia", "Đã hủy đăng ký"), ("tham gia", "Đã giữ chỗ"),
+                 ("không đi được nữa", "Đã hủy đăng ký")]
+        status = []
+        for typed, expect in steps:
+            zl.text("zcl0", typed)
+            n = await_text(zl, "zcl0", n, expect)
+            with app.db.session() as s:
+                status.append(s.exec(select(ClassSignup.status).where(ClassSignup.person_id == pid)).first())
+        assert status == ["going", "going", "declined", "going", "declined"]
+        assert all("bấm" not in t for t in zl.texts("zcl0")[1:]), zl.texts("zcl0")

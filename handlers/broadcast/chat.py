@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlmodel import select
 
+from bot import options
 from bot import roles as R
 from bot.context import Context
 from bot.ids import parse_id, parse_int
@@ -94,8 +95,28 @@ def cb_signup(ctx: Context, payload: str) -> None:
     res = fn(ctx.app, ctx.session, occ, ctx.person.id, ctx.now)
     ctx.audit("class_signup" if action == "y" else "class_signup_cancelled", "class_occurrence", occ)
     ctx.reply(res.message)
+    _keep_options_open(ctx, occ)
     if action == "y" and _seated(ctx, occ):
         ask_name_once(ctx)  # the class list shows names to staff
+
+
+def _keep_options_open(ctx: Context, occ_id: int) -> None:
+    """The notice's options stay answerable by typing until the class starts: a resident on Zalo,
+    with nothing to press, changes their mind with "không tham gia" (or "2") days after "1"."""
+    occ = ctx.session.get(ClassOccurrence, occ_id)
+    if occ is None or ctx.msg.is_group or _naive(occ.starts_at) <= _naive(ctx.now):
+        return
+    data = {b.data for b in S.signup_buttons(occ_id)}
+    for row in ctx.session.exec(select(options.PendingOption).where(
+            options.PendingOption.channel == ctx.msg.channel, options.PendingOption.chat_id == ctx.msg.chat_id)):
+        if data & {b.get("data") for b in row.buttons}:
+            ctx.session.delete(row)  # the notice's own row, when its button was pressed
+    options.remember(ctx.session, ctx.msg.channel, ctx.msg.chat_id,
+                     [{"text": b.text, "data": b.data} for b in S.signup_buttons(occ_id)], ctx.now, until=occ.starts_at)
+
+
+def _naive(dt: datetime) -> datetime:  # the database may hand back naive UTC
+    return dt.replace(tzinfo=None)
 
 
 def _seated(ctx: Context, occ_id: int) -> bool:

@@ -382,7 +382,7 @@ def join(app, session: Session, occ_id: int, person_id: int, now: datetime) -> S
         remind = ("Tối hôm trước mình sẽ nhắc bạn." if subscription(session, person_id) is not None
                   else "Gõ /dangky nếu bạn muốn được nhắc lịch và báo các lớp sau.")
         return SignupResult(f"Đã giữ chỗ cho bạn: {what}. {remind} "
-                            "Nếu bận, bạn bấm \"Không tham gia\" để nhường chỗ cho người khác nhé.")
+                            "Nếu bận, bạn chọn \"Không tham gia\" để nhường chỗ cho người khác nhé.")
     return SignupResult(f"Lớp đã đủ {cls.capacity} chỗ. Bạn đang ở vị trí {waiting_position(session, su)} "
                         "trong danh sách chờ; có người hủy, mình sẽ tự động xếp bạn vào và báo bạn ngay.")
 
@@ -404,7 +404,7 @@ def leave(app, session: Session, occ_id: int, person_id: int, now: datetime) -> 
     session.add(su)
     session.flush()
     promoted = promote(app, session, cls, occ, now) if was_going else []
-    return SignupResult("Đã hủy đăng ký của bạn. Khi nào rảnh bạn lại bấm \"Tham gia\" nhé.", promoted)
+    return SignupResult("Đã hủy đăng ký của bạn. Khi nào rảnh bạn lại chọn \"Tham gia\" nhé.", promoted)
 
 
 def promote(app, session: Session, cls: LiteracyClass, occ: ClassOccurrence, now: datetime) -> list[int]:

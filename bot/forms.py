@@ -474,7 +474,9 @@ def is_question(ctx: "Context", f: Field | None, parsed: bool) -> bool:
     u = ctx.understanding
     if u.kind not in QUESTION_KINDS:
         return False
-    return reads_as_question(text) or (u.kind == "faq" and (u.confidence or 0) >= 0.6)
+    # not worded as a question, only a sure, single match is one: a sentence the FAQ can only
+    # guess at ("hướng dẫn 3 hộ cài vneid" at a place step) is an answer that did not fit
+    return reads_as_question(text) or (u.kind == "faq" and (u.confidence or 0) >= 0.6 and not u.ambiguous)
 
 
 def clearly_new_question(ctx: "Context") -> bool:

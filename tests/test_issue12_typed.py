@@ -118,3 +118,24 @@ def test_a_class_sign_up_changed_by_typing_on_zalo(make_app, settings, clock, bo
                 status.append(s.exec(select(ClassSignup.status).where(ClassSignup.person_id == pid)).first())
         assert status == ["going", "going", "declined", "going", "declined"]
         assert all("bấm" not in t for t in zl.texts("zcl0")[1:]), zl.texts("zcl0")
+
+
+def test_a_sentence_at_a_choice_that_the_faq_only_half_matches_is_not_set_aside_as_a_question(make_app, settings):
+    """A team member typed what the session was at /ghinhan's place step ("hướng dẫn 3 hộ cài vneid
+    ở tổ 1") and got "Ý bạn là nội dung nào dưới đây?" with three FAQ entries, the log set aside:
+    a sentence not worded as a question, that the FAQ can only guess at, is an answer that did not
+    fit, and the step says what it needs."""
+    from bot import roles as R
+    with Running(make_app, settings) as r:
+        with r.app.db.session() as s:
+            code = R.create_invite(s, R.TEAM_MEMBER, r.app.clock.now(), group_code="tdp-01").code
+            s.commit()
+        web = WebChat(r.url)
+        assert "họ tên" in web.say(f"/nhapma {code}")
+        web.say("Trần Văn Hùng")
+        web.say("/ghinhan")
+        assert "ở đâu" in web.say("hôm qua")
+        out = web.say("hướng dẫn 3 hộ cài vneid ở tổ 1")
+        assert "Ý bạn là" not in out and "tiếp tục" not in out.lower(), out
+        assert "chọn" in out
+        assert "bao nhiêu hộ" in web.say("gõ cửa")

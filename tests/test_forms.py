@@ -696,7 +696,7 @@ def test_forms_speak_to_a_resident_as_they_name_themselves(app):
     first = c.text("bác muốn báo rác ở kiệt 12 Lê Lợi, mấy hôm nay không ai dọn")
     assert first.startswith("Cháu hiểu đây là phản ánh về")
     wrong, photos, place, group, contact, bad_phone, publish, summary, sent = _walk_report(c)
-    assert "Bác bấm một nút bên dưới" in wrong and "giúp cháu nhé" in wrong  # an error
+    assert "Bác trả lời \"Đúng\"" in wrong and "giúp cháu nhé" in wrong  # an error
     assert photos.startswith("Bác gửi ảnh chụp hiện trường") and "Bác bấm chia sẻ vị trí" in place
     assert "Bác có muốn cán bộ gọi lại" in contact and "báo cho bác qua khung chat" in contact
     assert "Bác nhập lại" in bad_phone and "Bác đồng ý không?" in publish
@@ -719,7 +719,7 @@ def test_forms_stay_neutral_for_a_resident_who_names_no_one(app):
     first = c.text("Rác đổ bừa bãi ở đầu kiệt 12 Lê Lợi mấy hôm nay không ai dọn")
     assert first.startswith("Mình hiểu đây là phản ánh về")
     wrong, photos, place, group, contact, bad_phone, publish, summary, sent = _walk_report(c)
-    assert "Bạn bấm một nút bên dưới" in wrong and "giúp mình nhé" in wrong
+    assert "Bạn trả lời \"Đúng\"" in wrong and "giúp mình nhé" in wrong
     assert photos.startswith("Bạn gửi ảnh chụp hiện trường") and "Bạn có muốn cán bộ gọi lại" in contact
     assert summary.startswith("Bạn kiểm tra lại phản ánh:")
     assert "Mã phản ánh của bạn" in sent and "Mình sẽ báo cho bạn" in sent

@@ -139,3 +139,37 @@ def test_a_sentence_at_a_choice_that_the_faq_only_half_matches_is_not_set_aside_
         assert "Ý bạn là" not in out and "tiếp tục" not in out.lower(), out
         assert "chọn" in out
         assert "bao nhiêu hộ" in web.say("gõ cửa")
+
+
+FLOOD = "đường trước nhà tôi bị ngập nước mấy hôm nay không rút"
+
+
+def test_an_answer_to_a_later_step_at_the_category_check_keeps_the_guess_and_the_answer(make_app, settings):
+    """At "Đúng không ạ?" after the category guess, residents answered the next questions instead
+    ("ko có ảnh", "kiệt 12 Lê Lợi", "tổ 3") or named another kind ("ngập nước"): each got "chọn loại
+    sự việc" and the twelve categories, though the question was yes or no."""
+    with Running(make_app, settings) as r:
+        web = WebChat(r.url)
+        assert "Ngập úng" in web.say(FLOOD)
+        assert "Sự việc ở đâu" in web.say("ko có ảnh")  # yes, and no photo
+        web = WebChat(r.url)
+        web.say(FLOOD)
+        assert "gửi ảnh" in web.say("kiệt 12 Lê Lợi")  # yes, and this is the place
+        assert "tổ dân phố nào" in web.say("bỏ qua")
+        web = WebChat(r.url)
+        web.say(FLOOD)
+        assert "gửi ảnh" in web.say("tổ 3")
+        web.say("không có ảnh")
+        assert "gọi lại" in web.say("12 Lê Lợi")  # the group was given already
+        web = WebChat(r.url)
+        assert "Đèn đường" in web.say("cột đèn trước nhà tôi bị nghiêng sắp đổ, tối không sáng")
+        assert "gửi ảnh" in web.say("ngập nước")
+        web.say("bỏ qua")
+        web.say("12 Lê Lợi")
+        web.say("tổ 2")
+        web.say("chỉ báo qua chat")
+        assert "Loại: Ngập úng" in web.say("không")
+        web = WebChat(r.url)
+        web.say(FLOOD)
+        out = web.say("hmm để xem đã")
+        assert "Đúng" in out and "Ngập úng" in out and "Rác thải" not in out, out

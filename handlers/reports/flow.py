@@ -247,7 +247,39 @@ class ReportFlow(Form):
             if o is not None:
                 st["cat_sure"] = False
                 raise Again()
-        return self.field("cat").take(self, ctx)
+            if self._answers_ahead(ctx, ctx.msg.text or ""):
+                return st["cat"]  # went on to the next question: the guess stands
+        try:
+            return self.field("cat").take(self, ctx)
+        except Problem:
+            text = (ctx.msg.text or "").strip()
+            if not b and text and len(_clean(text).split()) <= 6:
+                u = ctx.understanding  # a kind named in words: "ngập nước", "đèn hỏng"
+                if u.kind == "complaint" and u.category in ctx.app.categories and (u.confidence or 0) >= CONFIDENT:
+                    return u.category
+            if not b and st.get("cat_sure"):
+                raise Problem(f"{{You}} trả lời \"Đúng\" nếu đây là phản ánh về {S.category_title(ctx.app, st['cat'])}, "
+                              "hoặc \"Chọn loại khác\" giúp {me} nhé.",
+                              buttons=[Button("Đúng", "phananh:catok"), Button("Chọn loại khác", "phananh:catlist")])
+            raise
+
+    def _answers_ahead(self, ctx: Context, text: str) -> bool:
+        """At "Đúng không ạ?", an answer to a later question ("ko có ảnh", "kiệt 12 Lê Lợi", "tổ 3")
+        is kept for its step."""
+        st, t = ctx.state, _clean(text)
+        photos = self.field("photos")
+        if match_option(text, photos.options(ctx)) is not None and t not in ("khong", "ko", "k"):
+            photos.store(st, True)
+            return True
+        if _looks_like_address(text) and not st.get("address") and st.get("lat") is None:
+            st["address"] = text.strip()[:300]
+            return True
+        if re.fullmatch(r"(?:to|tdp|to dan pho)\s*\d{1,2}", t):
+            code = match_group(ctx.app, t)
+            if code is not None:
+                self.field("group").store(st, code)
+                return True
+        return False
 
     def ask_photos(self, ctx: Context) -> None:
         n = len(ctx.state.get("photos", []))

@@ -155,14 +155,24 @@ _RATING_WORDS = {
     **dict.fromkeys(("rat tot", "tot lam", "tot qua", "qua tot", "rat hai long", "hai long lam", "tuyet voi",
                      "xuat sac", "rat on"), 5),
 }
-_POLITE_TAIL = ("a", "nhe", "nha", "nhen", "em", "chau", "ban", "ad")
+_POLITE_TAIL = ("a", "nhe", "nha", "nhen", "em", "chau", "ban", "ad", "lam", "thoi")
+# "cho 4 sao", "4 sao nhé", "1 sao thôi": the stars said inside a short answer
+_STARS_IN = re.compile(r"(?<!\S)(\d|mot|hai|ba|bon|tu|nam)\s*(?:sao|\*|★)(?!\S)")
 
 
 def _rating_words(t: str) -> int | None:
     words = t.split()
-    while len(words) > 1 and words[-1] in _POLITE_TAIL:
+    while words:
+        n = _RATING_WORDS.get(" ".join(words))
+        if n is not None or len(words) == 1 or words[-1] not in _POLITE_TAIL:
+            break
         words.pop()
-    return _RATING_WORDS.get(" ".join(words))
+    if n is None:
+        said = {m.group(1) for m in _STARS_IN.finditer(t)}
+        if len(said) == 1:
+            x = said.pop()
+            n = int(x) if x.isdigit() else _NUMBER_WORDS[x]
+    return n if n is not None and 1 <= n <= 5 else None
 
 
 def _stars(t: str) -> int | None:
@@ -196,7 +206,7 @@ def match(text: str, buttons: list[dict], strict: bool = False, notice: bool = F
         return None
     n = _stars(fold(text).strip(_STRIP))
     if n is None and any("★" in b["text"] for b in buttons):
-        n = _rating_words(t)  # "tệ quá", "rất hài lòng ạ" to a rating request
+        n = _rating_words(t)  # "tệ quá", "rất hài lòng ạ", "cho 4 sao" to a rating request
     if n is not None:
         hits = [b for b, lab in zip(buttons, labels)
                 if b["text"].count("★") == n or lab in (f"{n} sao", f"{n}*")]

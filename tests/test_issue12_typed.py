@@ -173,3 +173,13 @@ def test_an_answer_to_a_later_step_at_the_category_check_keeps_the_guess_and_the
         web.say(FLOOD)
         out = web.say("hmm để xem đã")
         assert "Đúng" in out and "Ngập úng" in out and "Rác thải" not in out, out
+
+
+def test_stars_said_in_a_short_sentence_and_words_with_a_tail(app, clock):
+    for i, (typed, stars) in enumerate([("cho 4 sao", 4), ("4 sao nhé", 4), ("1 sao thôi", 1),
+                                        ("không hài lòng lắm", 1), ("bình thường thôi", 3), ("tốt lắm", 5)]):
+        rid = _resolved_on_zalo(app, clock, f"zr-s{i}")
+        Chat(app, f"zr-s{i}", channel="zalo").say(typed)
+        with app.db.session() as s:
+            ev = s.exec(select(ReportEvent).where(ReportEvent.report_id == rid, ReportEvent.action == "rated")).first()
+        assert ev is not None and ev.detail["stars"] == stars, typed

@@ -3,7 +3,6 @@ assistant answering through the engine."""
 import json
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -70,7 +69,8 @@ def test_ask_jsonl_contract():
              {"text": "lam giay khai sinh cho con o dau"},
              {"text": "thời tiết mai thế nào"},
              {"nope": 1}]
-    t0 = time.monotonic()
+    index_root = Settings.from_env().data_dir / "index"
+    before = {m: m.stat().st_mtime_ns for m in index_root.glob("*/meta.json")}
     p = subprocess.run([sys.executable, "-m", "bot", "ask", "--jsonl"], cwd=ROOT, capture_output=True,
                        text=True, input="\n".join(json.dumps(x, ensure_ascii=False) for x in lines) + "\n",
                        timeout=120)
@@ -85,15 +85,18 @@ def test_ask_jsonl_contract():
     assert (out[2]["kind"], out[2]["topic"], out[2]["category"]) == ("faq", "ho-tich.khai-sinh", None)
     assert out[3]["kind"] == "fallback" and out[3]["topic"] is None
     assert out[4]["kind"] == "error"
-    assert time.monotonic() - t0 < 30  # the persisted index is loaded, not rebuilt
+    # the persisted index is loaded, not rebuilt (speed itself is bench/'s business, not a test's)
+    assert before and {m: m.stat().st_mtime_ns for m in index_root.glob("*/meta.json")} == before
 
 
-def test_start_up_loads_the_persisted_index(understander):
+def test_start_up_loads_the_persisted_index(understander, monkeypatch):
     from knowledge.kb import KnowledgeBase
-    from nlu import pipeline
-    t0 = time.monotonic()
+    from nlu import hybrid, pipeline
+
+    def no_build(*a, **kw):
+        raise AssertionError("the index was rebuilt at start-up")
+    monkeypatch.setattr(hybrid.HybridIndex, "build", classmethod(no_build))
     u = pipeline.build(Settings.from_env(), KnowledgeBase.load(ROOT / "knowledge" / "kb"))
-    assert time.monotonic() - t0 < 5
     assert u.index.fingerprint == understander.index.fingerprint
 
 
@@ -106,13 +109,11 @@ def test_resident_gets_an_answer_and_a_handoff_offer(app):
 
 def test_long_and_odd_messages_stay_cheap_and_honest(understander):
     long = "rác ở đầu kiệt 45 ba ngày rồi không ai thu gom, bốc mùi quá trời. " * 40
-    t0 = time.monotonic()
     u = understander.understand(long)
     assert (u.kind, u.category) == ("complaint", "rac-thai")
     for text in ("😀😀", "0905123456", "x" * 5000):
         r = understander.understand(text)
         assert r.kind == "fallback" and 0.0 <= r.confidence <= 1.0
-    assert time.monotonic() - t0 < 5
     # a concrete problem described as a statement is a report, not the "how to report" entry
     u = understander.understand("đèn đường trước nhà số 12 kiệt 45 bị hỏng mấy hôm nay tối om")
     assert (u.kind, u.category) == ("complaint", "chieu-sang")

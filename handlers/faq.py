@@ -160,6 +160,13 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
                 and not dialogue.names_topic(plain) and WARD_CENTRE_TOPIC in ctx.app.kb.by_id):
             # asked where/when of nothing but the ward ("phường Hải Châu ở đâu vậy"): its centre
             u = replace(u, kind="faq", topic=WARD_CENTRE_TOPIC, intent=None, ambiguous=False, confidence=max(u.confidence, 0.8))
+    core = dialogue.without_frame(text) if u.kind == "fallback" and not u.intent else None
+    if core:
+        # "vậy còn khai tử?": the frame words sit nearer small talk than any procedure; the topic
+        # it asks about is what is inside
+        framed = ctx.app.nlu.understand(core)
+        if framed.kind == "faq":
+            u = framed
     u = replace(u, topics=list(u.topics))  # the understander may cache its result: never edit it
     if (u.kind == "smalltalk" and (u.intent or "") in dialogue.OOS_INTENTS and current_topic(ctx)
             and dialogue.policy(text) is None and dialogue.aspect(text) is not None
@@ -292,10 +299,20 @@ def on_faq(ctx: Context) -> None:
     answer_topic(ctx, u.topic, getattr(u, "aspect", None))
 
 
+def _trace_answer(ctx: Context, topic: str, aspect: str | None = None) -> None:
+    """A button or typed option that answers from an entry is a procedure answer: `ask` reports
+    it as one (kind faq, its topic), as it does for a question understood from words."""
+    trace = getattr(ctx.app, "trace_understanding", None)
+    if trace is not None:
+        trace(ctx, Understanding("faq", topic=topic, confidence=1.0, topics=[topic], aspect=aspect))
+
+
 def cb_faq(ctx: Context, payload: str) -> None:
     if payload == "none":
         offer_handoff(ctx, ctx.conv.data.get("last_question"))
         return
+    if payload in ctx.app.kb.by_id:
+        _trace_answer(ctx, payload)
     answer_topic(ctx, payload)
 
 
@@ -306,6 +323,7 @@ def cb_section(ctx: Context, payload: str) -> None:
         say(ctx, "Nút này không còn hiệu lực. {You} gõ lại câu hỏi giúp {me} nhé.")
         return
     set_topic(ctx, entry.id)
+    _trace_answer(ctx, entry.id, b.key)
     body = render_section(entry, b.key, ctx.app.profile)
     if not body:
         ctx.reply(first_reply_text(ctx, entry), buttons=_section_buttons(ctx, entry))

@@ -64,7 +64,27 @@ hồ sơ giấy tờ ra vào trong ngày
 _PLAIN_AMBIGUOUS = {"can", "tu", "ba", "co", "ket", "hon", "sinh", "ho", "dat", "nha", "anh"}  # "anh": "phản ánh"
 FILLER_PLAIN = {fold(w) for w in FILLER} - _PLAIN_AMBIGUOUS
 
+# Terms whose syllables are filler elsewhere ("sao" asks why, "bản" counts): here they name the topic.
+TERMS = _rx(r"sao y", r"ban sao", r"sao luc", r"sao chep")
+
 FOLLOWUP_MARKERS = _rx(r"the", r"vay", r"con", r"the con", r"vay con", r"con nua", r"roi")
+
+
+# "vậy còn khai tử?", "thế còn tạm vắng thì sao": a conversational frame around a topic. Read
+# alone, the frame words sit nearer small talk than any procedure.
+_FRAME_HEAD = re.compile(r"^(?:(?:vay|the|rua|ri|vay thi|the thi)\s+)?con\s+")
+_FRAME_TAIL = re.compile(r"\s+thi\s+(?:sao|the nao|ra sao|rang|lam sao|seo)(?:\s+(?:a|vay|nhi|ha|nha|day|ban))*$")
+_STRONG_HEAD = re.compile(r"^(?:vay|the|rua|ri|vay thi|the thi)\s+con\s+")
+
+
+def without_frame(text: str) -> str | None:
+    """The message without a follow-up frame ("vậy còn X?", "còn X thì sao" -> "X"), None when it
+    has none. A bare leading "còn" counts only with the closing "thì sao": it is also "child"."""
+    t = re.sub(r"[?!.,…]+", " ", folded(text)).split()
+    t = " ".join(t)
+    core = _FRAME_TAIL.sub("", t)
+    core = (_FRAME_HEAD if core != t else _STRONG_HEAD).sub("", core).strip()
+    return core if core != t and len(core.split()) >= 2 else None
 
 
 def folded(text: str) -> str:
@@ -97,12 +117,15 @@ def residual(text: str) -> list[str]:
     for w in folded_words:
         starts.append(pos)
         pos += len(w) + 1
-    covered = set()
+    covered, terms = set(), set()
     for _, rx in ASPECTS:
         for m in rx.finditer(t):
             covered.update(i for i, p in enumerate(starts) if m.start() <= p < m.end())
+    for m in TERMS.finditer(t):
+        terms.update(i for i, p in enumerate(starts) if m.start() <= p < m.end())
     return [f for i, (w, f) in enumerate(zip(words, folded_words))
-            if i not in covered and w not in FILLER and not (f == w and w in plain_filler) and not w.isdigit()]
+            if i in terms or (i not in covered and w not in FILLER and not (f == w and w in plain_filler)
+                              and not w.isdigit())]
 
 
 def names_topic(text: str, title: str | None = None) -> bool:

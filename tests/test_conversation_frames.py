@@ -1,0 +1,41 @@
+"""Follow-ups as people type them (issue 12, point 1): a conversational frame around a new topic
+("vậy còn khai tử?"), words that are filler elsewhere naming the topic ("sao y"), and a typed
+option reported by `ask` as the procedure answer it is."""
+from __future__ import annotations
+
+from bot.cli import AskSession
+from tests.conftest import Chat
+
+
+def test_a_frame_around_a_new_topic_switches_to_it(app):
+    chat = Chat(app, "frame-1")
+    assert chat.text("cho hỏi đăng ký kết hôn cần gì").startswith("Đăng ký kết hôn")
+    for text in ("vậy còn khai tử?", "vay con khai tu", "thế còn khai tử thì sao ạ"):
+        out = chat.text(text)
+        assert out.startswith("Đăng ký khai tử"), (text, out)
+        chat.text("cho hỏi đăng ký kết hôn cần gì")
+
+
+def test_a_frame_alone_is_not_a_topic(app):
+    chat = Chat(app, "frame-2")
+    assert "Đăng ký" not in chat.text("vậy còn?")
+
+
+def test_sao_y_names_the_copy_certification_even_beside_an_aspect(app):
+    chat = Chat(app, "saoy-1")
+    out = chat.text("sao y giấy tờ ở phường được k")
+    assert out.startswith("Chứng thực bản sao"), out
+    # an aspect alone still asks which procedure
+    assert "thủ tục nào" in Chat(app, "saoy-2").text("giấy tờ ở phường được k")
+
+
+def test_ask_reports_a_typed_option_as_the_procedure_answer(app):
+    ask = AskSession(app)
+    first = ask.ask("cho hỏi đăng ký kết hôn cần gì", "s")
+    assert first["kind"] == "faq" and first["topic"] == "ho-tich.ket-hon"
+    assert "Lệ phí" in first["buttons"]
+    fee = ask.ask("lệ phí?", "s")  # the label of a button on screen
+    assert (fee["kind"], fee["topic"], fee["topics"]) == ("faq", "ho-tich.ket-hon", ["ho-tich.ket-hon"])
+    assert fee["reply"].startswith("Đăng ký kết hôn - Lệ phí")
+    other = ask.ask("/start", "s")
+    assert other["kind"] == "command"

@@ -3,6 +3,7 @@ NLU data or the embedder change. Uses the model-free hash embedder to stay fast.
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from bot.cli import main
@@ -70,15 +71,48 @@ def test_index_is_persisted_and_loaded_without_embedding_again(env, monkeypatch)
     u = _build(kb_dir, nlu_dir, data)
     path = u.index.path
     assert path.parent == data / "index" and path.name == u.index.fingerprint
-    for name in ("embeddings.npy", "dense.faiss", "bm25_words", "bm25_chars", "meta.json"):
+    for name in ("embeddings.npy", "dense.faiss", "classifier.npz", "bm25_words", "bm25_chars", "meta.json"):
         assert (path / name).exists(), name
     assert builds == [1]
     u2 = _build(kb_dir, nlu_dir, data)
     assert builds == [1] and u2.index.path == path
     assert u2.index.texts == u.index.texts
+    assert (u2.index.clf_w == u.index.clf_w).all() and (u2.index.clf_b == u.index.clf_b).all()
     # The loaded index answers like the fresh one, entity annotations stripped from examples.
     assert "rác ở kiệt 45 chưa thu gom" in u2.index.texts
     assert u2.understand("lam giay khai sinh o dau").topic == "ho-tich.khai-sinh"
+
+
+def test_index_without_its_classifier_is_rebuilt(env, monkeypatch):
+    kb_dir, nlu_dir, data = env
+    path = _build(kb_dir, nlu_dir, data).index.path
+    (path / "classifier.npz").unlink()
+    builds = _count_builds(monkeypatch)
+    u = _build(kb_dir, nlu_dir, data)
+    assert builds == [1] and (path / "classifier.npz").exists()
+    assert u.understand("mất cccd thì làm sao").topic == "can-cuoc.cap-doi"
+
+
+def test_classifier_weighs_all_of_a_labels_examples():
+    """A query inside label 0's spread of examples, next to one stray example of label 1: the
+    nearest example says 1, the classifier, which sees every example, says 0."""
+    rng = np.random.default_rng(3)
+
+    def unit(v):
+        return v / np.linalg.norm(v, axis=-1, keepdims=True)
+    a = unit(np.array([1.0, 0.0, 0.0]) + 0.35 * rng.standard_normal((40, 3)))
+    b = unit(np.array([0.0, 1.0, 0.0]) + 0.1 * rng.standard_normal((10, 3)))
+    stray = unit(np.array([[0.9, 0.05, 0.3]]))
+    x = np.vstack([a, b, stray]).astype(np.float32)
+    y = np.array([0] * 40 + [1] * 11)
+    query = unit(np.array([0.9, 0.0, 0.32])).astype(np.float32)
+    assert y[int(np.argmax(x @ query))] == 1
+    w, bias = hybrid.train_classifier(x, y, 2)
+    assert int(np.argmax(query @ w + bias)) == 0
+    assert (np.argmax(x[:40] @ w + bias, axis=1) == 0).mean() > 0.9
+    assert (np.argmax(b @ w + bias, axis=1) == 1).all()
+    w2, bias2 = hybrid.train_classifier(x, y, 2)
+    assert (w2 == w).all() and (bias2 == bias).all()  # deterministic: one pool, one index
 
 
 def test_kb_change_rebuilds_and_removes_the_stale_index(env, monkeypatch):

@@ -576,12 +576,22 @@ class HybridUnderstander:
         knows = self._knows(label, marked)
         return sum(self.index.idf(fold(w)) for w in words if knows(w)) / total
 
-    def known_idf(self, norm: str, label: str, marked: bool = False) -> float:
+    def known_idf(self, norm: str, label: str, marked: bool = False, skip_pronouns: bool = False) -> float:
         """How much the message says that the label knows: a bare "ờ" or "ừm" shares a word with
         many entries, but a word that common identifies none of them (real one-word questions,
-        "vneid", "sổ đỏ", carry 1.5-1.7 once folded)."""
+        "vneid", "sổ đỏ", carry 1.5-1.7 once folded). `skip_pronouns`: the words people name
+        themselves and others with count for nothing ("mình" of "chào nhé, mình đi đây")."""
         knows = self._knows(label, marked)
-        return sum(self.index.idf(fold(w)) for w in set(syllables(norm)) if knows(w))
+        return sum(self.index.idf(fold(w)) for w in set(syllables(norm))
+                   if knows(w) and not (skip_pronouns and self._pronoun(w, marked)))
+
+    # How people name themselves and others. Folded, only forms that are rarely another word ("co"
+    # is also "có", "ba" "ba", "con" "con"); with marks when the message was typed with them.
+    PRONOUNS_MARKED = frozenset("tôi tui tao mình tớ bạn em anh chị ông bà bác cô chú cháu con cậu".split())
+    PRONOUNS_FOLDED = frozenset("toi tui tao minh ban em anh chi ong bac chu chau cau".split())
+
+    def _pronoun(self, w: str, marked: bool) -> bool:
+        return w in self.PRONOUNS_MARKED if marked else fold(w) in self.PRONOUNS_FOLDED
 
     # -- decisions
     def _is_out_of_scope(self, s: Scores, top: int, mode: str) -> bool:
@@ -605,9 +615,13 @@ class HybridUnderstander:
             # "không có" shares only such words with "có ai không" and is no greeting
             if label not in self.SHORT_REPLIES and self.known_idf(s.norm, label, s.marked) < p.min_known_idf:
                 return True
+            # greeting, thanking, leaving: on a word for it, never on pronouns alone ("chỉ mình tôi")
+            if label in self.SOCIAL and self.known_idf(s.norm, label, s.marked, skip_pronouns=True) < p.min_known_idf:
+                return True
         return False
 
     SHORT_REPLIES = {"smalltalk:affirm", "smalltalk:deny"}
+    SOCIAL = {"smalltalk:greet", "smalltalk:goodbye", "smalltalk:thanks", "smalltalk:bot_identity"}
     MODES = {"hybrid": ("dense", "words", "chars"), "dense": ("dense",), "bm25": ("words",),
              "lexical": ("words", "chars")}
 

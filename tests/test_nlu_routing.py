@@ -172,6 +172,20 @@ def test_a_short_reply_is_no_greeting(understander, text):
     assert not (u.kind == "smalltalk" and u.intent == "greet"), u
 
 
+@pytest.mark.parametrize("text", ["chỉ mình tôi", "chi minh toi", "mình tôi", "còn em thì sao"])
+def test_pronouns_alone_are_no_greeting_or_goodbye(understander, text):
+    """"chỉ mình tôi" (tester) was read as a greeting, later a goodbye: "mình" is in "chào nhé, mình
+    đi đây", but a pronoun says nothing about greeting anyone."""
+    u = understander.understand(text)
+    assert not (u.kind == "smalltalk" and u.intent in ("greet", "goodbye", "thanks", "bot_identity")), u
+
+
+@pytest.mark.parametrize("text", ["chào em", "cháu chào bác", "em cảm ơn anh", "tạm biệt bạn", "bạn là ai"])
+def test_greetings_with_pronouns_still_understood(understander, text):
+    u = understander.understand(text)
+    assert u.kind == "smalltalk" and u.intent in ("greet", "goodbye", "thanks", "bot_identity"), u
+
+
 @pytest.mark.parametrize("text", ["xin chào", "chao ban", "có ai không", "không", "có"])
 def test_greetings_and_bare_yes_no_still_understood(understander, text):
     assert understander.understand(text).kind == "smalltalk"

@@ -56,6 +56,8 @@ class Params:
     rrf_k: float = 5.0
     w_dense: float = 0.5
     w_clf: float = 0.5
+    clf_sure: float = 0.4        # a close call goes to the label the classifier gives this probability
+    clf_ratio: float = 2.0       # ...and this many times the other's
     w_words: float = 0.5
     w_chars: float = 1.0
     w_label_words: float = 0.5
@@ -224,8 +226,11 @@ class EmbeddingCache:
 
 # ---------------------------------------------------------------- classifier
 
+CLASSIFIER_SCALE = 10.0  # cosine-sized logits times this: the classifier's softmax
+
+
 def train_classifier(x: np.ndarray, y: np.ndarray, n_labels: int, iters: int = 300,
-                     l2: float = 1e-3, scale: float = 10.0, step: float = 0.005) -> tuple[np.ndarray, np.ndarray]:
+                     l2: float = 1e-3, scale: float = CLASSIFIER_SCALE, step: float = 0.005) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression on normalised embeddings (full-batch Adam, no randomness:
     the same pool gives the same weights). Labels are weighted equally whatever their number of
     examples, so an entry with 40 questions does not swallow its sibling with 10. `scale` sharpens
@@ -676,8 +681,31 @@ class HybridUnderstander:
             agree = self._agreement(s, top)
             ambiguous = bool(second >= self.p.ambiguous_ratio * fused[top] and agree < self.p.ambiguous_agreement
                              and not self._general_over_variant(s, names[top], names[faq_order[1]]))
+            if ambiguous and s.clf is not None:
+                # A close call the classifier is sure about is no close call: "khai tu can giay to
+                # gi" is nearest to "đăng ký lại khai tử cần giấy tờ gì" word for word, while all
+                # of "khai tử"'s questions together say khai tử.
+                sure = self._classifier_sure(s, top, faq_order[1])
+                if sure is not None:
+                    ambiguous = False
+                    if sure != top:
+                        top, rest = sure, names[sure][4:]
+                        faq_order = [top] + [i for i in faq_order if i != top]
+                        candidates = [(names[i][4:], float(fused[i])) for i in faq_order[:3]]
+                        confidence = self._confidence(s, fused, top, mode)
         return Understanding("faq", topic=rest, confidence=confidence, candidates=candidates,
                              ambiguous=ambiguous)
+
+    def _classifier_sure(self, s: Scores, top: int, rival: int) -> int | None:
+        """The one of two close labels the classifier is sure of (probability at least
+        clf_sure and clf_ratio times the other's), or None."""
+        z = s.clf * CLASSIFIER_SCALE
+        prob = np.exp(z - z.max())
+        prob /= prob.sum()
+        for a, b in ((rival, top), (top, rival)):
+            if prob[a] >= self.p.clf_sure and prob[a] >= self.p.clf_ratio * prob[b]:
+                return a
+        return None
 
     def _title(self, label: str) -> str:
         """The normalised title of a FAQ label's entry ("" for other labels)."""

@@ -199,6 +199,15 @@ def test_the_word_that_tells_two_titles_apart_decides(understander, text, topic)
     assert (u.kind, u.topic) == ("faq", topic), u
 
 
+def test_a_close_call_the_classifier_is_sure_of_is_decided_not_asked(understander):
+    """Changing an old ID card for a căn cước sits word for word near "xác nhận số CMND" (asked
+    back, that entry first); the classifier, which has read all of both entries' questions, is sure
+    it is the card change."""
+    u = understander.understand("doi chung minh nhan dan sang can cuoc co ton phi khong")
+    assert (u.kind, u.topic, u.ambiguous) == ("faq", "can-cuoc.cap-doi-cap-lai", False), u
+    assert u.candidates[0][0] == "can-cuoc.cap-doi-cap-lai"
+
+
 @pytest.mark.parametrize("text", ["ẩn danh", "tuần đó tôi bận, không đi được", "mai tôi bận rồi"])
 def test_a_message_naming_no_thing_place_or_problem_opens_no_report(app, text):
     out = Chat(app, "ev-1").text(text)
@@ -219,3 +228,4 @@ def test_the_wards_own_name_leads_to_its_centre_not_to_an_unrelated_entry(app):
         assert _conv(app, f"wn-{i}").topic == "trung-tam.gio-lam-viec", text
     Chat(app, "wn-k").say(f"đăng ký khai sinh ở {name}")
     assert _conv(app, "wn-k").topic == "ho-tich.khai-sinh"
+

@@ -56,7 +56,8 @@ class Params:
     rrf_k: float = 5.0
     w_dense: float = 0.5
     w_clf: float = 0.5
-    clf_sure: float = 0.4        # a close call goes to the label the classifier gives this probability
+    clf_window: float = 0.8      # two FAQ entries this close (fused) are a close call: it goes to
+    clf_sure: float = 0.4        # the one the classifier gives this probability
     clf_ratio: float = 2.0       # ...and this many times the other's
     w_words: float = 0.5
     w_chars: float = 1.0
@@ -678,21 +679,23 @@ class HybridUnderstander:
         ambiguous = False
         if mode == "hybrid" and len(faq_order) > 1:
             second = fused[faq_order[1]]
-            agree = self._agreement(s, top)
-            ambiguous = bool(second >= self.p.ambiguous_ratio * fused[top] and agree < self.p.ambiguous_agreement
-                             and not self._general_over_variant(s, names[top], names[faq_order[1]]))
-            if ambiguous and s.clf is not None:
-                # A close call the classifier is sure about is no close call: "khai tu can giay to
-                # gi" is nearest to "đăng ký lại khai tử cần giấy tờ gì" word for word, while all
-                # of "khai tử"'s questions together say khai tử.
+            sure = None
+            if s.clf is not None and second >= self.p.clf_window * fused[top]:
+                # Between two close entries, the one the classifier is sure of: "khai tu can giay
+                # to gi" is nearest to "đăng ký lại khai tử cần giấy tờ gì" word for word, "bố tôi
+                # vừa mất, thủ tục khai tử thế nào" to "thủ tục nhận con như thế nào", while all
+                # of "khai tử"'s questions together say khai tử. No "Ý bạn là...?" then.
                 sure = self._classifier_sure(s, top, faq_order[1])
-                if sure is not None:
-                    ambiguous = False
-                    if sure != top:
-                        top, rest = sure, names[sure][4:]
-                        faq_order = [top] + [i for i in faq_order if i != top]
-                        candidates = [(names[i][4:], float(fused[i])) for i in faq_order[:3]]
-                        confidence = self._confidence(s, fused, top, mode)
+            if sure is not None:
+                if sure != top:
+                    top, rest = sure, names[sure][4:]
+                    faq_order = [top] + [i for i in faq_order if i != top]
+                    candidates = [(names[i][4:], float(fused[i])) for i in faq_order[:3]]
+                    confidence = self._confidence(s, fused, top, mode)
+            else:
+                agree = self._agreement(s, top)
+                ambiguous = bool(second >= self.p.ambiguous_ratio * fused[top] and agree < self.p.ambiguous_agreement
+                                 and not self._general_over_variant(s, names[top], names[faq_order[1]]))
         return Understanding("faq", topic=rest, confidence=confidence, candidates=candidates,
                              ambiguous=ambiguous)
 

@@ -348,6 +348,9 @@ def _policy_reply(ctx: Context, intent: str) -> bool:
     p = ctx.app.profile
     police_txt = p.police.name + (f" ({p.police.address}, ĐT {p.police.phone})" if p.police.phone else "")
     texts = {
+        "oos_selfharm": "{Me} rất tiếc khi {you} đang thấy nặng nề như vậy. {You} không phải một mình: hãy nói ngay "
+                        "với người thân hoặc người {you} tin cậy. Nếu {you} nghĩ đến việc làm hại bản thân, gọi ngay 115 "
+                        "hoặc đến cơ sở y tế gần nhất; dưới 18 tuổi có thể gọi 111 (miễn phí, cả ngày đêm).",
         "oos_emergency": "Nếu đang nguy cấp, {you} gọi ngay 115 (cấp cứu y tế) hoặc 114 (cháy nổ, cứu nạn), "
                          "hoặc đưa người bệnh đến cơ sở y tế gần nhất. Khi có người gây rối, đe dọa: gọi 113.",
         "oos_health": "{Me} không tư vấn được về sức khỏe, bệnh tình. {You} nên đến trạm y tế phường hoặc "

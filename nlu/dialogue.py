@@ -245,8 +245,15 @@ def _pfold(text: str) -> str:
 # and no exception does. Marks are written where they tell words apart: "sốt" (fever) is not
 # "sót" (left out), "nhân quyền" is not "chứng nhận quyền", "đa đảng" is not "đã đăng ký".
 POLICIES: list[tuple[str, re.Pattern, re.Pattern | None]] = [
+    # thoughts of ending one's life: before everything else, and never a form or a handoff
+    # (someone else about to do it is an emergency: "có người định tự tử" gets the numbers to call)
+    ("oos_selfharm", _vx(r"(?<!người )(?:muốn|định|sẽ|đòi) tự tử", r"tự sát", r"tự vẫn", r"muốn chết",
+                         r"chán sống", r"không muốn sống", r"không thiết sống", r"chẳng muốn sống", r"tự làm hại",
+                         r"rạch tay", r"kết liễu"),
+     _vx(r"phòng chống", r"phòng ngừa", r"tập huấn")),
     ("oos_emergency", _vx(r"cấp cứu", r"ngất xỉu", r"bất tỉnh", r"khó thở", r"đột quỵ", r"chảy máu",
-                          r"co giật", r"ngộ độc", r"đau ngực", r"(?<!điện )tự tử", r"muốn chết", r"tai nạn",
+                          r"co giật", r"ngộ độc", r"đau ngực", r"(?<!điện )tự tử", r"tai nạn", r"méo miệng",
+                          r"yếu nửa người", r"liệt nửa người đột ngột",
                           r"cháy nhà", r"đám cháy", r"hỏa hoạn", r"bốc cháy", r"đang cháy", r"sắp chết",
                           r"li bì", r"tím tái", r"sốt cao", r"điện giật", r"đuối nước"),
      _vx(r"hỗ trợ", r"trợ giúp", r"trợ cấp", r"bảo hiểm", r"chi phí", r"mai táng", r"bồi thường", r"giấy",

@@ -165,6 +165,7 @@ class Field:
     ask_if: Callable[["Context", dict], bool] | None = None
     error: str = ""  # what to say when the answer does not fit (types have a default)
     done_key: str | None = None  # a flag in the state marking the field answered (default: value present)
+    aliases: tuple[str, ...] = ()  # what people call it at the summary besides its label ("sđt"), folded
 
     text_like: ClassVar[bool] = False  # any text is a plausible answer: questions need a question's form
 
@@ -416,9 +417,16 @@ class Location(Field):
             st.pop(k, None)
 
     def take_text(self, ctx, text):
-        if not self.address_min or len(text) < self.address_min:
+        t = _clean(text)
+        if not self.address_min or len(text) < self.address_min or t in _NOT_A_PLACE \
+                or (len(t.split()) <= 3 and opt.polarity(t) is not None):
+            # "bỏ qua", "không biết", "đúng rồi" are no place: say what is needed instead of keeping them
             raise Problem(self.error or "{You} chia sẻ vị trí (nút ghim/📎 > Vị trí) giúp {me} nhé.")
         return text[:300]
+
+
+_NOT_A_PLACE = ("bo qua", "tiep tuc", "tiep", "xong", "xong roi", "khong biet", "ko biet", "k biet", "chua biet",
+                "khong ro", "ko ro", "khong nho", "ko nho", "sao cung duoc", "gi cung duoc")
 
 
 # ------------------------------------------------------------------------ a cancel in words
@@ -653,7 +661,8 @@ class Form(Flow):
         if not t or any(w.isdigit() for w in t.split()):
             return None
         fields_ = [b for b in self.edit_buttons(ctx) if b.data != f"{self.name}:review"]
-        hits = [b for b in fields_ if _clean(b.text) == t] or \
+        aliases = {b.data: getattr(self.field(b.data.rpartition(":")[2]), "aliases", ()) for b in fields_}
+        hits = [b for b in fields_ if _clean(b.text) == t or t in aliases[b.data]] or \
             [b for b in fields_ if set(t.split()) <= set(_clean(b.text).split())]
         return hits[0].data if len(hits) == 1 else None
 
@@ -672,7 +681,7 @@ class Form(Flow):
             shown = self.edit_buttons(ctx) if editing else self.summary_buttons()
             opts = [Option(bt.text, bt.data, bt.data.partition(":")[2],
                            words.get(bt.data.partition(":")[2], ())) for bt in shown]
-            named = None if editing else self.typed_field(ctx, ctx.msg.text)  # "sửa địa điểm": that field
+            named = self.typed_field(ctx, ctx.msg.text)  # "sửa địa điểm", "sđt": that field
             o = match_option(ctx.msg.text, opts) if named is None else None
             b = named or (o.value if o else "")
             if b and b != ctx.msg.button:

@@ -134,6 +134,11 @@ def _starts(t: str, words: tuple[str, ...]) -> bool:
     return any(t == w or t.startswith(w + " ") for w in words)
 
 
+def polarity(t: str) -> str | None:
+    """"yes", "no", "skip" for a short cleaned answer ("đúng rồi", "không rõ", "bỏ qua"), or None."""
+    return _polarity(t)
+
+
 def _polarity(t: str) -> str | None:
     """"yes", "no", "skip" for a short answer or a button label, None when it is neither."""
     if _starts(t, _SKIP):

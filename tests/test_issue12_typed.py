@@ -197,3 +197,37 @@ def test_thoughts_of_ending_ones_life_and_stroke_signs_get_help_not_the_fallback
         assert "115" in out and "cán bộ" not in out, out
         # the procedures that name these words stay answered
         assert "115" not in WebChat(r.url).say("ba tôi bị liệt nửa người có được hưởng trợ cấp khuyết tật không")
+
+
+TREE = "cây xanh trước số 20 Nguyễn Du bị gãy cành đè lên dây điện"
+
+
+def test_skip_or_dont_know_at_the_place_step_is_not_the_place(make_app, settings):
+    """"bỏ qua" at "Sự việc ở đâu?" was kept as the place ("Địa điểm: bỏ qua; Tổ dân phố 4")."""
+    with Running(make_app, settings) as r:
+        web = WebChat(r.url)
+        web.say(TREE)
+        web.say("đúng")
+        assert "Sự việc ở đâu" in web.say("không có ảnh")
+        for typed in ("bỏ qua", "không biết", "đúng rồi"):
+            out = web.say(typed)
+            assert "ở đâu" in out and "tổ dân phố nào" not in out, (typed, out)
+        assert "tổ dân phố nào" in web.say("gần ngã tư Nguyễn Du - Lê Lợi")
+
+
+def test_a_field_named_in_everyday_words_at_the_summary_opens_it(make_app, settings):
+    """At the summary "sửa số điện thoại", and "sđt" after "sửa", got "Bạn bấm Gửi phản ánh để gửi...":
+    only the label's own words ("Liên hệ") opened the field."""
+    with Running(make_app, settings) as r:
+        web = WebChat(r.url)
+        for typed in (TREE, "đúng", "không có ảnh", "20 Nguyễn Du", "tổ 4", "0912345678", "bác Tư"):
+            web.say(typed)
+        assert "kiểm tra lại" in web.say("không")
+        assert "số điện thoại" in web.say("sửa số điện thoại")
+        assert "0912345679" in web.say("0912345679")
+        assert "sửa mục nào" in web.say("sửa")
+        assert "số điện thoại" in web.say("sđt")
+        web.say("0912345670")
+        assert "sửa mục nào" in web.say("sửa")
+        assert "ở đâu" in web.say("địa chỉ")
+        assert "22 Nguyễn Du" in web.say("22 Nguyễn Du")

@@ -146,20 +146,25 @@ class ReportFlow(Form):
     cancelled = "Đã hủy phản ánh, chưa có gì được gửi đi."
     fields = [
         Text("desc", "{You} mô tả sự việc cần phản ánh (ở đâu, việc gì, từ bao giờ). Gõ /huy để thôi.",
-             label="Nội dung", min_len=MIN_DESCRIPTION, max_len=S.MAX_DESCRIPTION, error=EMPTY_DESCRIPTION),
+             label="Nội dung", aliases=("mo ta", "noi dung phan anh"), min_len=MIN_DESCRIPTION, max_len=S.MAX_DESCRIPTION, error=EMPTY_DESCRIPTION),
         Choice("cat", "Sự việc thuộc loại nào? {You} chọn giúp {me}:", label="Loại", done_key="cat_ok",
+               aliases=("loai su viec", "phan loai"),
                choices=_category_options,
                error="{You} bấm một nút bên dưới (hoặc gõ số thứ tự) để chọn loại sự việc giúp {me} nhé."),
-        Photos("photos", label="Ảnh", done_key="photo_done", max_photos=MAX_PHOTOS),
+        Photos("photos", label="Ảnh", done_key="photo_done", max_photos=MAX_PHOTOS,
+               aliases=("hinh", "hinh anh", "anh chup")),
         Location("address", "Sự việc ở đâu? {You} bấm chia sẻ vị trí (nút ghim/📎 > Vị trí), hoặc gõ địa chỉ, "
                  "ví dụ: \"kiệt 12 Lê Lợi, gần trường tiểu học\".", label="Địa điểm", address_min=MIN_ADDRESS,
-                 error="{You} chia sẻ vị trí, hoặc gõ địa chỉ cụ thể (số nhà, tên đường, kiệt/hẻm) giúp {me} nhé."),
+                 aliases=("dia chi", "vi tri", "cho", "noi xay ra"),
+                 error="Cán bộ cần biết sự việc ở đâu để đến xử lý. {You} chia sẻ vị trí, hoặc gõ địa chỉ cụ thể (số nhà, "
+                       "tên đường, kiệt/hẻm; không rõ số nhà thì tả gần chỗ nào) giúp {me} nhé."),
         Choice("group", "Nơi đó thuộc tổ dân phố nào? (Không rõ thì bấm \"Không rõ\".)", done_key="group_done",
                choices=_group_options,
                error="{Me} không thấy tổ này trong phường. {You} chọn tổ dân phố bằng nút bên dưới giúp {me} nhé."),
         Phone("contact", "{You} có muốn cán bộ gọi lại không? Nếu có, {you} nhập số điện thoại. Kết quả luôn được "
               "báo cho {you} qua khung chat này.\n{You} cũng có thể gửi ẩn danh: cán bộ không thấy tên {you}.",
-              label="Liên hệ", done_key="contact_done", alternatives=CONTACT_CHOICES),
+              label="Liên hệ", done_key="contact_done", alternatives=CONTACT_CHOICES,
+              aliases=("so dien thoai", "dien thoai", "sdt", "so dt", "dt", "goi lai", "an danh")),
         Text("callname", "Cán bộ nên gọi {you} là gì? (ví dụ: chị Lan, bác Tư)", ask_if=_needs_name,
              min_len=2, max_len=60, skip="Bỏ qua", error="{You} gõ tên để cán bộ xưng hô khi gọi lại, hoặc bấm Bỏ qua."),
         Choice("publish", "Phường có thể đăng nội dung phản ánh lên trang tra cứu công khai (không kèm tên, "

@@ -231,3 +231,38 @@ def test_a_field_named_in_everyday_words_at_the_summary_opens_it(make_app, setti
         assert "sửa mục nào" in web.say("sửa")
         assert "ở đâu" in web.say("địa chỉ")
         assert "22 Nguyễn Du" in web.say("22 Nguyễn Du")
+
+
+def test_a_reports_news_speaks_to_the_resident_as_they_name_themselves_on_zalo(make_app, settings, clock,
+                                                                                bot_api_emulators):
+    """A resident who wrote "cho bà hỏi, ..." was "bà" in the form, then "bạn" in every message the
+    ward sent about the report: the staff question, the result and the rating request (point 6)."""
+    from handlers.reports import service as RS
+    from handlers.reports.models import RESOLVED
+    from tests.reports_helpers import make_staff
+    _, zl = bot_api_emulators
+    zl.reset()
+    with Running(make_app, settings, zalo=zl) as r:
+        app = r.app
+        ch = Chat(app, "zb-ba", channel="zalo")
+        assert "Đúng không" in ch.text("cho bà hỏi, rác đổ đống ở đầu kiệt 7 Lê Duẩn cả tuần nay không ai dọn")
+        for typed in ("đúng", "không có ảnh", "kiệt 7 Lê Duẩn", "không rõ", "chỉ báo qua chat", "không"):
+            ch.say(typed)
+        assert "Mã phản ánh của bà" in ch.text("gửi")
+        with app.db.session() as s:
+            rep = s.exec(select(Report)).one()
+        staff = make_staff(app, clock, unit=rep.unit_id)
+        staff.press(f"pa:ask:{rep.id}")
+        staff.say("Rác ở bên trái hay bên phải kiệt ạ?")
+        app.wake_outbox()
+        n = await_text(zl, "zb-ba", 0, "cần thêm thông tin")
+        zl.text("zb-ba", "bên phải, gần cột điện")
+        n = await_text(zl, "zb-ba", n, "Đã chuyển thông tin bổ sung")
+        with app.db.session() as s:
+            RS.transition(app, s, clock.now(), s.get(Report, rep.id), RESOLVED, None, "test", note="đã thu gom")
+            s.commit()
+        app.wake_outbox()
+        await_text(zl, "zb-ba", n, "đánh giá")
+        news = [t for t in zl.texts("zb-ba") if "PA-" in t]
+        assert len(news) >= 2 and all(" bạn" not in t.lower() for t in news), news
+        assert any("của bà:" in t for t in news) and any("Bà đánh giá" in t for t in news), news

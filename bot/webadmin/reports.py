@@ -209,7 +209,7 @@ def _apply(app, s, now, st, r: Report, action: str, note: str, photo: str | None
         ev = S.add_event(s, r, now, "info_requested", st.person_id, who, note=note)
         S.notify_resident(app, s, now, r, ev,
                           text=f"Cán bộ {S.unit_name(app, r.unit_id)} cần thêm thông tin về phản ánh "
-                               f"{r.code} của bạn:\n{note}\nBạn bấm nút bên dưới để trả lời.",
+                               f"{r.code} của {{you}}:\n{note}\n{{You}} chọn \"Trả lời cán bộ\" để trả lời.",
                           buttons=[Button("Trả lời cán bộ", f"pareply:{r.id}")])
         return f"Đã gửi câu hỏi tới người phản ánh {r.code}."
     if action == "resolve":

@@ -425,7 +425,7 @@ def transfer(app: "App", session: Session, now: datetime, r: Report, unit_id: st
         enqueue(session, chat.channel, chat.chat_id, reply, now=now, dedupe_key=f"report:{r.id}:card:{ev.id}")
     for item in followers(session, r):
         notify_resident(app, session, now, item, ev,
-                        text=f"Phản ánh {item.code} của bạn đã được chuyển cho {unit_name(app, unit_id)} "
+                        text=f"Phản ánh {item.code} của {{you}} đã được chuyển cho {unit_name(app, unit_id)} "
                              "xử lý theo đúng thẩm quyền.")
     return ev
 
@@ -433,18 +433,18 @@ def transfer(app: "App", session: Session, now: datetime, r: Report, unit_id: st
 def status_message(app: "App", r: Report) -> str:
     unit = unit_name(app, r.unit_id)
     if r.status == ASSIGNED:
-        return f"Phản ánh {r.code} của bạn đã được giao cho cán bộ phụ trách thuộc {unit}."
+        return f"Phản ánh {r.code} của {{you}} đã được giao cho cán bộ phụ trách thuộc {unit}."
     if r.status == IN_PROGRESS:
-        return f"Phản ánh {r.code} của bạn đã được {unit} tiếp nhận và đang xử lý."
+        return f"Phản ánh {r.code} của {{you}} đã được {unit} tiếp nhận và đang xử lý."
     if r.status == RESOLVED:
-        return (f"Phản ánh {r.code} của bạn đã được xử lý xong.\nKết quả: {r.resolution_note or 'đã xử lý'}\n"
-                "Bạn đánh giá kết quả giúp phường nhé (1 sao: chưa hài lòng, 5 sao: rất hài lòng). "
-                f"Nếu sự việc vẫn còn, bạn chọn \"{REOPEN_LABEL}\":")
+        return (f"Phản ánh {r.code} của {{you}} đã được xử lý xong.\nKết quả: {r.resolution_note or 'đã xử lý'}\n"
+                "{You} đánh giá kết quả giúp phường nhé (1 sao: chưa hài lòng, 5 sao: rất hài lòng). "
+                f"Nếu sự việc vẫn còn, {{you}} chọn \"{REOPEN_LABEL}\":")
     if r.status == REJECTED:
-        return (f"Phản ánh {r.code} của bạn không được xử lý vì: {r.reject_reason}\n"
-                f"Nếu chưa đồng ý, bạn có thể gửi phản ánh mới hoặc gọi đường dây nóng {app.profile.hotline}.")
+        return (f"Phản ánh {r.code} của {{you}} không được xử lý vì: {r.reject_reason}\n"
+                f"Nếu chưa đồng ý, {{you}} có thể gửi phản ánh mới hoặc gọi đường dây nóng {app.profile.hotline}.")
     if r.status == CLOSED:
-        return f"Phản ánh {r.code} đã được đóng. Cảm ơn bạn đã góp phần giữ gìn khu phố."
+        return f"Phản ánh {r.code} đã được đóng. Cảm ơn {{you}} đã góp phần giữ gìn khu phố."
     return f"Phản ánh {r.code}: {STATUS_LABELS[r.status]}."
 
 
@@ -454,9 +454,13 @@ def rating_buttons(r: Report) -> list[Button]:
 
 def notify_resident(app: "App", session: Session, now: datetime, r: Report, ev: ReportEvent,
                     text: str | None = None, buttons: list[Button] | None = None) -> None:
+    """Tell the resident; `text` (default: the status) says {you}/{You}, rendered as they name
+    themselves ("bà", "chú"), as the form did."""
     if not (r.channel and r.chat_id):
         return
-    reply = Reply(text or status_message(app, r), buttons=buttons or [])
+    from nlu.dialogue import speak
+    person = session.get(Person, r.person_id) if r.person_id else None
+    reply = Reply(speak(text or status_message(app, r), getattr(person, "address_term", None)), buttons=buttons or [])
     if r.status == RESOLVED and text is None:
         reply.buttons = rating_buttons(r)
         reply.photo = r.resolution_photo

@@ -226,7 +226,7 @@ class StaffActionFlow(Form):
                 ev = S.add_event(ctx.session, r, ctx.now, "info_requested", ctx.person.id, note=text)
                 S.notify_resident(ctx.app, ctx.session, ctx.now, r, ev,
                                   text=f"Cán bộ {S.unit_name(ctx.app, r.unit_id)} cần thêm thông tin về phản ánh "
-                                       f"{r.code} của bạn:\n{text}\nBạn bấm nút bên dưới để trả lời.",
+                                       f"{r.code} của {{you}}:\n{text}\n{{You}} chọn \"Trả lời cán bộ\" để trả lời.",
                                   buttons=[S.Button("Trả lời cán bộ", f"pareply:{r.id}")])
                 ctx.reply(f"Đã gửi câu hỏi tới người phản ánh {r.code}.")
         except S.TransitionError as e:

@@ -194,7 +194,8 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
         if u.kind == "faq":
             u.topics = dialogue.topics_in(text, u, ctx.app.nlu)
             if len(u.topics) > 1:
-                u.ambiguous = False  # a close call between two procedures the message both names
+                # a close call between two procedures the message both names; the first named leads
+                u.ambiguous, u.topic = False, u.topics[0]
     trace = getattr(ctx.app, "trace_understanding", None)
     if trace is not None:
         trace(ctx, u)
@@ -226,6 +227,23 @@ def _personal(ctx: Context, text: str) -> str:
     return re.sub(r"(?<![\wÀ-ỹ])Bạn(?![\wÀ-ỹ])", you[:1].upper() + you[1:], text)
 
 
+FIRST_MAX = 450  # characters of a first reply: what a phone shows without much scrolling
+MORE_LABEL = "Xem đủ phần này"
+MORE_NOTE = f"\n… (còn tiếp: chọn \"{MORE_LABEL}\")"
+
+
+def _cut(text: str, limit: int) -> str:
+    """The text up to `limit` characters, cut after a whole line, else a sentence, else a word."""
+    if len(text) <= limit:
+        return text
+    head = text[:limit]
+    for sep in ("\n", ". ", "; "):
+        at = head.rfind(sep)
+        if at > limit // 2:
+            return head[:at + 1].rstrip()
+    return head.rsplit(" ", 1)[0].rstrip(",;:")
+
+
 def first_reply_text(ctx: Context, entry) -> str:
     return _personal(ctx, f"{entry.title}\n{render_short(entry, ctx.app.profile)}")
 
@@ -243,7 +261,13 @@ def answer_topic(ctx: Context, topic: str, aspect: str | None = None) -> None:
     # text-only channels (a typed "có ích" / "chưa đúng" instead, see knowledge.feedback)
     fb = [Button(text, data) for text, data in feedback.log_answer(ctx, entry.id)]
     if body:
-        ctx.reply(_personal(ctx, f"{entry.title} - {body}"), buttons=_section_buttons(ctx, entry, shown=key) + fb)
+        text = _personal(ctx, f"{entry.title} - {body}")
+        more: list[Button] = []
+        if not following and len(text) > FIRST_MAX:
+            # a first question gets a phone-sized part of the section, the whole of it on request
+            text = _cut(text, FIRST_MAX - len(MORE_NOTE)) + MORE_NOTE
+            more = [Button(MORE_LABEL, SectionButton(entry.id, key).pack())]
+        ctx.reply(text, buttons=more + _section_buttons(ctx, entry, shown=key) + fb)
         return
     if key in LACKING and following and not _summary_covers(entry, key, ctx):
         # asked for a part the entry lacks (and the summary does not speak of): say so, then the summary
@@ -266,21 +290,39 @@ def _summary_covers(entry, key: str, ctx: Context) -> bool:
     return re.search(_COVERS.get(key, r"$^"), dialogue.folded(render_short(entry, ctx.app.profile))) is not None
 
 
-def _brief(ctx: Context, entry, limit: int = 220) -> str:
-    text = render_short(entry, ctx.app.profile).strip()
+SEVERAL_BUDGET = 360  # characters for the briefs of a message about several procedures, in all
+
+
+def _plain_title(entry, limit: int = 60) -> str:
+    """The title without its parenthesised examples, cut at a word: "Vay vốn Ngân hàng Chính sách
+    xã hội (hộ nghèo, ...)" -> "Vay vốn Ngân hàng Chính sách xã hội"."""
+    title = re.sub(r"\s*\([^)]*\)", "", entry.title).strip() or entry.title
+    return title if len(title) <= limit else title[:limit].rsplit(" ", 1)[0].rstrip(",:;") + "…"
+
+
+def _brief(ctx: Context, entry, limit: int) -> str:
+    """The first sentences of the entry's short reply that fit in `limit` characters (what it is,
+    where to go); the rest is behind the entry's button."""
+    text = re.sub(r"\s*\n\s*(?:[-•]\s*)?", " ", render_short(entry, ctx.app.profile)).strip()
     if len(text) > limit:
-        cut = max(text.rfind(". ", 0, limit), text.rfind("\n", 0, limit))
-        text = text[:cut + 1].strip() if cut > limit // 3 else text[:limit].rsplit(" ", 1)[0] + "..."
-    return f"• {entry.title}: {text}"
+        ends = [m.end() for m in re.finditer(r"[.!?](?=\s)", text[:limit + 1])]
+        if ends and ends[-1] > limit // 3:
+            text = text[:ends[-1]]
+        else:
+            text = text[:limit].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+    return f"{_plain_title(entry)}: {text}"
 
 
 def answer_several(ctx: Context, topics: list[str]) -> None:
+    """Several procedures in one message: each briefly, numbered, then a button per procedure
+    for its own first reply and sections."""
     entries = [ctx.app.kb.by_id[t] for t in topics if t in ctx.app.kb.by_id]
     set_topic(ctx, entries[0].id)
-    parts = [dialogue.speak("{You} hỏi {n} việc, {me} trả lời ngắn từng việc:", term(ctx)).replace(
-        "{n}", str(len(entries)))]
-    parts += [_personal(ctx, _brief(ctx, e)) for e in entries]
-    ctx.reply("\n".join(parts), buttons=[Button(f"Chi tiết: {e.title}"[:60], f"faq:{e.id}") for e in entries])
+    limit = SEVERAL_BUDGET // len(entries)
+    parts = [dialogue.speak("{You} hỏi {n} việc, {me} trả lời ngắn:", term(ctx)).replace("{n}", str(len(entries)))]
+    parts += [f"{i}. " + _personal(ctx, _brief(ctx, e, limit)) for i, e in enumerate(entries, 1)]
+    parts.append(dialogue.speak("Chọn từng việc bên dưới để xem đầy đủ.", term(ctx)))
+    ctx.reply("\n".join(parts), buttons=[Button(_plain_title(e, 50), f"faq:{e.id}") for e in entries])
 
 
 def on_faq(ctx: Context) -> None:

@@ -4,7 +4,7 @@ normalised, diacritic-folded text, no second embedding call.
 - `aspect(text)`: which part of a procedure a message asks about (fee, time, documents, where,
   online, who, steps, legal), so "hết bao nhiêu tiền" gets the fee section;
 - `resolve(text, u, topic)`: a follow-up on the topic under discussion, or a new topic;
-- `topics_in(text, u, understander)`: several procedures in one message;
+- `topics_in(text, u, understander)`: several procedures in one message (nlu/multitopic.py);
 - `policy(text, u)`: out-of-scope messages that need a specific answer (emergency, health, scam,
   politics, small talk), decided before anything else;
 - `self_term(text)`: how a person names themselves ("bà", "cháu"), to answer in kind.
@@ -40,7 +40,7 @@ ASPECTS: list[tuple[str, re.Pattern]] = [
     ("where", _rx(r"o dau", r"cho nao", r"noi nao", r"dia chi", r"di dau", r"nop o", r"den dau", r"toi dau",
                   r"phong nao", r"co quan nao", r"lam o", r"nop cho ai", r"o cho nao", r"den cho nao", r"ra dau",
                   r"dau lam", r"cho nao lam")),
-    ("who", _rx(r"ai (?:duoc|lam|di|co the|phai|nop)", r"nguoi nao", r"dieu kien", r"uy quyen", r"lam ho",
+    ("who", _rx(r"ai (?:duoc|lam|di|co the|phai|nop)", r"nguoi nao", r"dieu kien", r"uy quyen", r"lam ho(?! (?:so|chieu|khau|kinh doanh|ngheo|can ngheo|tich|gia dinh))",
                 r"lam thay", r"di thay", r"nho nguoi", r"doi tuong", r"nop thay", r"nguoi khac")),
     ("legal", _rx(r"can cu", r"luat nao", r"nghi dinh", r"thong tu", r"van ban nao", r"quy dinh nao",
                   r"phap ly", r"theo luat")),
@@ -172,38 +172,12 @@ def resolve(text: str, u: Understanding, topic: str | None,
 
 # ------------------------------------------------------------------------------ several topics
 
-_SPLIT = re.compile(r"\s*(?:[,;/+]|(?<![a-z])(?:va|voi|voi ca|ca|lan|roi|con|hay|hoac|sau do|them)(?![a-z]))\s*")
-
-
 def topics_in(text: str, u: Understanding, understander) -> list[str]:
-    """Every procedure the message asks about, in the order it names them. Segments between
-    conjunctions ("khai sinh và thường trú cho con") are scored lexically (no embedding call);
-    several topics count only when at least two segments each name a different one."""
+    """Every procedure the message asks about, in the order it names them (nlu/multitopic.py)."""
     if u.kind != "faq" or not u.topic:
         return []
-    parts = [p for p in _SPLIT.split(folded(text)) if len(residual(p)) >= 2]
-    if len(parts) < 2 or not hasattr(understander, "scores") or not hasattr(understander, "decide"):
-        return [u.topic]
-    found: list[str] = []
-    cands = {c for c, _ in u.candidates}
-    for p in parts:
-        try:
-            s = understander.scores(p, ("words", "chars"))
-            v = understander.decide(s, "lexical")
-            # a close runner-up that is only a variant the segment does not name ("khai sinh"
-            # against "đăng ký lại khai sinh") does not make the segment unsure
-            general = (v.kind == "faq" and len(v.candidates) > 1 and hasattr(understander, "_general_over_variant")
-                       and understander._general_over_variant(s, "faq:" + v.topic, "faq:" + v.candidates[1][0]))
-        except Exception:  # noqa: BLE001 - a second opinion only; the main answer stands
-            return [u.topic]
-        if v.kind == "faq" and v.topic in cands and v.topic not in found and (v.confidence >= 0.6 or general):
-            found.append(v.topic)
-    if len(found) < 2:
-        return [u.topic]
-    if u.topic in found:  # the whole message's best guess leads
-        found.remove(u.topic)
-        found.insert(0, u.topic)
-    return found[:3]
+    from nlu import multitopic
+    return multitopic.topics_in(text, u.topic, understander, [c for c, _ in u.candidates])
 
 
 # ------------------------------------------------------------------------------ out of scope

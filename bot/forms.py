@@ -847,9 +847,13 @@ def spoken(ctx: "Context", flow, text: str) -> str:
     return dialogue.speak(text, term)
 
 
-def _speak(ctx: "Context", text: str) -> str:
-    """{You}/{me} as the person names themselves ("bác", "cháu"); neutral otherwise."""
+def speak_to(ctx: "Context", text: str) -> str:
+    """{You}/{me} as the person names themselves ("bác", "cháu"); neutral otherwise. For any
+    resident-facing text, in forms or not."""
     return dialogue.speak(text, getattr(ctx.person, "address_term", None))
+
+
+_speak = speak_to
 
 
 def cb_drop(ctx: "Context", payload: str) -> None:

@@ -61,13 +61,19 @@ def log_answer(ctx, topic: str, via: str = "auto") -> list[tuple[str, str]]:
     return [(BUTTONS[0], f"fb:yes:{topic}"), (BUTTONS[1], f"fb:no:{topic}")]
 
 
+def _speak(ctx, text: str) -> str:
+    """{You}/{me} as the person names themselves ("bác", "cháu"); neutral otherwise."""
+    from nlu.dialogue import speak
+    return speak(text, getattr(ctx.person, "address_term", None))
+
+
 def _rate(ctx, answer_id: int | None, helpful: bool, topic: str | None = None) -> None:
     row = ctx.session.get(FaqAnswer, int(answer_id)) if answer_id else None
     if row is None or (topic is not None and row.topic != topic):
-        ctx.reply("Câu trả lời này không còn để đánh giá. Bạn cần gì cứ nhắn mình nhé.")
+        ctx.reply(_speak(ctx, "Câu trả lời này không còn để đánh giá. {You} cần gì cứ nhắn {me} nhé."))
         return
     if row.helpful is not None:
-        ctx.reply("Bạn đã đánh giá câu trả lời này rồi, cảm ơn bạn nhé.")
+        ctx.reply(_speak(ctx, "{You} đã đánh giá câu trả lời này rồi, cảm ơn {you} nhé."))
         return
     row.helpful, row.feedback_at = helpful, ctx.now
     ctx.session.add(row)
@@ -75,7 +81,7 @@ def _rate(ctx, answer_id: int | None, helpful: bool, topic: str | None = None) -
     data["feedback_done"] = row.id
     ctx.conv.data = data
     if helpful:
-        ctx.reply("Cảm ơn bạn! Bạn cần hỏi gì thêm cứ nhắn mình nhé.")
+        ctx.reply(_speak(ctx, "Cảm ơn {you}! {You} cần hỏi gì thêm cứ nhắn {me} nhé."))
         return
     question = data.get("last_question")
     if question:
@@ -84,15 +90,15 @@ def _rate(ctx, answer_id: int | None, helpful: bool, topic: str | None = None) -
         from nlu.understand import Understanding
         record(ctx.session, question, Understanding("faq", topic=row.topic, candidates=[(row.topic, 0.0)]),
                ctx.now, reason="low_confidence")
-    ctx.reply("Cảm ơn bạn đã cho biết. Bạn thử hỏi lại bằng cách khác, hoặc gửi câu hỏi cho cán bộ phường "
-              "để được trả lời trực tiếp.",
+    ctx.reply(_speak(ctx, "Cảm ơn {you} đã cho biết. {You} thử hỏi lại bằng cách khác, hoặc gửi câu hỏi cho "
+                          "cán bộ phường để được trả lời trực tiếp."),
               buttons=[("Gửi cho cán bộ phường", "handoffask:yes"), ("Thôi, không cần", "handoffask:no")])
 
 
 def cb_feedback(ctx, payload: str) -> None:
     verdict, _, topic = payload.partition(":")
     if verdict not in ("yes", "no") or not topic:
-        ctx.reply("Nút này không còn dùng được. Bạn cần gì cứ nhắn mình nhé.")
+        ctx.reply(_speak(ctx, "Nút này không còn dùng được. {You} cần gì cứ nhắn {me} nhé."))
         return
     answer_id = ctx.conv.data.get("feedback_answer") or ctx.conv.data.get("feedback_done")
     _rate(ctx, answer_id, verdict == "yes", topic)

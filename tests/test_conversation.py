@@ -337,6 +337,41 @@ def test_the_bot_mirrors_how_people_name_themselves_and_remembers_it(app):
         assert gone is None or gone.address_term is None
 
 
+def test_replies_outside_forms_keep_the_address(app, tmp_path):
+    # exploratory testing: /tinhtrang lists, "already subscribed" and the offer after a photo said "Bạn"
+    from tests.reports_helpers import photo
+    chat = Chat(app, "addr-out")
+    chat.say("cho bác hỏi làm căn cước ở đâu")
+    offer = chat.text(photos=[photo(tmp_path)])
+    assert offer.startswith("Bác muốn phản ánh") and "bạn" not in offer.lower().split()
+    chat.press("pamedia:no")
+    assert chat.text("/tinhtrang").startswith("Bác chưa gửi phản ánh nào")
+    with app.db.session() as s:
+        from handlers.broadcast import service as BS
+        person = s.exec(select(Person).where(Person.channel_user_id == "addr-out")).one()
+        BS.subscribe(s, person, "web", "addr-out", "tdp-01", [], app.clock.now())
+        s.commit()
+    again = chat.text("/dangky")
+    assert again.startswith("Bác đang nhận thông báo") and "bạn" not in again.lower().split()
+    chat.say("/huy")
+    assert "bác" in chat.text("/huydangky").lower().split()
+
+
+def test_deadlines_at_night_read_as_the_day_they_fall_in(app, clock, tmp_path):
+    from datetime import datetime
+    from bot.clock import TZ, fmt_deadline
+    assert fmt_deadline(datetime(2026, 12, 2, 10, 30, tzinfo=TZ)) == "trước 10:30 02/12/2026"
+    assert fmt_deadline(datetime(2026, 12, 2, 23, 0, tzinfo=TZ)) == "trong ngày 02/12/2026"
+    assert fmt_deadline(datetime(2026, 12, 3, 2, 0, tzinfo=TZ)) == "trong ngày 02/12/2026"
+    from tests.reports_helpers import code_in, file_report
+    clock.set(datetime(2026, 11, 23, 22, 40))  # a report sent late in the evening
+    chat = Chat(app, "night-1")
+    done = file_report(chat, "đèn đường trước nhà số 5 bị hỏng, tối om", tmp_path)
+    assert "hạn xử lý trong ngày" in done and ":40" not in done.split("hạn xử lý")[1].split(".")[0]
+    status = chat.text(f"/tinhtrang {code_in(done)}")
+    assert "Hạn xử lý: trong ngày" in status
+
+
 # ------------------------------------------------------------------------------ channels
 
 def test_context_and_typed_options_on_telegram_zalo_and_the_web_api(make_app, settings, clock, bot_api_emulators):

@@ -12,7 +12,7 @@ from bot.context import Context
 from bot.ids import parse_id, parse_int
 from bot.core import Button
 from bot.forms import (Choice, Form, MultiChoice, Number, Option, Problem, Text, ask_name_once, is_question,
-                       match_option)
+                       match_option, speak_to as _speak)
 from bot.models import Person
 from bot.people import person_label
 from handlers.broadcast import service as S
@@ -68,8 +68,8 @@ def cmd_subscribe(ctx: Context, args: str) -> None:
     data = {"topics": list(sub.topics)} if sub else {}
     if sub:
         g = ctx.app.profile.group(sub.group_code)
-        ctx.reply(f"Bạn đang nhận thông báo lớp học của {g.name if g else sub.group_code}. "
-                  "Mời bạn chọn lại nếu muốn thay đổi.")
+        ctx.reply(_speak(ctx, f"{{You}} đang nhận thông báo lớp học của {g.name if g else sub.group_code}. "
+                              "Mời {you} chọn lại nếu muốn thay đổi."))
     ctx.run_flow("bsub", "start", data)
 
 
@@ -78,10 +78,10 @@ def cmd_unsubscribe(ctx: Context, args: str) -> None:
         ctx.end_flow()
     if S.unsubscribe(ctx.session, ctx.person.id, ctx.now):
         ctx.audit("class_unsubscribed", "person", ctx.person.id)
-        ctx.reply("Đã hủy đăng ký. Từ giờ bạn không nhận thông báo lớp học nữa. "
-                  "Muốn nhận lại, bạn gõ /dangky.")
+        ctx.reply(_speak(ctx, "Đã hủy đăng ký. Từ giờ {you} không nhận thông báo lớp học nữa. "
+                              "Muốn nhận lại, {you} gõ /dangky."))
     else:
-        ctx.reply("Bạn chưa đăng ký nhận thông báo lớp học nên không có gì để hủy.")
+        ctx.reply(_speak(ctx, "{You} chưa đăng ký nhận thông báo lớp học nên không có gì để hủy."))
 
 
 def cb_signup(ctx: Context, payload: str) -> None:

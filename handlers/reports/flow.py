@@ -10,7 +10,7 @@ from sqlmodel import delete, select
 
 from bot import forms, options
 from bot import roles as R
-from bot.clock import fmt_local
+from bot.clock import fmt_deadline, fmt_local
 from bot.context import Context
 from bot.core import Button
 from bot.forms import (Again, ButtonData, Choice, Form, Location, Option, Phone, Photos, Problem, Text, _clean,
@@ -364,8 +364,8 @@ class ReportFlow(Form):
                       f"Xem tình trạng: /tinhtrang {r.code}")
             return
         ctx.reply(f"Đã gửi phản ánh. Mã phản ánh của {{you}}: {r.code}\n"
-                  f"Phản ánh đã được chuyển tới {S.unit_name(ctx.app, r.unit_id)}, hạn xử lý trước "
-                  f"{fmt_local(r.resolve_by)}. {{Me}} sẽ báo cho {{you}} mỗi khi có tiến triển.\n"
+                  f"Phản ánh đã được chuyển tới {S.unit_name(ctx.app, r.unit_id)}, hạn xử lý "
+                  f"{fmt_deadline(r.resolve_by)}. {{Me}} sẽ báo cho {{you}} mỗi khi có tiến triển.\n"
                   f"Xem tình trạng bất cứ lúc nào: /tinhtrang {r.code}")
 
 
@@ -430,7 +430,7 @@ def on_media(ctx: Context) -> bool:
         return False
     ctx.conv.data = {**ctx.conv.data, "report_media": pending}
     what = "trong ảnh" if msg.photos else "tại vị trí này"
-    ctx.reply(f"Bạn muốn phản ánh sự việc {what} tới phường?",
+    ctx.reply(dialogue.speak(f"{{You}} muốn phản ánh sự việc {what} tới phường?", _term(ctx)),
               buttons=[("Có, gửi phản ánh", "pamedia:yes"), ("Không", "pamedia:no")])
     return True
 
@@ -536,9 +536,10 @@ def cmd_status(ctx: Context, args: str) -> None:
         q = q.where(Report.channel == ctx.msg.channel, Report.chat_id == ctx.msg.chat_id)
     rows = list(ctx.session.exec(q.order_by(Report.id.desc()).limit(5)))
     if not rows:
-        ctx.reply("Bạn chưa gửi phản ánh nào. Gõ /phananh để gửi phản ánh, hoặc /tinhtrang MÃ để tra một mã.")
+        ctx.reply(dialogue.speak("{You} chưa gửi phản ánh nào. Gõ /phananh để gửi phản ánh, hoặc /tinhtrang MÃ "
+                                 "để tra một mã.", _term(ctx)))
         return
-    lines = ["Phản ánh gần đây của bạn:"]
+    lines = [dialogue.speak("Phản ánh gần đây của {you}:", _term(ctx))]
     for r in rows:
         lines.append(f"• {r.code} ({fmt_local(r.created_at, with_time=False)}) "
                      f"{short_title(ctx.app, r.category)}: {STATUS_LABELS[r.status]}")
@@ -582,7 +583,8 @@ def open_answer(ctx: Context, payload: str, sure: bool = False) -> None:
         ctx.state["sure"] = sure
         return form.handle(ctx) if typed else form.ask_field(ctx, form.field("answer"))
     if ctx.conv.flow:
-        ctx.reply("Bạn đang điền dở một biểu mẫu. Gõ /huy rồi bấm lại nút \"Trả lời cán bộ\" nhé.")
+        ctx.reply(dialogue.speak("{You} đang điền dở một biểu mẫu. Gõ /huy rồi bấm lại nút \"Trả lời cán bộ\" nhé.",
+                                 _term(ctx)))
         return
     p = forms.parked_form(ctx, InfoFlow.name)
     if p is not None and p["data"].get("report_id") == r.id:  # the prompt set aside for a question
@@ -592,8 +594,8 @@ def open_answer(ctx: Context, payload: str, sure: bool = False) -> None:
         return form.handle(ctx) if typed else form.ask_field(ctx, form.field("answer"))
     asked, answered = _staff_question(ctx, r)
     if answered and not typed:
-        ctx.reply(f"Bạn đã trả lời câu hỏi của cán bộ về phản ánh {r.code}, cán bộ đã nhận được. "
-                  "Nếu cần thêm thông tin, cán bộ sẽ hỏi bạn.")
+        ctx.reply(dialogue.speak(f"{{You}} đã trả lời câu hỏi của cán bộ về phản ánh {r.code}, cán bộ đã nhận "
+                                 "được. Nếu cần thêm thông tin, cán bộ sẽ hỏi {you}.", _term(ctx)))
         return
     ctx.start_flow(InfoFlow.name, "answer", {"report_id": r.id, "question": asked.id if asked else None,
                                              "sure": sure})

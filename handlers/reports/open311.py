@@ -15,7 +15,7 @@ from sqlmodel import select
 from starlette.concurrency import run_in_threadpool
 
 from bot import httpsafe as H
-from bot.clock import TZ, fmt_local
+from bot.clock import TZ, fmt_deadline, fmt_local
 from handlers.reports import service as S
 from handlers.reports.models import OPEN_STATUSES, Report
 
@@ -304,7 +304,7 @@ def create_request(app, form: dict[str, str]) -> list[dict]:
             notice = (f"Sự việc đã được phản ánh trước ({s.get(Report, r.parent_id).code}) và đang được xử lý; "
                       "phản ánh này được theo dõi chung.")
         else:
-            notice = (f"Đã chuyển {S.unit_name(app, r.unit_id)}; hạn xử lý trước {fmt_local(r.resolve_by)}.")
+            notice = (f"Đã chuyển {S.unit_name(app, r.unit_id)}; hạn xử lý {fmt_deadline(r.resolve_by)}.")
         out = [{"service_request_id": r.code, "service_notice": notice, "account_id": account}]
     app.wake_outbox()
     return out

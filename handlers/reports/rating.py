@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot import options
 from bot.context import Context
 from bot.forms import Form, Text
+from bot.forms import speak_to as _speak
 from bot.ids import parse_id, parse_int
 from bot.router import Router
 from handlers.reports import service as S
@@ -33,7 +34,7 @@ def cb_rate(ctx: Context, payload: str) -> None:
         ctx.reply("Nút này không còn hiệu lực.")
         return
     if r.rating is not None:
-        ctx.reply(f"Bạn đã đánh giá phản ánh {r.code} rồi ({'★' * r.rating}). Cảm ơn bạn!")
+        ctx.reply(_speak(ctx, f"{{You}} đã đánh giá phản ánh {r.code} rồi ({'★' * r.rating}). Cảm ơn {{you}}!"))
         return
     if r.status not in (RESOLVED, CLOSED) or r.resolved_at is None or r.reject_reason:
         ctx.reply("Phản ánh này chưa xử lý xong nên chưa đánh giá được.")
@@ -48,7 +49,7 @@ def cb_rate(ctx: Context, payload: str) -> None:
         S.transition(ctx.app, ctx.session, ctx.now, r, CLOSED, ctx.person.id, note="người dân đã đánh giá",
                      notify=False, cascade=False)
     if ctx.conv.flow:  # don't throw away a form the resident is filling in
-        ctx.reply(f"Cảm ơn bạn đã đánh giá {'★' * r.rating} cho phản ánh {r.code}!")
+        ctx.reply(_speak(ctx, f"Cảm ơn {{you}} đã đánh giá {'★' * r.rating} cho phản ánh {r.code}!"))
         return
     ctx.run_flow(RatingFlow.name, "start",
                  {"report_id": r.id, "lead": f"Cảm ơn bạn đã đánh giá {'★' * r.rating}! "})
@@ -60,12 +61,12 @@ def cb_redo(ctx: Context, payload: str) -> None:
     if r is None:
         return
     if r.status in OPEN_STATUSES:
-        ctx.reply(f"Phản ánh {r.code} đang được {S.unit_name(ctx.app, r.unit_id)} xử lý tiếp. "
-                  "Khi có kết quả phường sẽ báo bạn.")
+        ctx.reply(_speak(ctx, f"Phản ánh {r.code} đang được {S.unit_name(ctx.app, r.unit_id)} xử lý tiếp. "
+                              "Khi có kết quả phường sẽ báo {you}."))
         return
     if not S.can_reopen(r, ctx.now):
-        ctx.reply(f"Phản ánh {r.code} không mở lại được nữa. Nếu sự việc vẫn còn, bạn gửi phản ánh mới bằng "
-                  "/phananh nhé.")
+        ctx.reply(_speak(ctx, f"Phản ánh {r.code} không mở lại được nữa. Nếu sự việc vẫn còn, {{you}} gửi phản "
+                              "ánh mới bằng /phananh nhé."))
         return
     _reopen(ctx, r, words=(ctx.msg.text or "").strip() or None)
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from sqlmodel import Session, select
 
-from bot.clock import TZ, fmt_local, to_local
+from bot.clock import TZ, fmt_deadline, fmt_local, to_local
 from bot.core import Button, Reply
 from bot.models import AuditEvent, Person
 from bot.outbox import enqueue
@@ -483,7 +483,7 @@ def status_text(app: "App", r: Report, now: datetime, events: list[ReportEvent] 
         main = session_get_code(r)
         lines.append(f"Phản ánh này trùng với {main}, đang được xử lý chung.")
     if r.status in OPEN_STATUSES:
-        lines.append(f"Hạn xử lý: {fmt_local(r.resolve_by)}")
+        lines.append(f"Hạn xử lý: {fmt_deadline(r.resolve_by)}")
     if r.resolution_note and r.status in (RESOLVED, CLOSED):
         lines.append(f"Kết quả: {r.resolution_note}")
     if r.reject_reason and r.status in (REJECTED, CLOSED):

@@ -194,8 +194,7 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
         if u.kind == "faq":
             u.topics = dialogue.topics_in(text, u, ctx.app.nlu)
             if len(u.topics) > 1:
-                # a close call between two procedures the message both names; the first named leads
-                u.ambiguous, u.topic = False, u.topics[0]
+                u.ambiguous = False  # a close call between two procedures the message both names
     trace = getattr(ctx.app, "trace_understanding", None)
     if trace is not None:
         trace(ctx, u)

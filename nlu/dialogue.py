@@ -173,7 +173,7 @@ def resolve(text: str, u: Understanding, topic: str | None,
 # ------------------------------------------------------------------------------ several topics
 
 def topics_in(text: str, u: Understanding, understander) -> list[str]:
-    """Every procedure the message asks about, in the order it names them (nlu/multitopic.py)."""
+    """Every procedure the message asks about, its best guess first (nlu/multitopic.py)."""
     if u.kind != "faq" or not u.topic:
         return []
     from nlu import multitopic

@@ -1,5 +1,5 @@
-"""Several procedures in one message ("đăng ký tạm trú và đổi căn cước"): which ones, in the order
-the message names them. Lexical only (no second embedding call), so it stays cheap.
+"""Several procedures in one message ("đăng ký tạm trú và đổi căn cước"): which ones. Lexical
+only (no second embedding call), so it stays cheap.
 
 The message is cut at conjunctions ("và", "với", "rồi", "còn", "lẫn", "ngoài ra"...; typed plain
 "va", "voi") and at commas and sentence ends. Each piece is scored by the lexical retrievers on
@@ -97,9 +97,10 @@ def _content(understander, piece: str, marked: bool) -> float:
 
 
 def topics_in(text: str, topic: str | None, understander, candidates=()) -> list[str]:
-    """The procedures a message asks about, in the order it names them (at most MAX_TOPICS);
-    [topic] (the whole message's best guess) when it is about one. The whole message's best guess
-    must be among them: the pieces then confirm the retriever instead of overruling it.
+    """The procedures a message asks about (at most MAX_TOPICS): the whole message's best guess
+    `topic` first, then the others in the order the message names them; [topic] when it is about
+    one. The best guess must be among the pieces' entries: they confirm the retriever instead of
+    overruling it.
     `candidates`: the entries the whole message ranks best (ids)."""
     if not topic or not all(hasattr(understander, a) for a in ("scores", "decide", "fuse", "index")):
         return [topic] if topic else []
@@ -146,4 +147,5 @@ def topics_in(text: str, topic: str | None, understander, candidates=()) -> list
     names = [t for t, _ in found]
     if len(names) < 2 or topic not in names:
         return [topic]
-    return names[:MAX_TOPICS]
+    # the whole message's best guess leads: a wrong split then never costs the right answer
+    return [topic] + [t for t in names if t != topic][:MAX_TOPICS - 1]

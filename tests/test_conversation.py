@@ -88,7 +88,7 @@ def test_several_procedures_in_one_message_are_each_answered_briefly(app, text, 
     for i, t in enumerate(topics, 1):
         title = app.kb.by_id[t].title.split(" (")[0]
         assert f"{i}. {title}" in body
-    assert _conv(app, chat.chat_id).topic == topics[0]  # the first one named is under discussion
+    assert _conv(app, chat.chat_id).topic == topics[0]  # the first one is under discussion
 
 
 @pytest.mark.parametrize("text, topic", [

@@ -266,3 +266,28 @@ def test_a_reports_news_speaks_to_the_resident_as_they_name_themselves_on_zalo(m
         news = [t for t in zl.texts("zb-ba") if "PA-" in t]
         assert len(news) >= 2 and all(" bạn" not in t.lower() for t in news), news
         assert any("của bà:" in t for t in news) and any("Bà đánh giá" in t for t in news), news
+
+
+def test_a_photo_sent_first_then_described_goes_with_the_report_on_zalo(make_app, settings, bot_api_emulators):
+    """On Zalo people send the photo, then type what it is: the typed report started the form and
+    the photo was lost ("Ảnh: 0"), since only "Có, gửi phản ánh" took it."""
+    _, zl = bot_api_emulators
+    zl.reset()
+    with Running(make_app, settings, zalo=zl) as r:
+        zl.photo("zp-1", b"\xff\xd8\xff" + b"0" * 2000)
+        n = await_text(zl, "zp-1", 0, "phản ánh sự việc trong ảnh")
+        for typed, expect in [("ổ gà to giữa đường trước số 5 Bạch Đằng, xe máy sụp bánh", "Đúng không"),
+                              ("đúng", "Đã có 1 ảnh"), ("tiếp tục", "ở đâu"), ("5 Bạch Đằng", "tổ dân phố nào"),
+                              ("tổ 2", "gọi lại"), ("ẩn danh", "Ảnh: 1")]:
+            zl.text("zp-1", typed)
+            n = await_text(zl, "zp-1", n, expect)
+        # a photo left unanswered long ago does not join a later report
+        app = r.app
+        zl.photo("zp-2", b"\xff\xd8\xff" + b"1" * 2000)
+        m = await_text(zl, "zp-2", 0, "phản ánh sự việc trong ảnh")
+        app.clock.advance(hours=2)
+        zl.text("zp-2", "ổ gà to giữa đường trước số 9 Bạch Đằng, xe máy sụp bánh")
+        m = await_text(zl, "zp-2", m, "Đúng không")
+        zl.text("zp-2", "đúng")
+        await_text(zl, "zp-2", m, "gửi ảnh chụp")
+        assert "Đã có" not in zl.texts("zp-2")[-1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlmodel import delete, select
 
@@ -398,7 +398,24 @@ def on_complaint(ctx: Context) -> None:
     note = report_rules.report_note(ctx.msg.text or "", getattr(u, "category", None), getattr(u, "policy", None))
     if note:  # a loan flyer, a bite, a hazard that hurt someone: the advice first, then the report
         ctx.reply(dialogue.speak(note, getattr(ctx.person, "address_term", None)))
-    start_report(ctx, ctx.msg.text, getattr(u, "category", None), getattr(u, "confidence", 0.0) or 0.0)
+    start_report(ctx, ctx.msg.text, getattr(u, "category", None), getattr(u, "confidence", 0.0) or 0.0,
+                 extra=_media_just_sent(ctx))
+
+
+def _media_just_sent(ctx: Context) -> dict | None:
+    """The photo or location sent just before, still unanswered: people send the photo, then type
+    what it is, and the typed report must not lose it."""
+    data = ctx.conv.data or {}
+    pending, at = data.get("report_media"), data.get("report_media_at")
+    if not pending:
+        return None
+    ctx.conv.data = {k: v for k, v in data.items() if k not in ("report_media", "report_media_at")}
+    try:
+        sent = datetime.fromisoformat(at)
+    except (TypeError, ValueError):
+        return None
+    now = ctx.now.replace(tzinfo=None)
+    return dict(pending) if timedelta(0) <= now - sent.replace(tzinfo=None) <= ANSWER_WINDOW else None
 
 
 def _term(ctx: Context) -> str | None:
@@ -428,7 +445,7 @@ def on_media(ctx: Context) -> bool:
         pending["lat"], pending["lon"] = msg.location.lat, msg.location.lon
     if not pending:
         return False
-    ctx.conv.data = {**ctx.conv.data, "report_media": pending}
+    ctx.conv.data = {**ctx.conv.data, "report_media": pending, "report_media_at": ctx.now.isoformat()}
     what = "trong ảnh" if msg.photos else "tại vị trí này"
     ctx.reply(dialogue.speak(f"{{You}} muốn phản ánh sự việc {what} tới phường?", _term(ctx)),
               buttons=[("Có, gửi phản ánh", "pamedia:yes"), ("Không", "pamedia:no")])

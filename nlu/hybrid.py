@@ -45,7 +45,7 @@ from nlu.understand import Understanding
 
 log = logging.getLogger(__name__)
 
-INDEX_VERSION = "7"  # bump when tokenisation, normalisation or the pool layout changes
+INDEX_VERSION = "8"  # bump when tokenisation, normalisation, the pool layout or the classifier training changes
 SMALLTALK = {"greet", "thanks", "goodbye", "bot_identity", "affirm", "deny"}
 OOS_INTENTS = {"out_of_scope", "nlu_fallback", "oos"}
 
@@ -230,8 +230,8 @@ class EmbeddingCache:
 CLASSIFIER_SCALE = 10.0  # cosine-sized logits times this: the classifier's softmax
 
 
-def train_classifier(x: np.ndarray, y: np.ndarray, n_labels: int, iters: int = 300,
-                     l2: float = 1e-3, scale: float = CLASSIFIER_SCALE, step: float = 0.005) -> tuple[np.ndarray, np.ndarray]:
+def train_classifier(x: np.ndarray, y: np.ndarray, n_labels: int, iters: int = 150,
+                     l2: float = 1e-3, scale: float = CLASSIFIER_SCALE, step: float = 0.01) -> tuple[np.ndarray, np.ndarray]:
     """Multinomial logistic regression on normalised embeddings (full-batch Adam, no randomness:
     the same pool gives the same weights). Labels are weighted equally whatever their number of
     examples, so an entry with 40 questions does not swallow its sibling with 10. `scale` sharpens

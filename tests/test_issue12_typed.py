@@ -291,3 +291,26 @@ def test_a_photo_sent_first_then_described_goes_with_the_report_on_zalo(make_app
         zl.text("zp-2", "đúng")
         await_text(zl, "zp-2", m, "gửi ảnh chụp")
         assert "Đã có" not in zl.texts("zp-2")[-1]
+
+
+def test_the_problem_still_there_after_the_result_reopens_that_report(make_app, settings, clock, bot_api_emulators):
+    """"rác vẫn còn nguyên, chưa ai dọn" after the result notice started a new report form: the
+    phrases of "Chưa xử lý xong" counted only at the start of the message ("vẫn còn rác")."""
+    _, zl = bot_api_emulators
+    zl.reset()
+    with Running(make_app, settings, zalo=zl) as r:
+        app = r.app
+        rid = _resolved_on_zalo(app, clock, "zr-still")
+        app.wake_outbox()
+        n = await_text(zl, "zr-still", 0, "đánh giá kết quả")
+        zl.text("zr-still", "rác vẫn còn nguyên, chưa ai dọn")
+        await_text(zl, "zr-still", n, "chuyển lại phản ánh")
+        with app.db.session() as s:
+            assert s.get(Report, rid).status not in ("resolved", "closed")
+            assert len(s.exec(select(Report)).all()) == 1
+            ev = s.exec(select(ReportEvent).where(ReportEvent.action == "reopened")).one()
+            assert "vẫn còn nguyên" in (ev.note or "")
+    # another kind of problem is a new report
+    other = Chat(app, "zr-other", channel="zalo")
+    _resolved_on_zalo(app, clock, "zr-other")
+    assert "Đúng không" in other.text("đèn đường đầu kiệt 3 Trần Phú vẫn chưa sáng")

@@ -395,11 +395,32 @@ def on_complaint(ctx: Context) -> None:
                   buttons=[AnswerStaff(r.id).button("Trả lời cán bộ"), NewReport(r.id).button("Phản ánh mới")])
         return
     u = ctx.understanding
+    r = _still_there(ctx, getattr(u, "category", None))
+    if r is not None:  # "rác vẫn còn nguyên" after the result: that report is not done
+        from handlers.reports.rating import cb_redo
+        return cb_redo(ctx, str(r.id))
     note = report_rules.report_note(ctx.msg.text or "", getattr(u, "category", None), getattr(u, "policy", None))
     if note:  # a loan flyer, a bite, a hazard that hurt someone: the advice first, then the report
         ctx.reply(dialogue.speak(note, getattr(ctx.person, "address_term", None)))
     start_report(ctx, ctx.msg.text, getattr(u, "category", None), getattr(u, "confidence", 0.0) or 0.0,
                  extra=_media_just_sent(ctx))
+
+
+_STILL = tuple(options._clean(p) for p in S.REOPEN_PHRASES)
+
+
+def _still_there(ctx: Context, category: str | None) -> Report | None:
+    """The resident's report of this kind whose result they were just told, when the message says
+    the problem is still there anywhere in it ("rác vẫn còn nguyên, chưa ai dọn")."""
+    t = f" {options._clean(ctx.msg.text or '')} "
+    if not category or not any(f" {p} " in t for p in _STILL):
+        return None
+    since = ctx.now.replace(tzinfo=None) - options.TTL
+    for r in ctx.session.exec(select(Report).where(Report.person_id == ctx.person.id, Report.category == category,
+                                                   Report.status == S.RESOLVED).order_by(Report.id.desc())):
+        if _here(ctx, r) and r.resolved_at is not None and r.resolved_at.replace(tzinfo=None) >= since:
+            return r
+    return None
 
 
 def _media_just_sent(ctx: Context) -> dict | None:

@@ -189,7 +189,7 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
         u = replace(u, kind="fallback", intent="number", topic=None, category=None, ambiguous=False)
     elif not (u.kind == "fallback" and u.intent):
         best = ctx.app.kb.by_id.get(u.topic) if u.kind == "faq" and u.topic else None
-        u, asp = dialogue.resolve(text, u, current_topic(ctx), best.title if best else None)
+        u, asp = dialogue.resolve(text, u, current_topic(ctx), best.title if best else None, ctx.app.nlu)
         u.aspect = asp
         if u.kind == "faq":
             u.topics = dialogue.topics_in(text, u, ctx.app.nlu)

@@ -146,10 +146,48 @@ def names_topic(text: str, title: str | None = None) -> bool:
 NEW_TOPIC_CONFIDENCE = 0.5  # below this, a message naming a topic vaguely stays on the current one
 
 
+def stays_on(text: str, u: Understanding, topic: str, nlu, title: str | None = None) -> bool:
+    """A short follow-up whose own words the entry under discussion knows as well as the new
+    guess does ("có cần đưa bé theo không" after căn cước for a child, not vaccination) stays on
+    it: a new topic must be named by words the current one does not have."""
+    words = residual(text)
+    if not words or len(syllables(normalize(text or ""))) > SHORT_FOLLOW_UP or not hasattr(nlu, "idf_coverage"):
+        return not words
+    if switch_cue(text) or (title and _says_title(text, title)):
+        return False  # "đăng ký thường trú cho con luôn" after khai sinh: named by its title
+    rest = " ".join(words)
+    try:
+        here = nlu.idf_coverage(rest, "faq:" + topic)
+        there = nlu.idf_coverage(rest, "faq:" + u.topic)
+    except Exception:  # noqa: BLE001 - a second opinion only
+        return False
+    return here >= there - STAY_MARGIN
+
+
+SHORT_FOLLOW_UP = 10  # syllables: longer messages say enough to be read on their own
+STAY_MARGIN = 0.1
+_SWITCH = _rx(r"(?:vay|the|rua) con", r"con .+ thi (?:sao|the nao|rang)", r"con ve", r"chuyen khac",
+              r"hoi them", r"cau khac", r"viec khac")
+
+
+def _says_title(text: str, title: str) -> bool:
+    """Two of the title's own (non-filler) words, side by side in the message."""
+    own = [fold(w) for w in syllables(normalize(title))]
+    pairs = {a + " " + b for a, b in zip(own, own[1:]) if a not in FILLER_PLAIN or b not in FILLER_PLAIN}
+    msg = [fold(w) for w in syllables(normalize(text or ""))]
+    return bool(pairs & {a + " " + b for a, b in zip(msg, msg[1:])})
+
+
+def switch_cue(text: str) -> bool:
+    """Words that announce another subject ("vậy còn ...", "còn X thì sao", "hỏi thêm")."""
+    return bool(_SWITCH.search(folded(text)))
+
+
 def resolve(text: str, u: Understanding, topic: str | None,
-            title: str | None = None) -> tuple[Understanding, str | None]:
+            title: str | None = None, nlu=None) -> tuple[Understanding, str | None]:
     """(understanding, aspect) of a message in a conversation about `topic` (None: no context);
-    `title`: the title of the entry the message is best matched to, if any."""
+    `title`: the title of the entry the message is best matched to, if any; `nlu`: the
+    understander, to weigh a short follow-up's words against the topic under discussion."""
     asp = aspect(text)
     if topic is None:
         if asp is not None and u.kind != "complaint" and not names_topic(text, title) and u.confidence < 0.75:
@@ -167,6 +205,9 @@ def resolve(text: str, u: Understanding, topic: str | None,
                        confidence=max(u.confidence, 0.8)), asp
     if asp is not None and u.kind == "faq" and u.confidence < NEW_TOPIC_CONFIDENCE and len(residual(text)) < 3:
         return replace(u, topic=topic, ambiguous=False, confidence=0.7), asp
+    if u.kind == "faq" and u.topic and nlu is not None and stays_on(text, u, topic, nlu, title):
+        return replace(u, topic=topic, category=None, intent=None, ambiguous=False,
+                       confidence=max(min(u.confidence, 0.8), 0.6)), asp
     return u, asp
 
 

@@ -39,3 +39,18 @@ def test_ask_reports_a_typed_option_as_the_procedure_answer(app):
     assert fee["reply"].startswith("Đăng ký kết hôn - Lệ phí")
     other = ask.ask("/start", "s")
     assert other["kind"] == "command"
+
+
+def test_a_short_follow_up_in_words_the_topic_knows_stays_on_it(app):
+    # "đưa bé theo" sits nearer vaccination for children, yet the conversation is about a child's
+    # căn cước
+    chat = Chat(app, "stay-1")
+    assert chat.text("con e 5 tuổi làm căn cước được ko").startswith("Căn cước, tài khoản định danh cho trẻ em")
+    assert chat.text("có cần đưa bé theo không").startswith("Căn cước, tài khoản định danh cho trẻ em")
+
+
+def test_a_follow_up_naming_another_entrys_title_switches(app):
+    chat = Chat(app, "switch-1")
+    assert chat.text("làm khai sinh cho con").startswith("Đăng ký khai sinh")
+    assert chat.text("đăng ký thường trú cho con luôn được không").startswith("Đăng ký thường trú")
+    assert chat.text("tiện hỏi thẻ bhyt cho bé").startswith("Bảo hiểm y tế")

@@ -180,8 +180,16 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
     else:
         u = dialogue.apply_policy(text, u, ctx.app.kb.by_id.keys())
     u = report_rules.report_over_question(text, u, ctx.app.nlu) or u
+    u = report_rules.report_over_fallback(text, u, ctx.app.nlu) or u
     u = report_rules.settle_category(text, u, ctx.app.nlu) or u
-    if u.kind == "complaint" and not report_rules.has_report_evidence(text):
+    report_like = u.kind == "complaint" or (u.kind == "fallback" and not u.intent
+                                            and report_rules.has_report_evidence(text))
+    elsewhere = report_rules.not_ours(text) if report_like else None
+    if elsewhere:
+        # a repair inside one's own home, a street in another city: not this ward's report, and
+        # nothing to hand to ward staff
+        u = replace(u, kind="fallback", intent=elsewhere, category=None, policy=None)
+    elif u.kind == "complaint" and not report_rules.has_report_evidence(text):
         # no thing, place or problem named: a short reply or an everyday word, not a report
         u = replace(u, kind="fallback", category=None, policy=None)
     if text.strip().rstrip(".)").isdigit() and len(text.strip()) <= 3:
@@ -403,6 +411,11 @@ def _policy_reply(ctx: Context, intent: str) -> bool:
         "oos_politics": "Dạ, {me} chỉ hỗ trợ thủ tục hành chính và phản ánh của phường nên xin phép không bàn "
                         "về chính trị hay nêu ý kiến cá nhân. {You} cần hỏi thủ tục gì cứ nhắn {me} nhé.",
         "oos_chitchat": "Dạ, việc này {me} không có thông tin. " + CAPABILITIES + " {You} cần gì cứ nhắn {me} nhé.",
+        "oos_household": "Dạ, việc sửa chữa, đồ dùng trong nhà {me} không hỗ trợ được. " + CAPABILITIES
+                         + " Nếu là chuyện ngoài đường, nơi công cộng, {you} tả rõ chỗ nào giúp {me} nhé.",
+        "oos_elsewhere": f"Dạ, {{me}} chỉ nhận phản ánh trong {p.ward.name[:1].lower() + p.ward.name[1:]}. "
+                         "Việc ở địa phương khác, {you} báo cho chính quyền hoặc đường dây nóng của nơi đó giúp "
+                         "{me} nhé.",
     }
     if intent not in texts:
         return False

@@ -270,7 +270,10 @@ POLICIES: list[tuple[str, re.Pattern, re.Pattern | None]] = [
                           r"co giật", r"ngộ độc", r"đau ngực", r"(?<!điện )tự tử", r"tai nạn", r"méo miệng",
                           r"yếu nửa người", r"liệt nửa người đột ngột",
                           r"cháy nhà", r"đám cháy", r"hỏa hoạn", r"bốc cháy", r"đang cháy", r"sắp chết",
-                          r"li bì", r"tím tái", r"sốt cao", r"điện giật", r"đuối nước"),
+                          r"li bì", r"tím tái", r"sốt cao", r"điện giật", r"đuối nước", r"chết đuối", r"bị đuối",
+                          # a person fallen into water ("cành cây rơi xuống mương" is a report)
+                          r"(?:người|bé|em bé|trẻ|cháu|con|ai đó) (?:bị )?(?:rơi|té|ngã|trượt chân) xuống "
+                          r"(?:sông|biển|hồ|giếng|mương|kênh|nước|cống|hố ga)"),
      _vx(r"hỗ trợ", r"trợ giúp", r"trợ cấp", r"bảo hiểm", r"chi phí", r"mai táng", r"bồi thường", r"giấy",
          r"phòng cháy", r"phòng chống", r"chữa cháy", r"pccc", r"tập huấn", r"diễn tập", r"kiểm tra")),
     ("oos_scam", _vx(r"vay nóng", r"tín dụng đen", r"vay tiền nhanh", r"vay online", r"app vay",
@@ -293,7 +296,11 @@ POLICIES: list[tuple[str, re.Pattern, re.Pattern | None]] = [
                          r"quốc hội", r"phản động", r"(?<!chứng )nhân quyền", r"dân chủ", r"bầu cử",
                          r"tổng thống", r"ứng cử viên", r"đảng cộng sản", r"đa đảng(?! ký)", r"chế độ này",
                          r"chính quyền tệ", r"nghĩ sao về", r"ý kiến của bạn về",
-                         r"ủng hộ ai", r"ai đúng ai sai", r"đảng phái"),
+                         r"ủng hộ ai", r"ai đúng ai sai", r"đảng phái",
+                         # wars abroad and opinions on national policy
+                         r"chiến tranh (?:nga|ukraine|ukraina|israel|iran|trung đông|thế giới|thương mại)",
+                         r"ý kiến của (?:bot|em|ad|trợ lý)", r"quan điểm (?:của bạn|của bot|về)",
+                         r"(?:sao|tại sao|vì sao) (?:nhà nước|chính phủ) (?:không|lại|cứ|chưa|chẳng)"),
      # "quà chúc thọ của Chủ tịch nước": a procedure that names an office
      _vx(r"quà", r"chúc thọ", r"mừng thọ", r"thủ tục", r"hồ sơ", r"trợ cấp", r"giấy chứng nhận")),
     ("oos_chitchat", _vx(r"thời tiết", r"trời mưa", r"mưa không", r"có mưa", r"nhiệt độ", r"nắng nóng",

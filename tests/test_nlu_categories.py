@@ -132,3 +132,77 @@ def test_a_tree_felled_by_rain_is_a_tree_through_the_engine(app):
     from bot.cli import AskSession
     rec = AskSession(app).ask("cay do ngang duong Le Loi sau tran mua toi qua, xe khong qua duoc", "t1")
     assert (rec["kind"], rec["category"]) == ("complaint", "cay-xanh")
+
+
+# ------------------------------------------------------------------------------ reports that generalise
+
+@pytest.mark.parametrize("text, category", [
+    # words the examples never used (a street's name, "rễ trồi lên"): read as out of scope before
+    ("den giao thong nga tu Nguyen Van Linh - Ham Nghi bi hu, xe chay lon xon", "ha-tang-giao-thong"),
+    ("Trại gà sau nhà bốc mùi phân gà, ruồi nhặng kéo đến nhiều lắm", "o-nhiem"),
+    # a blocked drain overflowing is a drain problem, its smell the consequence (was: pollution)
+    ("Nước thải từ cống tràn lên mặt đường kiệt 60, đen ngòm, bốc mùi", "thoat-nuoc"),
+    # a sidewalk taken by a built step is encroachment (was: illegal building)
+    ("Nhà số 23 tự xây bậc tam cấp với bồn hoa lấn ra vỉa hè gần 1 mét", "lan-chiem-via-he"),
+])
+def test_reports_in_unseen_words_get_their_category(app, text, category):
+    from bot.cli import AskSession
+    rec = AskSession(app).ask(text, "g-" + str(abs(hash(text)) % 100_000))
+    assert (rec["kind"], rec["category"]) == ("complaint", category), rec
+
+
+@pytest.mark.parametrize("text, intent, says", [
+    # a repair inside one's own home is no report for the ward, and no handoff is offered
+    ("bồn cầu nhà mình bị tắc, thông kiểu gì", "oos_household", "trong nhà"),
+    ("máy lạnh nhà tôi chạy kêu ồn quá", "oos_household", "trong nhà"),
+    # another city's street
+    ("ở Sài Gòn vỉa hè bị lấn chiếm hết, ai quản lý", "oos_elsewhere", "phường Hải Châu"),
+    # a person fallen into water is an emergency, not pollution; wars and national policy are politics
+    ("có người rơi xuống sông, cứu với", "oos_emergency", "115"),
+    ("sao nhà nước không hạ giá điện", "oos_politics", "chính trị"),
+])
+def test_not_the_wards_report(app, text, intent, says):
+    from bot.cli import AskSession
+    rec = AskSession(app).ask(text, "n-" + str(abs(hash(text)) % 100_000))
+    assert (rec["kind"], rec["intent"]) == ("fallback", intent), rec
+    assert says in rec["reply"] and "cán bộ" not in " ".join(rec["buttons"]), rec
+
+
+def test_a_neighbours_noise_and_a_street_stay_reports():
+    assert report_rules.not_ours("máy lạnh nhà hàng xóm kêu ồn suốt đêm") is None
+    assert report_rules.not_ours("mưa là nước tràn vào trong nhà") is None
+    assert report_rules.not_ours("Hồ điều hòa gần nhà nổi váng, bốc mùi") is None  # a lake, not an air conditioner
+    assert report_rules.not_ours("rác ở đường Hải Phòng chưa thu") is None  # a Đà Nẵng street
+    assert report_rules.not_ours("khói đốt rác bay vào trong nhà") is None
+    assert report_rules.not_ours("cách diệt chuột trong nhà") == "oos_household"
+
+
+def test_an_out_of_scope_reading_becomes_the_report_it_states():
+    fb = Understanding("fallback", confidence=0.5)
+    ranked = _Ranked([("ha-tang-giao-thong", 0.81), ("chieu-sang", 0.8)])
+    u = report_rules.report_over_fallback("den giao thong nga tu bi hu", fb, ranked)
+    assert (u.kind, u.category) == ("complaint", "ha-tang-giao-thong")
+    # no problem stated, a how-to question, a weak ranking, a policy's answer: unchanged
+    assert report_rules.report_over_fallback("den giao thong nga tu", fb, ranked) is None
+    assert report_rules.report_over_fallback("den giao thong bi hu thi sua the nao", fb, ranked) is None
+    assert report_rules.report_over_fallback("den giao thong bi hu", fb,
+                                             _Ranked([("ha-tang-giao-thong", 0.6), ("chieu-sang", 0.5)])) is None
+    pol = Understanding("fallback", intent="oos_emergency", confidence=1.0)
+    assert report_rules.report_over_fallback("den giao thong bi hu", pol, ranked) is None
+    # how reports end ("ai xử lý giùm") is no question
+    u = report_rules.report_over_fallback("den giao thong bi hu ca tuan, ai xu ly gium", fb, ranked)
+    assert u.kind == "complaint"
+
+
+def test_pairs_of_categories_are_told_apart_by_the_spec():
+    u = Understanding("complaint", category="o-nhiem", confidence=0.8)
+    ranked = _Ranked([("o-nhiem", 0.94), ("thoat-nuoc", 0.89)])
+    u2 = report_rules.settle_category("cống bị nghẹt, nước tràn lên đường bốc mùi", u, ranked)
+    assert u2.category == "thoat-nuoc"
+    # someone discharging into the drain is pollution
+    assert report_rules.settle_category("lò mổ xả nước thải ra mương, mùi hôi", u, ranked) is None
+    x = Understanding("complaint", category="xay-dung-trai-phep", confidence=0.8)
+    ranked = _Ranked([("xay-dung-trai-phep", 1.0), ("lan-chiem-via-he", 0.77)])
+    assert report_rules.settle_category("cửa hàng vật liệu để cát đá tràn ra lòng đường", x, ranked).category \
+        == "lan-chiem-via-he"
+    assert report_rules.settle_category("nhà số 5 xây thêm tầng không phép, lấn ra vỉa hè", x, ranked) is None

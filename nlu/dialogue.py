@@ -310,7 +310,7 @@ POLICIES: list[tuple[str, re.Pattern, re.Pattern | None]] = [
                          r"kể chuyện", r"chuyện cười", r"hát đi", r"người yêu", r"cách nấu", r"nấu món",
                          r"ăn gì ngon", r"quán nào ngon", r"chơi ở đâu",
                          r"giá heo", r"giá cà phê", r"giá lúa", r"giá thịt", r"giá rau", r"giá điện thoại",
-                         r"xem phim", r"phim gì",
+                         r"xem phim", r"phim gì", r"ca sĩ", r"bài hát", r"ca khúc", r"nhạc sĩ",
                          # travel and tickets
                          r"vé máy bay", r"đặt vé", r"vé tàu", r"vé xe khách", r"du lịch", r"tham quan",
                          r"khách sạn", r"tour", r"resort"),

@@ -64,6 +64,12 @@ def test_no_report_example_is_refused_by_an_out_of_scope_rule():
     ("dat ve may bay di sai gon", "oos_chitchat"),
     ("làm hộ chiếu để đi du lịch nước ngoài", None),
     ("mở khách sạn mini có phải xin giấy phép an ninh trật tự không", None),
+    # songs and singers are small talk, not a noise report ("hát" is also karaoke's word)
+    ("bài hát mưa chiều là của ca sĩ nào", "oos_chitchat"),
+    ("karaoke hàng xóm hát tới 1 giờ sáng", None),
+    # a person fallen into water; a branch fallen into a drain is a report
+    ("có người rơi xuống sông", "oos_emergency"),
+    ("cành cây rơi xuống mương", None),
 ])
 def test_out_of_scope_rules_read_marks(text, intent):
     assert dialogue.policy(text) == intent

@@ -66,6 +66,10 @@ class Params:
     dense_margin: float = -0.01   # fallback when the nearest out-of-scope example beats in-scope by more
     min_char_cov: float = 0.2     # trigram BM25 per query trigram against the winning label
     min_idf_cov: float = 0.3      # share of the message's word information the winning label knows
+    long_words: int = 30          # syllables: from here a message is read as a story with a question in it
+    long_known_idf: float = 15.0  # ...when the winner knows this much of it (a short question carries 3-8)
+    long_char_cov: float = 0.17
+    long_idf_cov: float = 0.24
     min_known_idf: float = 1.0    # information the winning label knows, in all: "ờ", "ừm" carry none ("vneid" 1.5)
     ambiguous_ratio: float = 0.85  # runner-up topic within this share of the winner's fused score
     ambiguous_agreement: float = 0.7  # ...and less than this weighted share of retrievers rank it first
@@ -613,9 +617,14 @@ class HybridUnderstander:
         if mode in ("hybrid", "lexical") and s.words[top] <= 0 and s.chars[top] <= 0:
             return True
         if mode == "hybrid":
-            if s.chars[top] / max(1, s.n_chars) < p.min_char_cov:
+            # A long message tells a story before its question: most of its words are about the
+            # family, the places, who said what. There the shares of the message the winner
+            # explains are small, yet what it does explain, in all, is a whole question's worth.
+            story = (len(syllables(s.norm)) >= p.long_words and not label.startswith("smalltalk:")
+                     and self.known_idf(s.norm, label, s.marked) >= p.long_known_idf)
+            if s.chars[top] / max(1, s.n_chars) < (p.long_char_cov if story else p.min_char_cov):
                 return True
-            if self.idf_coverage(s.norm, label, s.marked) < p.min_idf_cov:
+            if self.idf_coverage(s.norm, label, s.marked) < (p.long_idf_cov if story else p.min_idf_cov):
                 return True
             # a bare "có" or "không" is a reply (affirm, deny) and needs no informative word;
             # "không có" shares only such words with "có ai không" and is no greeting

@@ -54,3 +54,21 @@ def test_a_follow_up_naming_another_entrys_title_switches(app):
     assert chat.text("làm khai sinh cho con").startswith("Đăng ký khai sinh")
     assert chat.text("đăng ký thường trú cho con luôn được không").startswith("Đăng ký thường trú")
     assert chat.text("tiện hỏi thẻ bhyt cho bé").startswith("Bảo hiểm y tế")
+
+
+STORY = ("Vợ em mới sinh bé gái ở bệnh viện hôm 20/11, hai vợ chồng đều đi làm công ty, ông bà nội ở "
+         "quê Quảng Nam không ra được. Em nghe mấy anh cùng phòng nói phải lo giấy tờ cho bé trong hạn, "
+         "trễ là bị phạt, mà em chưa biết bắt đầu từ đâu. Cho em hỏi làm khai sinh cần mang những gì ạ?")
+
+
+def test_a_long_story_with_a_question_in_it_gets_the_answer(app):
+    # most of a story's words are about the family and the places: the share the winner explains
+    # is small, what it explains in all is a question's worth
+    u = app.nlu.understand(STORY)
+    assert (u.kind, u.topic) == ("faq", "ho-tich.khai-sinh"), u
+    assert Chat(app, "story-1").text(STORY).startswith("Đăng ký khai sinh")
+    # a long message about nothing the ward does stays out of scope
+    u = app.nlu.understand("Dạo này tôi hay mất ngủ, đêm nào cũng trằn trọc, sáng dậy đau đầu, uống "
+                           "cà phê cũng không tỉnh, làm việc ở công ty cứ lơ mơ, sếp nhắc mấy lần rồi. "
+                           "Vợ bảo đi khám mà tôi ngại. Có nên uống thuốc ngủ không, loại nào tốt?")
+    assert u.kind == "fallback", u

@@ -147,6 +147,9 @@ def without_ward_name(text: str, ward_name: str) -> str | None:
     return re.sub(r"\s+", " ", out).strip() if out != norm else None
 
 
+LONG_MESSAGE = 150  # characters: from here a message may be a story with a question at its end
+
+
 def refine(ctx: Context, u: Understanding) -> Understanding:
     """Runs on every understood message before its kind's handler: out-of-scope policy first,
     then the conversation's topic (follow-ups), then several topics in one message."""
@@ -167,6 +170,12 @@ def refine(ctx: Context, u: Understanding) -> Understanding:
         framed = ctx.app.nlu.understand(core)
         if framed.kind == "faq":
             u = framed
+    if u.kind == "fallback" and not u.intent and len(text) >= LONG_MESSAGE:
+        # a story with the question at its end: the asking sentences, read on their own
+        q = dialogue.question_part(text)
+        asked = ctx.app.nlu.understand(q) if q else None
+        if asked is not None and asked.kind in ("faq", "complaint"):
+            u = asked
     u = replace(u, topics=list(u.topics))  # the understander may cache its result: never edit it
     if (u.kind == "smalltalk" and (u.intent or "") in dialogue.OOS_INTENTS and current_topic(ctx)
             and dialogue.policy(text) is None and dialogue.aspect(text) is not None

@@ -87,6 +87,22 @@ def without_frame(text: str) -> str | None:
     return core if core != t and len(core.split()) >= 2 else None
 
 
+_SENTENCE = re.compile(r"(?<=[.?!\n])\s+|\n+")
+_ASKS = _rx(r"khong", r"ko", r"o dau", r"the nao", r"ra sao", r"bao lau", r"bao nhieu", r"gi", r"nao",
+            r"duoc khong", r"lam sao", r"hong", r"rang", r"o mo", r"chi rua")
+
+
+def question_part(text: str, min_words: int = 4) -> str | None:
+    """The sentence of a long message that asks: the last one ending in "?", else the last one
+    holding a question word; None when the message is one sentence or none asks."""
+    parts = [p.strip() for p in _SENTENCE.split(text or "") if p and p.strip()]
+    if len(parts) < 2:
+        return None
+    asking = [p for p in parts if p.endswith("?")] or [p for p in parts if _ASKS.search(folded(p))]
+    q = asking[-1] if asking else ""
+    return q if len(q.split()) >= min_words else None
+
+
 def folded(text: str) -> str:
     return fold(normalize(text or ""))
 

@@ -72,3 +72,13 @@ def test_a_long_story_with_a_question_in_it_gets_the_answer(app):
                            "cà phê cũng không tỉnh, làm việc ở công ty cứ lơ mơ, sếp nhắc mấy lần rồi. "
                            "Vợ bảo đi khám mà tôi ngại. Có nên uống thuốc ngủ không, loại nào tốt?")
     assert u.kind == "fallback", u
+
+
+def test_a_story_that_falls_back_as_a_whole_is_answered_from_its_question(app):
+    # the story's words (bank, market, children away) outweigh the question at its end
+    story = ("Nhà tôi ở kiệt 35 Núi Thành, mấy năm nay buôn bán nhỏ ở chợ Hòa Cường, con cái đi làm xa hết, "
+             "chỉ còn hai ông bà già. Hôm rồi đi rút tiền ở ngân hàng thì nhân viên nói thẻ của tôi đã quá "
+             "hạn, phải đổi mới mới giao dịch được, tôi về lục lại thì đúng là hết hạn từ tháng trước. Vậy "
+             "đổi căn cước ở đâu, có phải chụp hình lại không?")
+    assert app.nlu.understand(story).kind == "fallback"  # the whole, read as one
+    assert Chat(app, "story-2").text(story).startswith("Cấp đổi, cấp lại thẻ căn cước")
